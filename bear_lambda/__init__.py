@@ -1,0 +1,1 @@
+"""Bear: the Wolf FastAPI app on AWS Lambda through Mangum, plus workers."""

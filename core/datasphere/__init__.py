@@ -1,0 +1,1 @@
+"""Datasphere side: OAuth, HTTP client, CSN and $metadata parsing, extraction, emulator."""

@@ -1,0 +1,1 @@
+"""The Datasphere emulator: the documented SAP API served over real HTTP (not part of SAP)."""

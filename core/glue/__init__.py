@@ -1,0 +1,1 @@
+"""Glue side: validated, rate-limited boto3 client."""

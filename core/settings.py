@@ -1,0 +1,312 @@
+"""Settings: one pydantic-settings model, nested sections, three environment profiles.
+
+Sources, highest priority first: explicit overrides (CLI flags), environment variables
+(``DGSYNC_`` prefix, ``__`` for nesting: ``DGSYNC_DATASPHERE__CLIENT_ID``), the YAML config
+file (``--config`` or ``DGSYNC_CONFIG_FILE``), then the profile defaults.
+
+Profiles (``--env`` / ``DGSYNC_ENV``):
+
+* ``dog``  — the embedded default: in-process Datasphere emulator, in-process moto Glue,
+  SQLite. Works offline with no configuration.
+* ``wolf`` — a real tenant and a real AWS account (QA). Credentials are required.
+* ``bear`` — the same as wolf, run on AWS Lambda; JSON logs.
+
+Settings are built on demand by :func:`load_settings`, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from core.errors import ConfigError
+
+EnvName = Literal["dog", "wolf", "bear"]
+ENV_NAMES: tuple[str, ...] = ("dog", "wolf", "bear")
+
+#: Secrets that are obviously not real; refused outside dog.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo-secret", "xxx"})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasphereSettings(_Section):
+    """SAP Datasphere tenant (or emulator) and its OAuth client."""
+
+    #: Tenant URL, e.g. ``https://ailien-test.eu20.hcs.cloud.sap``. Empty in dog: the
+    #: embedded emulator is started in-process.
+    base_url: str | None = None
+    #: XSUAA token URL; derived from the tenant host when empty.
+    token_url: str | None = None
+    authorize_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    #: ``client_credentials`` (technical user) or ``authorization_code`` (interactive user,
+    #: after ``dgsync login``).
+    grant: Literal["client_credentials", "authorization_code"] = "client_credentials"
+    redirect_uri: str = "http://localhost:8080/"
+    #: Where ``dgsync login`` keeps the refresh token (file mode 0600).
+    token_cache: Path | None = None
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    max_backoff_s: float = Field(default=30.0, gt=0)
+    #: Seconds before expiry at which a token is refreshed proactively.
+    refresh_margin_s: float = Field(default=10.0, ge=0)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    #: Only these spaces (empty: every space the client can see).
+    spaces: list[str] = Field(default_factory=list)
+    verify_tls: bool = True
+
+    @field_validator("base_url", "token_url", "authorize_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class GlueSettings(_Section):
+    """AWS Glue Data Catalog target."""
+
+    region: str = "eu-central-1"
+    profile: str | None = None
+    #: Assumed with STS before any Glue call (cross-account catalogs).
+    role_arn: str | None = None
+    external_id: str | None = None
+    #: The AWS account id that owns the catalog (``CatalogId``); default: the caller's.
+    catalog_id: str | None = None
+    #: moto / localstack style endpoint. Empty in dog: an in-process moto server is used.
+    endpoint_url: str | None = None
+    #: Client-side token bucket: sustained calls per second and burst size.
+    calls_per_second: float = Field(default=20.0, gt=0)
+    burst: int = Field(default=20, ge=1)
+    max_attempts: int = Field(default=8, ge=1, le=20)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    #: Pass ``SkipArchive=True`` on updates (no table version kept).
+    skip_archive: bool = False
+
+
+class SyncSettings(_Section):
+    """How a sync decides and applies."""
+
+    #: Mapping rules (YAML). Empty: built-in defaults.
+    rules_file: Path | None = None
+    deletion_policy: Literal["log", "deprecate", "delete"] = "log"
+    #: Fail-safe: skip deletions that would remove more than this share of managed objects.
+    max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    #: What to do with an unmanaged Glue table in the way.
+    unmanaged_policy: Literal["skip_and_flag", "adopt"] = "skip_and_flag"
+    #: Actor recorded in audit entries.
+    actor: str = "dgsync"
+
+
+class ScheduleSettings(_Section):
+    """Frequency per priority class: ``realtime``, ``hourly``, ``daily`` or a cron expression."""
+
+    critical: str = "realtime"
+    high: str = "hourly"
+    medium: str = "hourly"
+    low: str = "daily"
+    realtime_interval_s: float = Field(default=60.0, gt=0)
+    max_concurrency: int = Field(default=2, ge=1, le=32)
+    lease_ttl_s: float = Field(default=300.0, gt=0)
+
+
+class EmulatorSettings(_Section):
+    """The embedded Datasphere emulator (dog)."""
+
+    seed: int = 42
+    #: Extra synthetic assets (benchmarks); 0 = only the realistic tenant and the fixtures.
+    synthetic_assets: int = Field(default=0, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """All dgsync settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DGSYNC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    env: EnvName = "dog"
+    #: Base name of the tenant, used in messages and dashboards (e.g. ``ailien-test``).
+    tenant_name: str | None = None
+    database_url: str = "sqlite:///.dgsync/state.db"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: ``auto``: console in dog, JSON elsewhere.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    #: Directory for local state (SQLite, dog Glue snapshot, token cache).
+    state_dir: Path = Path(".dgsync")
+    datasphere: DatasphereSettings = Field(default_factory=DatasphereSettings)
+    glue: GlueSettings = Field(default_factory=GlueSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
+    #: Shared secret for the web/API frontends outside dog (Bearer token).
+    api_token: SecretStr | None = None
+
+    @property
+    def embedded_datasphere(self) -> bool:
+        """True when the in-process emulator stands in for the tenant."""
+        return self.datasphere.base_url is None
+
+    @property
+    def embedded_glue(self) -> bool:
+        """True when an in-process moto server stands in for Glue."""
+        return self.glue.endpoint_url is None and self.env == "dog"
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.env != "dog"
+        return self.log_format == "json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # YAML is merged by load_settings into init kwargs *below* explicit overrides, so the
+        # order here is: init (overrides + YAML) then environment.
+        return (env_settings, init_settings)
+
+
+def _env_var_for(loc: tuple[Any, ...]) -> str:
+    return "DGSYNC_" + "__".join(str(p).upper() for p in loc)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror}",
+            hint="Pass an existing file with --config or DGSYNC_CONFIG_FILE.",
+        ) from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"config file {path} is not valid YAML{where}",
+            hint="Fix the YAML syntax at the position shown.",
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {path} must hold a mapping of settings, not {type(data).__name__}",
+            hint="Start the file with keys such as `datasphere:` and `glue:`.",
+        )
+    return data
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_settings(
+    *,
+    env: str | None = None,
+    config_file: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Build and validate the settings; a broken config raises :class:`ConfigError`.
+
+    The error names the offending field (as its environment variable) and the fix.
+    """
+    if env is not None and env not in ENV_NAMES:
+        raise ConfigError(
+            f"unknown environment {env!r}",
+            hint=f"Use --env with one of: {', '.join(ENV_NAMES)}.",
+        )
+    init: dict[str, Any] = {}
+    path = config_file or os.environ.get("DGSYNC_CONFIG_FILE")
+    if path:
+        init = _read_yaml(Path(path))
+    try:
+        settings = Settings(**init)
+        if overrides:
+            merged = _deep_merge(settings.model_dump(), overrides)
+            settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not isinstance(p, int))
+            problems.append(f"{_env_var_for(loc)}: {err['msg']}")
+        raise ConfigError(
+            "invalid configuration: " + "; ".join(problems),
+            hint="Fix the named setting in the environment or the YAML config file.",
+        ) from None
+    if env is not None and settings.env != env:
+        # An explicit --env beats DGSYNC_ENV.
+        settings = settings.model_copy(update={"env": env})
+    enforce_profile(settings)
+    return settings
+
+
+def enforce_profile(settings: Settings) -> None:
+    """Refuse settings that make no sense for the chosen environment."""
+    if settings.env == "dog":
+        return
+    ds = settings.datasphere
+    missing = [
+        name
+        for name, value in (
+            ("DGSYNC_DATASPHERE__BASE_URL", ds.base_url),
+            ("DGSYNC_DATASPHERE__CLIENT_ID", ds.client_id),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(
+            f"environment {settings.env!r} needs a real tenant: {', '.join(missing)} not set",
+            hint="Set them (or use --env dog for the embedded emulator).",
+        )
+    secret = ds.client_secret.get_secret_value() if ds.client_secret else ""
+    if ds.grant == "client_credentials" and secret.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ConfigError(
+            f"environment {settings.env!r} refuses an empty or placeholder "
+            "DGSYNC_DATASPHERE__CLIENT_SECRET",
+            hint="Set the technical user's real client secret.",
+        )
+
+
+def derive_token_url(base_url: str) -> str:
+    """XSUAA token URL from a tenant URL: ``<t>.<r>.hcs.cloud.sap`` →
+    ``<t>.authentication.<r>.hana.ondemand.com/oauth/token``; else ``{base}/oauth/token``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    labels = host.split(".")
+    if len(labels) >= 4 and host.endswith(".hcs.cloud.sap"):
+        tenant, region = labels[0], labels[1]
+        return f"https://{tenant}.authentication.{region}.hana.ondemand.com/oauth/token"
+    return f"{base_url.rstrip('/')}/oauth/token"

@@ -1,0 +1,1 @@
+"""Sync: plan, apply, orchestrate."""

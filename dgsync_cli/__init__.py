@@ -1,0 +1,1 @@
+"""The `dgsync` command line: a thin frontend over core.services."""

@@ -1,0 +1,46 @@
+"""Entry point of the `dgsync` command."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from dgsync_cli.context import CliState
+
+#: Command modules; each defines `register(group)`.
+COMMAND_MODULES = (
+    "dgsync_cli.cmd_datasphere",
+    "dgsync_cli.cmd_emulator",
+    "dgsync_cli.cmd_sync",
+    "dgsync_cli.cmd_rules",
+    "dgsync_cli.cmd_store",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env", "env", type=click.Choice(["dog", "wolf", "bear"]), default=None,
+              help="Environment profile (default: DGSYNC_ENV or dog).")
+@click.option("--config", "config", type=click.Path(path_type=Path), default=None,
+              help="YAML config file (default: DGSYNC_CONFIG_FILE).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(package_name="dgsync")
+@click.pass_context
+def cli(ctx: click.Context, env: str | None, config: Path | None, verbose: bool) -> None:
+    """dgsync: keep the AWS Glue Data Catalog in sync with SAP Datasphere."""
+    ctx.obj = CliState(env=env, config=config, verbose=verbose)
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as exc:  # a command module not written yet
+        if exc.name != _name:
+            raise
+        continue
+    _module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="dgsync")

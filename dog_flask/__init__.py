@@ -1,0 +1,1 @@
+"""Dog: the Flask + htmx developer UI over the embedded default."""

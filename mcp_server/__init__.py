@@ -1,0 +1,1 @@
+"""MCP server: dgsync for AI assistants."""

@@ -1,0 +1,1 @@
+"""Wolf: the FastAPI monitoring dashboard and API against real systems."""
