@@ -1,0 +1,189 @@
+"""The one composition root: ``build_services(settings) -> Services``.
+
+Every frontend (CLI, Dog, Wolf, Bear, MCP) builds its collaborators here and nowhere else.
+Everything is built lazily on first use, so ``--help`` or a health check never opens a
+database or a network connection. In the ``dog`` profile the embedded systems are started on
+demand: the Datasphere emulator (in-process, real HTTP on a loopback port) and a moto Glue
+server (in-process, real HTTP, its catalog persisted in ``state_dir`` between runs).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from core.log import get_logger, register_secret
+from core.settings import DatasphereSettings, Settings
+
+if TYPE_CHECKING:
+    from core.datasphere.client import DatasphereClient
+    from core.datasphere.extract import Extractor
+    from core.glue.client import GlueClient
+    from core.mapping.rules import Rules
+    from core.store.db import Store
+
+log = get_logger(__name__)
+
+
+class Services:
+    """Lazily built collaborators for one settings object. Close it when done."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._closers: list[Callable[[], None]] = []
+        self._emulator: Any = None
+        self._embedded_glue: Any = None
+        self._datasphere_settings: DatasphereSettings | None = None
+        self._datasphere_client: DatasphereClient | None = None
+        self._glue: GlueClient | None = None
+        self._store: Store | None = None
+        self._rules: Rules | None = None
+
+    # -- Datasphere ---------------------------------------------------------------------
+    @property
+    def emulator(self) -> Any:
+        """The embedded emulator (dog), started on first use; ``None`` for a real tenant."""
+        with self._lock:
+            if self._emulator is None and self.settings.embedded_datasphere:
+                from core.datasphere.emulator.server import start_in_thread
+
+                self._emulator = start_in_thread(self.settings.emulator)
+                self._closers.append(self._emulator.stop)
+                log.info("embedded Datasphere emulator started", extra={"url": self._emulator.base_url})
+            return self._emulator
+
+    def datasphere_settings(self) -> DatasphereSettings:
+        """Datasphere settings, pointed at the embedded emulator when no tenant is set."""
+        with self._lock:
+            if self._datasphere_settings is None:
+                ds = self.settings.datasphere
+                emu = self.emulator
+                if emu is not None:
+                    from pydantic import SecretStr
+
+                    ds = ds.model_copy(
+                        update={
+                            "base_url": emu.base_url,
+                            "token_url": emu.token_url,
+                            "authorize_url": emu.authorize_url,
+                            "client_id": ds.client_id or emu.client_id,
+                            "client_secret": ds.client_secret or SecretStr(emu.client_secret),
+                        }
+                    )
+                if ds.client_secret is not None:
+                    register_secret(ds.client_secret.get_secret_value())
+                self._datasphere_settings = ds
+            return self._datasphere_settings
+
+    def datasphere_client(self) -> DatasphereClient:
+        with self._lock:
+            if self._datasphere_client is None:
+                from core.datasphere.client import DatasphereClient
+
+                client = DatasphereClient(self.datasphere_settings())
+                self._closers.append(client.close)
+                self._datasphere_client = client
+            return self._datasphere_client
+
+    def extractor(
+        self, *, spaces: list[str] | None = None, kinds: list[str] | None = None
+    ) -> Extractor:
+        from core.datasphere.extract import Extractor
+        from core.models import AssetKind
+
+        ds = self.datasphere_settings()
+        return Extractor(
+            self.datasphere_client(),
+            concurrency=ds.concurrency,
+            spaces=spaces or ds.spaces or None,
+            kinds=[AssetKind(k) for k in kinds] if kinds else None,
+        )
+
+    # -- Glue ---------------------------------------------------------------------------
+    def glue_endpoint_url(self) -> str | None:
+        with self._lock:
+            if self.settings.embedded_glue and self._embedded_glue is None:
+                from core.glue.embedded import start_embedded_glue
+
+                snapshot = Path(self.settings.state_dir) / "dog-glue.json"
+                self._embedded_glue = start_embedded_glue(snapshot, self.settings.glue.region)
+                self._closers.append(self._embedded_glue.stop)
+            if self._embedded_glue is not None:
+                return str(self._embedded_glue.endpoint_url)
+            return self.settings.glue.endpoint_url
+
+    def glue(self) -> GlueClient:
+        with self._lock:
+            if self._glue is None:
+                from core.glue.client import GlueClient
+                from core.glue.ratelimit import TokenBucket
+                from core.glue.session import make_glue_client
+
+                gs = self.settings.glue
+                endpoint = self.glue_endpoint_url()
+                gs = gs.model_copy(update={"endpoint_url": endpoint})
+                boto_client = make_glue_client(gs)
+                self._glue = GlueClient(
+                    boto_client,
+                    catalog_id=gs.catalog_id,
+                    limiter=TokenBucket(rate=gs.calls_per_second, burst=gs.burst),
+                )
+            return self._glue
+
+    # -- Store and rules ----------------------------------------------------------------
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from core.store.db import Store
+
+                self._store = Store.from_url(
+                    self.settings.database_url, auto_upgrade=self.settings.env == "dog"
+                )
+                self._closers.append(self._store.close)
+            return self._store
+
+    def rules(self) -> Rules:
+        with self._lock:
+            if self._rules is None:
+                from core.mapping.rules import default_rules, load_rules
+
+                path = self.settings.sync.rules_file
+                self._rules = load_rules(path) if path else default_rules()
+            return self._rules
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop what was started, newest first (the embedded Glue saves its snapshot)."""
+        with self._lock:
+            while self._closers:
+                closer = self._closers.pop()
+                try:
+                    closer()
+                except Exception:  # closing must not mask the real outcome
+                    log.warning("error while closing a service", exc_info=True)
+            self._datasphere_client = None
+            self._glue = None
+            self._store = None
+            self._emulator = None
+            self._embedded_glue = None
+            self._datasphere_settings = None
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Build the lazily-initialised services for ``settings``."""
+    return Services(settings)
