@@ -25,7 +25,9 @@ secrets.
     │   ├── TargetThrottled         throttled after all retries
     │   ├── ConcurrentModification  VersionId optimistic lock lost
     │   ├── TargetAccessDenied      IAM / Lake Formation refused
-    │   └── TargetUnavailable       endpoint unreachable
+    │   ├── TargetUnavailable       endpoint unreachable
+    │   ├── AlreadyExists           create of a database/table that exists (race with a user)
+    │   └── TargetNotFound          write to a database/table that no longer exists
     ├── MappingError                an asset cannot be mapped (e.g. no columns)
     ├── OwnershipError              an object is not managed by dgsync
     ├── StoreError                  the state store failed or is not migrated
@@ -136,6 +138,14 @@ class TargetAccessDenied(TargetError):
 
 class TargetUnavailable(TargetError):
     default_hint = "Check DGSYNC_GLUE__REGION / DGSYNC_GLUE__ENDPOINT_URL and the network."
+
+
+class AlreadyExists(TargetError):
+    default_hint = "The object appeared in Glue after planning; the next run re-plans it."
+
+
+class TargetNotFound(TargetError):
+    default_hint = "The database or table was removed from Glue during the run; the next run re-plans it."
 
 
 class MappingError(DgsyncError):

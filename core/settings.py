@@ -95,6 +95,11 @@ class GlueSettings(_Section):
     burst: int = Field(default=20, ge=1)
     max_attempts: int = Field(default=8, ge=1, le=20)
     concurrency: int = Field(default=4, ge=1, le=64)
+    #: botocore socket timeouts (seconds).
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    #: Assumed-role session length (seconds); credentials are refreshed before they expire.
+    role_session_duration_s: int = Field(default=3600, ge=900, le=43200)
     #: Pass ``SkipArchive=True`` on updates (no table version kept).
     skip_archive: bool = False
 
