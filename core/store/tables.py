@@ -1,0 +1,311 @@
+"""The state-store schema (SQLAlchemy 2 typed declarative).
+
+This schema is what the Dog, Wolf and Bear dashboards read: keep it stable. Every change goes
+through a new Alembic revision in ``core/store/migrations/versions/`` and
+``tests/store/test_migrations.py`` checks that the migrations produce exactly these tables.
+
+Tables:
+
+* ``runs``            one row per sync / plan / resume / scheduled run, with its counts
+* ``asset_state``     what dgsync last saw and wrote for each asset (per environment)
+* ``run_items``       the checkpoint: one row per asset finished in a run
+* ``conflicts``       every conflict met, with its resolution
+* ``audit``           an append-only record of every write (never secrets)
+* ``leases``          who runs which slice, until when
+* ``schedule_state``  when each slice last ran and is next due
+* ``security_events`` token refreshes, auth failures, suspicious activity
+* ``lineage_edges``   upstream → downstream edges, replaced per downstream asset
+
+Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
+values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
+new value needs no migration.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+#: Deterministic constraint names: Alembic (and SQLite batch migrations) need them.
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware (UTC).
+
+    SQLite has no time zones: values are stored as naive UTC there. Naive values given to
+    the store are refused, so a local time can never be mistaken for UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state store; use an aware UTC time")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: JSON everywhere; JSONB on PostgreSQL (indexable, compact).
+JsonType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JsonType,
+        list[dict[str, Any]]: JsonType,
+        str: String(),
+    }
+
+
+class RunRow(Base):
+    """One run: a sync, a plan, a resume or a scheduled slice."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    env: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))
+    #: ``{"spaces": [...], "kinds": [...], "priority": ..., "assets": [...]}``
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    slice_key: Mapped[str | None]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    deprecated: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
+    conflicts: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    assets_total: Mapped[int] = mapped_column(Integer, default=0)
+    #: Assets per second over the run's duration.
+    throughput: Mapped[float | None] = mapped_column(Float)
+    #: ``{"glue": {"GetTables": 3, ...}, "datasphere": {"catalog_assets": 2, ...}}``
+    api_calls: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    throttles: Mapped[int] = mapped_column(Integer, default=0)
+    #: ``[{"object": ..., "code": ..., "message": ..., "hint": ...}]``
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(default=list)
+    resumed_from: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("runs.id", ondelete="SET NULL")
+    )
+    host: Mapped[str | None]
+    pid: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(None, "status"),
+        Index(None, "started_at"),
+        Index(None, "env", "slice_key", "started_at"),
+        Index(None, "resumed_from"),
+    )
+
+
+class AssetStateRow(Base):
+    """What dgsync last saw in the source and wrote to Glue for one asset."""
+
+    __tablename__ = "asset_state"
+
+    env: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: ``SPACE.NAME`` (names are case-sensitive and may contain dots).
+    key: Mapped[str] = mapped_column(primary_key=True)
+    space: Mapped[str]
+    name: Mapped[str]
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    source_hash: Mapped[str | None]
+    #: ETag the server gave, for ``If-None-Match`` on the next run.
+    source_etag: Mapped[str | None]
+    source_fingerprint: Mapped[str | None]
+    glue_database: Mapped[str | None]
+    glue_table: Mapped[str | None]
+    target_hash: Mapped[str | None]
+    glue_version_id: Mapped[str | None]
+    status: Mapped[str] = mapped_column(String(16))
+    last_run_id: Mapped[str | None] = mapped_column(String(32))
+    last_synced_at: Mapped[datetime | None]
+    deprecated_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(None, "env", "status"),
+        Index(None, "env", "space"),
+    )
+
+
+class RunItemRow(Base):
+    """The checkpoint: one asset finished (done or failed) in one run."""
+
+    __tablename__ = "run_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), ForeignKey("runs.id", ondelete="CASCADE"))
+    asset_key: Mapped[str]
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("run_id", "asset_key"),)
+
+
+class ConflictRow(Base):
+    """A conflict met while planning or applying (naming, unmanaged table, ...)."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("runs.id", ondelete="SET NULL")
+    )
+    #: The Glue object, ``database.table``.
+    object: Mapped[str]
+    asset_key: Mapped[str | None]
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resolution: Mapped[str | None]
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(None, "run_id"),
+        Index(None, "created_at"),
+        Index(None, "object"),
+    )
+
+
+class AuditRow(Base):
+    """One write (or security-relevant change) made by dgsync. Append-only; never secrets."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime]
+    actor: Mapped[str]
+    #: No foreign key: the audit trail outlives pruned runs.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    system: Mapped[str] = mapped_column(String(16))
+    object: Mapped[str]
+    action: Mapped[str] = mapped_column(String(32))
+    before_hash: Mapped[str | None]
+    after_hash: Mapped[str | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index(None, "ts"),
+        Index(None, "run_id"),
+        Index(None, "object"),
+        Index(None, "actor"),
+    )
+
+
+class LeaseRow(Base):
+    """Who runs a slice, until when. See :mod:`core.store.leases`."""
+
+    __tablename__ = "leases"
+
+    slice_key: Mapped[str] = mapped_column(primary_key=True)
+    holder: Mapped[str]
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
+class ScheduleStateRow(Base):
+    """When a slice (``critical``, ``high:SALES``...) last ran and is next due."""
+
+    __tablename__ = "schedule_state"
+
+    slice_key: Mapped[str] = mapped_column(primary_key=True)
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_run_id: Mapped[str | None] = mapped_column(String(32))
+    next_due_at: Mapped[datetime | None]
+
+
+class SecurityEventRow(Base):
+    """A security-relevant event: token refresh, auth failure, suspicious activity."""
+
+    __tablename__ = "security_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "ts"), Index(None, "kind"))
+
+
+class LineageEdgeRow(Base):
+    """``upstream`` → ``downstream`` (asset keys), optionally ``via`` a flow."""
+
+    __tablename__ = "lineage_edges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    upstream: Mapped[str]
+    downstream: Mapped[str]
+    kind: Mapped[str] = mapped_column(String(32))
+    via: Mapped[str | None]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index(None, "downstream"), Index(None, "upstream"))
+
+
+#: Every table, children first (the order to empty them in).
+ALL_TABLES: tuple[str, ...] = (
+    "run_items",
+    "conflicts",
+    "audit",
+    "leases",
+    "schedule_state",
+    "security_events",
+    "lineage_edges",
+    "asset_state",
+    "runs",
+)
