@@ -64,6 +64,10 @@ FLOW_KINDS: dict[str, AssetKind] = {
     "sap.dwc.taskChain": AssetKind.TASK_CHAIN,
 }
 
+#: Root keys under which the design-time API returns flows and task chains (instead of
+#: ``definitions``).
+FLOW_ROOTS: tuple[str, ...] = ("dataflows", "transformationflows", "replicationflows", "taskchains")
+
 _ENTITY_KINDS = frozenset(
     {AssetKind.LOCAL_TABLE, AssetKind.REMOTE_TABLE, AssetKind.VIEW, AssetKind.ANALYTIC_MODEL}
 )
@@ -141,10 +145,29 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _all_definitions(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """``definitions`` merged with the flow root keys (``dataflows``, ``taskchains``...)."""
+    out: dict[str, Any] = {}
+    for root in ("definitions", *FLOW_ROOTS):
+        value = doc.get(root)
+        if isinstance(value, dict):
+            for name, body in value.items():
+                out.setdefault(str(name), body)
+    return out
+
+
 def csn_slice(doc: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The part of ``doc`` that belongs to definition ``name``: its definition and its
-    ``businessLayerDefinitions`` entry (the input of ``Asset.source_hash``)."""
-    out: dict[str, Any] = {"definitions": {name: doc.get("definitions", {}).get(name)}}
+    """The part of ``doc`` that belongs to definition ``name``: its definition (under the root
+    key it came in) and its ``businessLayerDefinitions`` entry (input of ``Asset.source_hash``)."""
+    root = next(
+        (
+            r
+            for r in ("definitions", *FLOW_ROOTS)
+            if isinstance(doc.get(r), dict) and name in doc[r]
+        ),
+        "definitions",
+    )
+    out: dict[str, Any] = {root: {name: doc.get(root, {}).get(name)}}
     bld = doc.get("businessLayerDefinitions")
     if isinstance(bld, dict) and name in bld:
         out["businessLayerDefinitions"] = {name: bld[name]}
@@ -228,12 +251,13 @@ class _Parser:
             raise CsnError(
                 f"CSN document for space {space} is a {type(doc).__name__}, not an object"
             )
-        defs = doc.get("definitions")
-        if not isinstance(defs, dict):
+        roots = [key for key in ("definitions", *FLOW_ROOTS) if key in doc]
+        if not roots or any(not isinstance(doc[key], dict) for key in roots):
             raise CsnError(
                 f"CSN document for space {space} has no 'definitions' object",
                 hint="The design-time read did not return CSN; check the object in Datasphere.",
             )
+        defs = _all_definitions(doc)
         for name, body in defs.items():
             if not isinstance(body, dict):
                 raise CsnError(
@@ -464,7 +488,7 @@ class _Parser:
                     me, el_name, merged, warnings, untyped_ok=untyped_ok, depth=depth + 1
                 )
             warnings.append(f"element {el_name!r} has unknown type {raw!r}")
-        return CdsType(name=raw, **facets)
+        return CdsType(name=normalize_type_name(raw), **facets)
 
     def _column(
         self,
@@ -804,20 +828,30 @@ class _Parser:
                 )
             )
         measures: list[Measure] = []
+        elements = self.defs.get(name, {}).get("elements") or {}
         for m_name, spec in _items(me, entry.get("measures"), "measures"):
             if not isinstance(spec, dict):
                 raise CsnError(f"{me}: measure {m_name!r} is not an object")
             expression = spec.get("formula", spec.get("expression", spec.get("formulaRaw")))
+            distinct = spec.get("countDistinctAttributes")
+            if expression is None and isinstance(distinct, list) and distinct:
+                expression = f"COUNT(DISTINCT {', '.join(str(a) for a in distinct)})"
+            # BL 1.7.0: measureMapping.<factAlias>.key; BL 1.3.1: sourceKey + key.
+            m_source, m_element = _mapped_source(spec, "measureMapping")
+            found = elements.get(m_name)
+            element: dict[str, Any] = found if isinstance(found, dict) else {}
             measures.append(
                 Measure(
                     name=m_name,
                     label=_str_or_none(spec.get("text")),
                     measure_type=_short_enum(spec.get("measureType")),
                     aggregation=_short_enum(
-                        spec.get("aggregation") or spec.get("exceptionAggregationType")
+                        spec.get("aggregation")
+                        or spec.get("exceptionAggregationType")
+                        or element.get("@Aggregation.default")
                     ),
-                    source=_str_or_none(spec.get("sourceKey")),
-                    source_element=_str_or_none(spec.get("key")),
+                    source=m_source,
+                    source_element=m_element,
                     expression=None
                     if expression is None
                     else (expression if isinstance(expression, str) else _canon(expression)),
@@ -829,7 +863,9 @@ class _Parser:
             if not isinstance(spec, dict):
                 raise CsnError(f"{me}: variable {v_name!r} is not an object")
             default = spec.get("defaultValue", spec.get("default"))
-            vtype = spec.get("type") if isinstance(spec.get("type"), str) else None
+            data_type = spec.get("dataType")
+            type_spec = data_type if isinstance(data_type, dict) else spec
+            vtype = type_spec.get("type") if isinstance(type_spec.get("type"), str) else None
             variables.append(
                 Variable(
                     name=v_name,
@@ -837,7 +873,7 @@ class _Parser:
                     variable_type=_short_enum(
                         spec.get("parameterType") or spec.get("variableType")
                     ),
-                    type=self._cds_type(me, f"variable {v_name}", spec, [], untyped_ok=True)
+                    type=self._cds_type(me, f"variable {v_name}", type_spec, [], untyped_ok=True)
                     if vtype and vtype.startswith(("cds.", "hana."))
                     else None,
                     default=None if default is None else _annotation_text(default),
@@ -846,7 +882,6 @@ class _Parser:
             )
         # Canonical order (the fingerprint must not depend on JSON key order): sources by
         # alias, attributes and measures in column order; variables keep their declared order.
-        elements = self.defs.get(name, {}).get("elements") or {}
         position = {el: i for i, el in enumerate(elements)}
 
         def by_column(item: Attribute | Measure) -> tuple[int, str]:
@@ -887,8 +922,8 @@ class _Parser:
         if self.kind_hint is not None and self.kind_hint.is_flow:
             kind = self.kind_hint
         me = self.resolver.ref(name)
-        sources: list[str] = []
-        targets: list[str] = []
+        sources: list[AssetRef] = []
+        targets: list[AssetRef] = []
         modes: list[str] = []
         warnings: list[str] = []
         contents = body.get("contents", {})
@@ -905,56 +940,69 @@ class _Parser:
             component = str(proc.get("component", ""))
             metadata = proc.get("metadata") or {}
             config = metadata.get("config", {}) if isinstance(metadata, dict) else {}
-            entity = config.get("dwcEntity") if isinstance(config, dict) else None
-            if not entity:
+            if not isinstance(config, dict):
+                raise CsnError(f"{me}: flow process {p_name!r} has a non-object config")
+            entity = config.get("dwcEntity")
+            if component == "com.sap.dwc.viewtransform":
+                # transformation flow: the sources are the refs of the embedded view's query
+                definition = config.get("definition")
+                query = definition.get("query") if isinstance(definition, dict) else None
+                if not isinstance(query, dict):
+                    raise CsnError(f"{me}: view transform {p_name!r} has no query")
+                sources.extend(ref for ref, _ in self._query_deps(me, query, DependencyKind.FROM))
+            elif component == "com.sap.dwc.target":
+                target = config.get("name")
+                if not isinstance(target, str) or not target:
+                    raise CsnError(f"{me}: target {p_name!r} has no name")
+                targets.append(self.resolver.ref(target))
+                if "truncate" in config:
+                    modes.append("TRUNCATE" if config["truncate"] else "UPSERT")
+            elif not entity:
                 continue  # operators (projection, join, script...) and remote sources
-            if component.endswith(".consumer"):
-                sources.append(str(entity))
+            elif component.endswith(".consumer"):
+                sources.append(self.resolver.ref(str(entity)))
             elif component.endswith(".producer"):
-                targets.append(str(entity))
-                mode = config.get("mode")
-                if isinstance(mode, str):
-                    modes.append(mode)
+                targets.append(self.resolver.ref(str(entity)))
+                if isinstance(config.get("mode"), str):
+                    modes.append(config["mode"])
             else:
                 warnings.append(f"process {p_name!r}: component {component!r} not understood")
-        # transformation / replication flows and task chains
-        for key in ("sources", "targets"):
-            for item in _as_list(contents.get(key, body.get(key))):
-                entity = item.get("dwcEntity", item.get("name")) if isinstance(item, dict) else item
-                if isinstance(entity, str) and entity:
-                    (sources if key == "sources" else targets).append(entity)
+        # replication flows: only objects in the Datasphere container are assets
+        target_space = _dwc_container(contents.get("targetSystem"))
+        source_space = _dwc_container(contents.get("sourceSystem"))
         for task in _as_list(contents.get("replicationTasks")):
             if not isinstance(task, dict):
-                continue
+                raise CsnError(f"{me}: replication task is not an object")
             src, tgt = task.get("sourceObject"), task.get("targetObject")
             if (
-                isinstance(src, dict)
+                source_space is not None
+                and isinstance(src, dict)
                 and isinstance(src.get("name"), str)
-                and _is_local(contents, "sourceSystem")
             ):
-                sources.append(src["name"])
+                sources.append(self._in_container(src["name"], source_space))
             if (
-                isinstance(tgt, dict)
+                target_space is not None
+                and isinstance(tgt, dict)
                 and isinstance(tgt.get("name"), str)
-                and _is_local(contents, "targetSystem")
             ):
-                targets.append(tgt["name"])
+                targets.append(self._in_container(tgt["name"], target_space))
             if isinstance(task.get("loadType"), str):
                 modes.append(task["loadType"])
-        for node in _as_list(contents.get("nodes", body.get("nodes"))):
+        # task chains: the objects the chain runs
+        for node in _as_list(body.get("nodes", contents.get("nodes"))):
             task_id = node.get("taskIdentifier") if isinstance(node, dict) else None
             if isinstance(task_id, dict) and isinstance(task_id.get("objectId"), str):
-                sources.append(task_id["objectId"])
-        if isinstance(contents.get("loadType"), str):
-            modes.append(contents["loadType"])
-        src_refs = [self.resolver.ref(s) for s in _dedupe(sources)]
-        tgt_refs = [self.resolver.ref(t) for t in _dedupe(targets)]
+                sources.append(self.resolver.ref(task_id["objectId"]))
+        flow_meta = contents.get("metadata")
+        for holder in (contents, flow_meta if isinstance(flow_meta, dict) else {}):
+            if isinstance(holder.get("loadType"), str):
+                modes.append(holder["loadType"])
+        src_refs = list(dict.fromkeys(sources))
+        tgt_refs = list(dict.fromkeys(targets))
         deps = [(r, DependencyKind.FLOW_SOURCE) for r in src_refs] + [
             (r, DependencyKind.FLOW_TARGET) for r in tgt_refs
         ]
-        label = _str_or_none(
-            body.get("@EndUserText.label") or body.get("label") or contents.get("label")
-        )
+        label = _str_or_none(body.get("@EndUserText.label") or body.get("label"))
         return Asset(
             space=me.space,
             name=me.name,
@@ -962,7 +1010,8 @@ class _Parser:
             label=label,
             upstream=_dependencies(deps, me),
             business=BusinessContext(
-                label=label, description=_str_or_none(body.get("description"))
+                label=label,
+                description=_str_or_none(body.get("description") or contents.get("description")),
             ),
             flow=FlowDefinition(
                 sources=src_refs, targets=tgt_refs, load_type=modes[0] if modes else None
@@ -970,6 +1019,11 @@ class _Parser:
             warnings=warnings,
             source_hash=source_hash(self.doc, name),
         )
+
+    def _in_container(self, name: str, container: str) -> AssetRef:
+        if container in ("", self.space):
+            return self.resolver.ref(name)
+        return AssetRef(space=container, name=name)
 
 
 # -- module-level helpers ---------------------------------------------------------------------
@@ -1009,23 +1063,37 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _attribute_source(spec: dict[str, Any]) -> tuple[str | None, str | None]:
-    mapping = spec.get("attributeMapping")
+def normalize_type_name(name: str) -> str:
+    """One spelling per type: ``hana.TINYINT`` → ``cds.hana.TINYINT`` (the CDS compiler's)."""
+    if name.startswith("hana."):
+        return "cds." + name
+    return name
+
+
+def _mapped_source(spec: dict[str, Any], key: str) -> tuple[str | None, str | None]:
+    """``{key: {alias: {"key": EL}}}`` or ``sourceKey`` + ``key`` → ``(alias, EL)``."""
+    mapping = spec.get(key)
     if isinstance(mapping, dict) and mapping:
         alias, target = next(iter(mapping.items()))
-        key = target.get("key") if isinstance(target, dict) else target
-        return str(alias), _str_or_none(key)
+        element = target.get("key") if isinstance(target, dict) else target
+        return str(alias), _str_or_none(element)
     return _str_or_none(spec.get("sourceKey")), _str_or_none(spec.get("key"))
 
 
-def _is_local(contents: dict[str, Any], key: str) -> bool:
-    """Replication flow system: ``$DWC`` (or nothing said) is the Datasphere space itself."""
-    systems = _as_list(contents.get(key))
-    if not systems:
-        return True
-    first = systems[0]
-    conn = first.get("connectionId") if isinstance(first, dict) else None
-    return conn in (None, "", "$DWC")
+def _attribute_source(spec: dict[str, Any]) -> tuple[str | None, str | None]:
+    return _mapped_source(spec, "attributeMapping")
+
+
+def _dwc_container(system: Any) -> str | None:
+    """Replication-flow system: the space (``container``; ``""`` = this one) when it is
+    Datasphere itself (``connectionId: $DWC``), else ``None`` (a remote system's objects)."""
+    first = _as_list(system)[0] if _as_list(system) else None
+    if not isinstance(first, dict):
+        return None
+    if first.get("connectionId") != "$DWC":
+        return None
+    container = first.get("container")
+    return str(container).strip("/") if isinstance(container, str) else ""
 
 
 def _ref_name(me: AssetRef, ref: Any) -> str:

@@ -24,8 +24,9 @@ from core.models import Asset, AssetKind, AssetRef, CdsType, DependencyKind, Sem
 from .conftest import GOLDEN, load_fixture
 
 EXPORTS = {
-    "ER_MCT_MEDIUM.json": "ER_MCT_MEDIUM",
-    "DP_Salary_Analysis.json": "DP_SALARY_ANALYSIS",
+    # the spaces the emulator loads them into (docs/csn-shapes.md §10)
+    "ER_MCT_MEDIUM.json": "MCT_DEMO",
+    "DP_Salary_Analysis.json": "DP_SALARY",
 }
 
 
@@ -78,14 +79,14 @@ def test_opportunity_items_keys_labels_and_foreign_keys() -> None:
     assert by_name["Opportunity"].nullable is True
     assert by_name["Opportunity"].label == "Opportunity ID"
     assert by_name["Product"].type == CdsType(name="cds.String", length=5000)
-    assert by_name["Product"].foreign_key_target == "ER_MCT_MEDIUM.MCT_Products"
-    assert by_name["ItemStatus"].text_target == "ER_MCT_MEDIUM.MCT_ItemStatusTexts"
+    assert by_name["Product"].foreign_key_target == "MCT_DEMO.MCT_Products"
+    assert by_name["ItemStatus"].text_target == "MCT_DEMO.MCT_ItemStatusTexts"
     assert by_name["FactAttr"].text_element == "FactAttrLabel"
     assert by_name["FactAttrLabel"].role is SemanticRole.TEXT
     # associations are relationships, never columns
     assert "_MCT_Produ" not in by_name
     assocs = {a.name: a for a in items.associations}
-    assert assocs["MCT_CCSending"].target == AssetRef(space="ER_MCT_MEDIUM", name="MCT_CostCenter")
+    assert assocs["MCT_CCSending"].target == AssetRef(space="MCT_DEMO", name="MCT_CostCenter")
     assert assocs["MCT_CCSending"].on == [
         ("ControllingArea", "ControllingArea"),
         ("SendingCostCenter", "CostCenter"),
@@ -107,9 +108,9 @@ def test_time_dimension_has_leveled_hierarchies_and_time_type() -> None:
     assert calmonth.semantics == {"calendar.yearMonth": "true"}
     # a namespaced name in the same space, not a cross-space reference
     assert [str(d.ref) for d in day.upstream if d.kind is DependencyKind.FROM] == [
-        "ER_MCT_MEDIUM.SAP.TIME.M_TIME_DIMENSION"
+        "MCT_DEMO.SAP.TIME.M_TIME_DIMENSION"
     ]
-    assert calmonth.lineage == ["ER_MCT_MEDIUM.SAP.TIME.M_TIME_DIMENSION.CALMONTH"]
+    assert calmonth.lineage == ["MCT_DEMO.SAP.TIME.M_TIME_DIMENSION.CALMONTH"]
 
 
 def test_employees_parent_child_hierarchy() -> None:
@@ -156,11 +157,11 @@ def test_salary_view_column_lineage_through_nested_select() -> None:
 def test_view_over_table_in_same_space() -> None:
     view = _parse("ER_MCT_MEDIUM.json")["V_MCT_OpportunityItems_v2"]
     from_deps = [d for d in view.upstream if d.kind is DependencyKind.FROM]
-    assert [str(d.ref) for d in from_deps] == ["ER_MCT_MEDIUM.MCT_OpportunityItems"]
+    assert [str(d.ref) for d in from_deps] == ["MCT_DEMO.MCT_OpportunityItems"]
     mixins = {d.ref.name for d in view.upstream if d.kind is DependencyKind.MIXIN}
     assert mixins == {"MCT_Products", "MCT_ControllingArea", "MCT_Opportunities"}
     qty = next(c for c in view.columns if c.name == "Quantity")
-    assert qty.lineage == ["ER_MCT_MEDIUM.MCT_OpportunityItems.Quantity"]
+    assert qty.lineage == ["MCT_DEMO.MCT_OpportunityItems.Quantity"]
     # foreign keys naming associations the view does not have are reported, not invented
     assert any("MCT_CCSending" in w for w in view.warnings)
 
@@ -394,6 +395,263 @@ def test_other_flow_kinds_are_recognised(csn_kind: str, kind: AssetKind) -> None
     assert flow.kind is kind
 
 
+def _am_doc_bl17() -> dict[str, Any]:
+    """The BL 1.7.0 analytic-model shape the emulator serves (docs/csn-shapes.md §5)."""
+    return {
+        "definitions": {
+            "AM_SALES": {
+                "kind": "entity",
+                "@ObjectModel.modelingPattern": {"#": "ANALYTICAL_CUBE"},
+                "@DataWarehouse.consumption.external": True,
+                "elements": {
+                    "SalesOrder": {
+                        "@EndUserText.label": "Sales Order",
+                        "@Analytics.dimension": True,
+                    },
+                    "Customer": {
+                        "@Analytics.dimension": True,
+                        "@ObjectModel.foreignKey.association": {"=": "_Customer∞0"},
+                    },
+                    "_Customer∞0": {
+                        "type": "cds.Association",
+                        "target": "V_CUSTOMER_DIM",
+                        "on": [{"ref": ["Customer"]}, "=", {"ref": ["_Customer∞0", "Customer"]}],
+                    },
+                    "Country": {"@Analytics.dimension": True},
+                    "NetAmount": {
+                        "@AnalyticsDetails.measureType": {"#": "BASE"},
+                        "@Aggregation.default": {"#": "SUM"},
+                    },
+                    "Margin": {
+                        "@AnalyticsDetails.measureType": {"#": "CALCULATION"},
+                        "@Aggregation.default": {"#": "FORMULA"},
+                    },
+                    "Orders": {"@AnalyticsDetails.measureType": {"#": "BASE"}},
+                },
+                "query": {
+                    "SELECT": {
+                        "from": {"ref": ["SALES.V_SALES_ORDER_ITEMS"], "as": "V_SALES_ORDER_ITEMS"},
+                        "columns": [{"ref": ["V_SALES_ORDER_ITEMS", "SalesOrder"]}],
+                    }
+                },
+            },
+            "SALES": {"kind": "context", "@DataWarehouse.space.name": "SALES"},
+        },
+        "businessLayerDefinitions": {
+            "AM_SALES": {
+                "version": "1.7.0",
+                "sourceModel": {
+                    "factSources": {
+                        "V_SALES_ORDER_ITEMS": {"dataEntity": {"key": "SALES.V_SALES_ORDER_ITEMS"}}
+                    },
+                    "dimensionSources": {
+                        "0": {
+                            "dataEntity": {"key": "V_CUSTOMER_DIM"},
+                            "associationContexts": [
+                                {
+                                    "sourceKey": "V_SALES_ORDER_ITEMS",
+                                    "sourceType": "AnalyticModelSourceType.Fact",
+                                    "associationSteps": ["_Customer"],
+                                }
+                            ],
+                        }
+                    },
+                },
+                "attributes": {
+                    "SalesOrder": {
+                        "attributeType": "AnalyticModelAttributeType.FactSourceAttribute",
+                        "attributeMapping": {"V_SALES_ORDER_ITEMS": {"key": "SalesOrder"}},
+                    },
+                    "Country": {
+                        "attributeType": "AnalyticModelAttributeType.DimensionSourceAttribute",
+                        "sourceKey": "0",
+                        "key": "Country",
+                    },
+                },
+                "measures": {
+                    "NetAmount": {
+                        "measureType": "AnalyticModelMeasureType.FactSourceMeasure",
+                        "measureMapping": {"V_SALES_ORDER_ITEMS": {"key": "NetAmount"}},
+                    },
+                    "Margin": {
+                        "measureType": "AnalyticModelMeasureType.CalculatedMeasure",
+                        "formula": "NetAmount - CostAmount",
+                        "elements": {"NetAmount": {}, "CostAmount": {}},
+                    },
+                    "Orders": {
+                        "measureType": "AnalyticModelMeasureType.CountDistinct",
+                        "countDistinctAttributes": ["SalesOrder"],
+                    },
+                },
+                "variables": {
+                    "P_YEAR": {
+                        "parameterType": "AnalyticModelParameterType.Input",
+                        "dataType": {"type": "cds.Integer"},
+                        "mandatory": True,
+                    }
+                },
+            }
+        },
+    }
+
+
+def test_analytic_model_bl_1_7_shape() -> None:
+    (am,) = parse_csn(_am_doc_bl17(), space="REPORTING", known_spaces={"SALES"})
+    assert am.analytic is not None
+    assert [str(s.ref) for s in am.analytic.fact_sources] == ["SALES.V_SALES_ORDER_ITEMS"]
+    assert [(s.alias, str(s.ref)) for s in am.analytic.dimension_sources] == [
+        ("0", "REPORTING.V_CUSTOMER_DIM")
+    ]
+    attrs = {a.name: (a.source, a.source_element) for a in am.analytic.attributes}
+    assert attrs == {
+        "SalesOrder": ("V_SALES_ORDER_ITEMS", "SalesOrder"),
+        "Country": ("0", "Country"),
+    }
+    measures = {m.name: m for m in am.analytic.measures}
+    assert (measures["NetAmount"].source, measures["NetAmount"].source_element) == (
+        "V_SALES_ORDER_ITEMS",
+        "NetAmount",
+    )
+    assert measures["NetAmount"].aggregation == "SUM"  # from the element annotation
+    assert measures["Margin"].expression == "NetAmount - CostAmount"
+    assert measures["Orders"].expression == "COUNT(DISTINCT SalesOrder)"
+    assert am.analytic.variables[0].type == CdsType(name="cds.Integer")
+    # association elements (names with ∞) are relationships, not columns
+    assert "_Customer∞0" not in [c.name for c in am.columns]
+    assert [a.name for a in am.associations] == ["_Customer∞0"]
+    customer = next(c for c in am.columns if c.name == "Customer")
+    assert customer.foreign_key_target == "REPORTING.V_CUSTOMER_DIM"
+
+
+def test_flows_under_their_own_root_keys() -> None:
+    doc = {
+        "dataflows": {
+            "DF_LOAD": {
+                "kind": "sap.dis.dataflow",
+                "contents": {
+                    "processes": {
+                        "source1": {
+                            "component": "com.sap.database.table.consumer",
+                            "metadata": {"config": {"service": "HANA", "dwcEntity": "STAGING"}},
+                        },
+                        "target1": {
+                            "component": "com.sap.database.table.producer",
+                            "metadata": {"config": {"dwcEntity": "ORDERS", "mode": "UPSERT"}},
+                        },
+                    }
+                },
+            }
+        }
+    }
+    (flow,) = parse_csn(
+        doc, space="S", known_spaces=set(), kind_hint=AssetKind.DATA_FLOW, name="DF_LOAD"
+    )
+    assert flow.flow is not None
+    assert [r.name for r in flow.flow.sources] == ["STAGING"]
+    assert [r.name for r in flow.flow.targets] == ["ORDERS"]
+    assert flow.flow.load_type == "UPSERT"
+    assert flow.source_hash == source_hash(doc, "DF_LOAD")
+
+
+def test_transformation_flow_sources_from_view_transform_query() -> None:
+    doc = {
+        "transformationflows": {
+            "TF_ENRICH": {
+                "kind": "sap.dis.transformationflow",
+                "contents": {
+                    "metadata": {"loadType": "INITIAL_ONLY"},
+                    "processes": {
+                        "viewtransform1": {
+                            "component": "com.sap.dwc.viewtransform",
+                            "metadata": {
+                                "config": {
+                                    "definition": {
+                                        "kind": "entity",
+                                        "query": {
+                                            "SELECT": {
+                                                "from": {
+                                                    "join": "inner",
+                                                    "args": [
+                                                        {"ref": ["V_ORDERS"], "as": "O"},
+                                                        {"ref": ["MASTER.V_CUSTOMER"], "as": "C"},
+                                                    ],
+                                                }
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "target1": {
+                            "component": "com.sap.dwc.target",
+                            "metadata": {"config": {"name": "ORDERS_ENRICHED", "truncate": True}},
+                        },
+                    },
+                },
+            }
+        }
+    }
+    (flow,) = parse_csn(doc, space="SALES", known_spaces={"MASTER"})
+    assert flow.kind is AssetKind.TRANSFORMATION_FLOW
+    assert flow.flow is not None
+    assert [str(r) for r in flow.flow.sources] == ["SALES.V_ORDERS", "MASTER.V_CUSTOMER"]
+    assert [str(r) for r in flow.flow.targets] == ["SALES.ORDERS_ENRICHED"]
+    assert flow.flow.load_type == "TRUNCATE"
+
+
+def test_replication_flow_keeps_only_datasphere_objects() -> None:
+    doc = {
+        "replicationflows": {
+            "RF_S4": {
+                "kind": "sap.dis.replicationflow",
+                "contents": {
+                    "sourceSystem": {"connectionId": "S4H_PROD", "container": "/CDS_EXTRACTION"},
+                    "targetSystem": {"connectionId": "$DWC", "container": "SALES"},
+                    "loadType": "INITIAL_AND_DELTA",
+                    "replicationTasks": [
+                        {
+                            "sourceObject": {"name": "I_SALESDOCUMENT"},
+                            "targetObject": {"name": "SALES_DOCUMENT_REPL"},
+                        }
+                    ],
+                },
+            }
+        }
+    }
+    (flow,) = parse_csn(doc, space="SALES", known_spaces=set())
+    assert flow.flow is not None
+    assert flow.flow.sources == []  # a remote system's object is not an asset
+    assert [str(r) for r in flow.flow.targets] == ["SALES.SALES_DOCUMENT_REPL"]
+    assert flow.flow.load_type == "INITIAL_AND_DELTA"
+
+
+def test_task_chain_lists_the_objects_it_runs() -> None:
+    doc = {
+        "taskchains": {
+            "TC_NIGHTLY": {
+                "kind": "sap.dwc.taskChain",
+                "nodes": [
+                    {"id": 0, "type": "START"},
+                    {
+                        "id": 1,
+                        "type": "TASK",
+                        "taskIdentifier": {
+                            "applicationId": "DATA_FLOWS",
+                            "activity": "EXECUTE",
+                            "objectId": "DF_LOAD",
+                        },
+                    },
+                ],
+            }
+        }
+    }
+    (chain,) = parse_csn(doc, space="SALES", known_spaces=set())
+    assert chain.kind is AssetKind.TASK_CHAIN
+    assert [(d.kind, d.ref.name) for d in chain.upstream] == [
+        (DependencyKind.FLOW_SOURCE, "DF_LOAD")
+    ]
+
+
 def test_union_join_and_subquery_dependencies() -> None:
     query = {
         "SET": {
@@ -474,7 +732,7 @@ def test_parameters_sql_and_exposure() -> None:
         ("P_FROM", "2024-01-01", False),
         ("P_TO", None, True),
     ]
-    assert view.columns[1].type == CdsType(name="hana.ST_POINT", srid=4326)
+    assert view.columns[1].type == CdsType(name="cds.hana.ST_POINT", srid=4326)  # normalised
     assert [c.lineage for c in view.columns] == [["S.T.A"], ["S.T.G"]]  # SELECT * lineage
 
 
@@ -578,7 +836,7 @@ def _shuffle_keys(value: Any, rng: random.Random, parent: str = "") -> Any:
     return value
 
 
-_DOCS = [load_fixture(f) for f in sorted(EXPORTS)] + [_am_doc()]
+_DOCS = [load_fixture(f) for f in sorted(EXPORTS)] + [_am_doc(), _am_doc_bl17()]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
