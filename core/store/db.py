@@ -175,10 +175,14 @@ class Store:
     def from_url(cls, url: str | URL, *, auto_upgrade: bool, echo: bool = False) -> Store:
         """Open the store at ``url``; migrate it (``auto_upgrade``) or insist it is current."""
         store = cls(make_engine(url, echo=echo))
-        if auto_upgrade:
-            store.upgrade()
-        else:
-            store.ensure_current()
+        try:
+            if auto_upgrade:
+                store.upgrade()
+            else:
+                store.ensure_current()
+        except BaseException:
+            store.dispose()
+            raise
         return store
 
     @property

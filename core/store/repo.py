@@ -14,6 +14,7 @@ savepoint, so they land together or not at all.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -62,6 +63,7 @@ from core.store.schemas import (
 from core.store.tables import (
     AssetStateRow,
     AuditRow,
+    Base,
     ConflictRow,
     LineageEdgeRow,
     RunItemRow,
@@ -76,17 +78,23 @@ _COUNT_FIELDS: tuple[str, ...] = tuple(RunCounts.model_fields)
 _MAX_RESUME_CHAIN = 1000
 
 
-def _upsert(session: Session, table: Any, values: dict[str, Any], keys: Sequence[str],
+@functools.lru_cache(maxsize=64)
+def _upsert_stmt(dialect: str, table: str, keys: tuple[str, ...], update: tuple[str, ...]) -> Any:
+    """A prebuilt (and so compile-cached) INSERT ... ON CONFLICT (keys) DO UPDATE."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Base.metadata.tables[table])
+    if not update:
+        return stmt.on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={name: stmt.excluded[name] for name in update}
+    )
+
+
+def _upsert(session: Session, table: str, values: dict[str, Any], keys: Sequence[str],
             update: Iterable[str]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET update (PostgreSQL and SQLite)."""
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**values)
-    update_cols = {name: stmt.excluded[name] for name in update}
-    if update_cols:
-        session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update_cols))
-    else:
-        session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+    session.execute(_upsert_stmt(dialect, table, tuple(keys), tuple(sorted(update))), values)
 
 
 # --------------------------------------------------------------------------- runs
@@ -209,19 +217,19 @@ def get_run(*, session: Session, run_id: str, failed_limit: int = 100) -> RunDet
     row = session.get(RunRow, run_id)
     if row is None:
         return None
-    by_action = dict(
+    by_action: dict[str, int] = dict(
         session.execute(
             select(RunItemRow.action, func.count())
             .where(RunItemRow.run_id == run_id)
             .group_by(RunItemRow.action)
-        ).tuples().all()
+        ).all()
     )
-    by_status = dict(
+    by_status: dict[str, int] = dict(
         session.execute(
             select(RunItemRow.status, func.count())
             .where(RunItemRow.run_id == run_id)
             .group_by(RunItemRow.status)
-        ).tuples().all()
+        ).all()
     )
     failed = session.scalars(
         select(RunItemRow)
@@ -364,7 +372,7 @@ def record_item(
         with session.begin_nested():
             _upsert(
                 session,
-                RunItemRow,
+                "run_items",
                 values,
                 keys=("run_id", "asset_key"),
                 update=("action", "status", "detail", "error", "hint", "finished_at"),
@@ -378,12 +386,7 @@ def record_item(
             f"could not checkpoint {asset_key} in run {run_id} ({type(exc).__name__})",
             hint="Nothing of this asset was recorded; the next run (or --resume) redoes it.",
         ) from exc
-    row = session.scalars(
-        select(RunItemRow)
-        .where(RunItemRow.run_id == run_id, RunItemRow.asset_key == asset_key)
-        .execution_options(populate_existing=True)
-    ).one()
-    return RunItemOut.model_validate(row)
+    return RunItemOut.model_validate(values)
 
 
 def _resume_chain(session: Session, run_id: str) -> list[str]:
@@ -427,7 +430,7 @@ def _upsert_state(session: Session, state: AssetStateIn) -> None:
     values["status"] = state.status.value
     values["key"] = state.key
     update = sorted((state.model_fields_set | {"status", "kind"}) - {"env", "space", "name"})
-    _upsert(session, AssetStateRow, values, keys=("env", "key"), update=update)
+    _upsert(session, "asset_state", values, keys=("env", "key"), update=update)
 
 
 def upsert_asset_state(*, session: Session, state: AssetStateIn) -> AssetStateOut:
@@ -463,7 +466,7 @@ def asset_status_counts(*, session: Session, env: str) -> dict[str, int]:
             select(AssetStateRow.status, func.count())
             .where(AssetStateRow.env == env)
             .group_by(AssetStateRow.status)
-        ).tuples().all()
+        ).all()
     )
 
 
@@ -698,7 +701,7 @@ def set_schedule_state(*, session: Session, state: ScheduleStateIn) -> ScheduleS
     """Insert or update a slice's schedule state (only the fields set on ``state``)."""
     values = state.model_dump(mode="python")
     update = sorted(state.model_fields_set - {"slice_key"})
-    _upsert(session, ScheduleStateRow, values, keys=("slice_key",), update=update)
+    _upsert(session, "schedule_state", values, keys=("slice_key",), update=update)
     row = session.get_one(ScheduleStateRow, state.slice_key, populate_existing=True)
     return ScheduleStateOut.model_validate(row)
 
