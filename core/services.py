@@ -143,7 +143,7 @@ class Services:
                 self._store = Store.from_url(
                     self.settings.database_url, auto_upgrade=self.settings.env == "dog"
                 )
-                self._closers.append(self._store.close)
+                self._closers.append(self._store.dispose)
             return self._store
 
     def rules(self) -> Rules:

@@ -1,0 +1,705 @@
+"""The sync engine: extract → map → read live → plan → apply, with checkpoints.
+
+``SyncEngine.plan()`` writes nothing anywhere: no mutating Glue call, no state saved.
+``SyncEngine.sync()`` applies the plan. Each object is committed to the store together with its
+audit record (one transaction per object: the checkpoint), so a run killed at any point is
+resumed by the next one: the planner compares with the live catalog, so what was written is a
+no-op the second time (no duplicate writes), and what was not written is planned again (no
+lost update). ``resume=True`` links the new run to the interrupted one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    DgsyncError,
+    SyncAborted,
+)
+from core.log import bind_run, get_logger
+from core.models import Asset
+from core.specs import (
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+    RUN_ID,
+    SOURCE,
+    SYNCED_AT,
+    TARGET_HASH,
+    DatabaseSpec,
+    MappingResult,
+    TableSpec,
+    table_input_hash,
+)
+from core.sync.plan import (
+    Action,
+    LiveCatalog,
+    Plan,
+    PlanItem,
+    PlanPolicy,
+    build_plan,
+    deprecated_input,
+    plan_table,
+)
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+log = get_logger(__name__)
+
+#: progress(stage, done, total)
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+def _noop_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+class ItemResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    object: str
+    asset: str | None = None
+    action: Action
+    status: str  # done | failed
+    reason: str | None = None
+    conflict: str | None = None
+    error: str | None = None
+    hint: str | None = None
+
+
+class ExtractionSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assets: int = 0
+    spaces: list[str] = Field(default_factory=list)
+    skipped_spaces: dict[str, str] = Field(default_factory=dict)
+    errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+class SyncReport(BaseModel):
+    """What a plan or a sync did: counts, items, API calls, errors with hints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str | None = None
+    dry_run: bool
+    status: str
+    started_at: datetime
+    duration_s: float = 0.0
+    counts: dict[str, int] = Field(default_factory=dict)
+    items: list[ItemResult] = Field(default_factory=list)
+    api_calls: dict[str, dict[str, int]] = Field(default_factory=dict)
+    glue_writes: int = 0
+    retries: int = 0
+    throttles: int = 0
+    extraction: ExtractionSummary = Field(default_factory=ExtractionSummary)
+    failsafe: str | None = None
+    plan: Plan | None = None
+    resumed_from: str | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+
+COUNT_KEYS = ("created", "updated", "unchanged", "deprecated", "deleted", "conflicts", "failed", "skipped")
+_COUNT_OF = {
+    Action.CREATE: "created",
+    Action.UPDATE: "updated",
+    Action.NOOP: "unchanged",
+    Action.DEPRECATE: "deprecated",
+    Action.DELETE: "deleted",
+    Action.CONFLICT: "conflicts",
+    Action.SKIP: "skipped",
+}
+
+
+def count_items(items: Iterable[ItemResult]) -> dict[str, int]:
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    for item in items:
+        if item.status == "failed":
+            counts["failed"] += 1
+        else:
+            counts[_COUNT_OF[item.action]] += 1
+    return counts
+
+
+class PlanOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    plan: Plan
+    mapping: MappingResult
+    assets: list[Asset]
+    extraction: ExtractionSummary
+    datasphere_calls: dict[str, int] = Field(default_factory=dict)
+
+
+class SyncEngine:
+    """Runs plans and syncs over the services of one settings object."""
+
+    def __init__(self, services: Services, *, progress: ProgressFn | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.progress = progress or _noop_progress
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask a running sync to stop after the objects in flight (SIGTERM)."""
+        self._stop.set()
+
+    # -- stages -------------------------------------------------------------------------
+    def extract(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> Any:
+        extractor = self.services.extractor(spaces=list(spaces) if spaces else None, kinds=list(kinds) if kinds else None)
+
+        def on_progress(done: int, total: int | None) -> None:
+            self.progress("extract", done, total)
+
+        return extractor.extract(progress=on_progress)
+
+    def map(self, assets: Sequence[Asset], spaces: Iterable[Any] = ()) -> MappingResult:
+        from core.mapping.mapper import map_assets
+
+        return map_assets(assets, self.services.rules(), env=self.settings.env, spaces=spaces)
+
+    def read_live(self, mapping: MappingResult, scope_spaces: Sequence[str] | None) -> LiveCatalog:
+        """Databases we want or manage (in scope), and all their tables (paged listings)."""
+        glue = self.services.glue()
+        wanted = {d.name for d in mapping.databases}
+        live = LiveCatalog()
+        for db in glue.iter_databases():
+            name = db["Name"]
+            params = db.get("Parameters") or {}
+            managed = params.get(MANAGED_BY) == MANAGED_BY_VALUE
+            space = params.get(SOURCE)
+            in_scope = scope_spaces is None or space in scope_spaces
+            if name in wanted or (managed and in_scope):
+                live.databases[name] = dict(db)
+        for name in sorted(live.databases):
+            live.tables[name] = {t["Name"]: dict(t) for t in glue.iter_tables(name)}
+        return live
+
+    def policy(self) -> PlanPolicy:
+        sync = self.settings.sync
+        rules = self.services.rules()
+        unmanaged = getattr(rules, "unmanaged", None)
+        adopt: frozenset[str] = frozenset(getattr(unmanaged, "adopt", []) or [])
+        unmanaged_policy = getattr(unmanaged, "policy", None) or sync.unmanaged_policy
+        return PlanPolicy(
+            deletion_policy=sync.deletion_policy,
+            max_delete_share=sync.max_delete_share,
+            unmanaged_policy=unmanaged_policy,
+            adopt=adopt,
+        )
+
+    def plan(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> PlanOutcome:
+        """Extract, map, read the live catalog and decide. Writes nothing anywhere."""
+        from core.mapping.mapper import impact
+
+        extraction = self.extract(spaces=spaces, kinds=kinds)
+        assets: list[Asset] = list(extraction.assets)
+        summary = _summarise_extraction(extraction)
+        self.progress("map", 0, len(assets))
+        mapping = self.map(assets, getattr(extraction, "spaces", []) or [])
+        scope = list(spaces) if spaces else None
+        self.progress("read_live", 0, None)
+        live = self.read_live(mapping, scope)
+        changed = {str(t.source) for t in mapping.tables}
+        plan = build_plan(
+            mapping=mapping,
+            live=live,
+            policy=self.policy(),
+            scope_spaces=scope,
+            extraction_errors=len(summary.errors),
+            assets_found=len(assets),
+            impact=impact(changed, assets) if assets else None,
+        )
+        # Only changes carry an impact list worth reading.
+        for item in plan.items:
+            if not item.action.writes:
+                item.impact = []
+        client = self.services.datasphere_client()
+        ds_calls = _datasphere_calls(client)
+        return PlanOutcome(plan=plan, mapping=mapping, assets=assets, extraction=summary, datasphere_calls=ds_calls)
+
+    def dry_run(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> SyncReport:
+        started = datetime.now(UTC)
+        t0 = time.monotonic()
+        outcome = self.plan(spaces=spaces, kinds=kinds)
+        items = [_as_result(i, "done") for i in outcome.plan.items]
+        glue_stats = self.services.glue().stats.snapshot()
+        return SyncReport(
+            dry_run=True,
+            status="planned",
+            started_at=started,
+            duration_s=round(time.monotonic() - t0, 3),
+            counts=count_items(items),
+            items=items,
+            api_calls={"glue": _glue_calls(glue_stats), "datasphere": outcome.datasphere_calls},
+            glue_writes=glue_stats.writes,
+            extraction=outcome.extraction,
+            failsafe=outcome.plan.failsafe,
+            plan=outcome.plan,
+        )
+
+    # -- sync ---------------------------------------------------------------------------
+    def sync(
+        self,
+        *,
+        spaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        resume: bool = False,
+        trigger: str = "cli",
+        slice_key: str | None = None,
+    ) -> SyncReport:
+        """Apply the plan; every object is checkpointed with its audit record."""
+        from core.store import repo
+        from core.store.schemas import RunIn, RunScope
+
+        store = self.services.store()
+        env = self.settings.env
+        resumed_from: str | None = None
+        with store.session() as session:
+            repo.mark_stale_runs_interrupted(session=session, stale_after_s=self.settings.schedule.lease_ttl_s)
+            if resume:
+                previous = repo.latest_interrupted_run(session=session, env=env, slice_key=slice_key)
+                resumed_from = previous.id if previous else None
+            run = repo.start_run(
+                session=session,
+                run=RunIn(
+                    env=env,
+                    kind="resume" if resumed_from else "sync",
+                    trigger=trigger,
+                    scope=RunScope(spaces=list(spaces or []), kinds=list(kinds or [])),
+                    slice_key=slice_key,
+                    resumed_from=resumed_from,
+                ),
+            )
+        run_id = run.id
+        with bind_run(run_id):
+            return self._sync_run(run_id, spaces, kinds, resumed_from)
+
+    def _sync_run(
+        self,
+        run_id: str,
+        spaces: Sequence[str] | None,
+        kinds: Sequence[str] | None,
+        resumed_from: str | None,
+    ) -> SyncReport:
+        from core.store import repo
+        from core.store.schemas import RunCounts, RunError, RunResult, RunStatus
+
+        store = self.services.store()
+        started = datetime.now(UTC)
+        t0 = time.monotonic()
+        glue = self.services.glue()
+        glue_before = glue.stats.snapshot()
+        results: list[ItemResult] = []
+        outcome: PlanOutcome | None = None
+        status = RunStatus.FAILED
+        fatal: DgsyncError | None = None
+        try:
+            outcome = self.plan(spaces=spaces, kinds=kinds)
+            done_before: set[str] = set()
+            if resumed_from:
+                with store.session(readonly=True) as session:
+                    done_before = repo.completed_items(session=session, run_id=resumed_from)
+            results = self._apply(run_id, outcome, done_before)
+            failed = sum(1 for r in results if r.status == "failed")
+            if self._stop.is_set():
+                status = RunStatus.ABORTED
+            elif failed or outcome.extraction.errors or outcome.extraction.skipped_spaces:
+                status = RunStatus.PARTIAL if len(results) > failed else RunStatus.FAILED
+            else:
+                status = RunStatus.SUCCEEDED
+        except DgsyncError as exc:
+            fatal = exc
+            status = RunStatus.FAILED
+            log.error("sync failed", extra={"error": exc.message, "hint": exc.hint})
+        glue_after = glue.stats.snapshot()
+        glue_calls = _diff_calls(_glue_calls(glue_after), _glue_calls(glue_before))
+        ds_calls = outcome.datasphere_calls if outcome else {}
+        counts = count_items(results)
+        errors = [
+            RunError(object=r.object, code="item_failed", message=r.error or "", hint=r.hint)
+            for r in results
+            if r.status == "failed"
+        ]
+        if outcome:
+            errors.extend(
+                RunError(object=e.get("asset"), code=e.get("code", "extraction_error"), message=e.get("message", ""), hint=e.get("hint"))
+                for e in outcome.extraction.errors
+            )
+            errors.extend(
+                RunError(object=space, code="space_skipped", message=reason, hint="Add the technical user to the space, or exclude it.")
+                for space, reason in outcome.extraction.skipped_spaces.items()
+            )
+        if fatal:
+            errors.append(RunError(object=None, code=fatal.code, message=fatal.message, hint=fatal.hint))
+        retries = glue_after.retries - glue_before.retries
+        throttles = glue_after.throttles - glue_before.throttles
+        with store.session() as session:
+            repo.finish_run(
+                session=session,
+                run_id=run_id,
+                result=RunResult(
+                    status=status,
+                    counts=RunCounts(**counts),
+                    assets_total=outcome.extraction.assets if outcome else 0,
+                    api_calls={"glue": glue_calls, "datasphere": ds_calls},
+                    retries=retries,
+                    throttles=throttles,
+                    errors=errors,
+                    summary=_summary_line(counts),
+                ),
+            )
+        report = SyncReport(
+            run_id=run_id,
+            dry_run=False,
+            status=status.value,
+            started_at=started,
+            duration_s=round(time.monotonic() - t0, 3),
+            counts=counts,
+            items=results,
+            api_calls={"glue": glue_calls, "datasphere": ds_calls},
+            glue_writes=glue_after.writes - glue_before.writes,
+            retries=retries,
+            throttles=throttles,
+            extraction=outcome.extraction if outcome else ExtractionSummary(),
+            failsafe=outcome.plan.failsafe if outcome else None,
+            plan=outcome.plan if outcome else None,
+            resumed_from=resumed_from,
+        )
+        if fatal is not None and outcome is None:
+            raise fatal
+        return report
+
+    def _apply(self, run_id: str, outcome: PlanOutcome, done_before: set[str]) -> list[ItemResult]:
+        plan = outcome.plan
+        specs = {(t.database, t.name): t for t in outcome.mapping.tables}
+        db_specs = {d.name: d for d in outcome.mapping.databases}
+        db_items = [i for i in plan.items if i.object_type == "database"]
+        table_items = [i for i in plan.items if i.object_type == "table"]
+        results: list[ItemResult] = []
+        total = len(plan.items)
+        done = 0
+        for item in db_items:
+            results.append(self._apply_database(run_id, item, db_specs.get(item.database)))
+            done += 1
+            self.progress("apply", done, total)
+        lock = threading.Lock()
+
+        def work(item: PlanItem) -> ItemResult:
+            nonlocal done
+            if self._stop.is_set():
+                raise SyncAborted("stopped before this object")
+            spec = specs.get((item.database, item.name or ""))
+            result = self._apply_table(run_id, item, spec, done_before)
+            with lock:
+                done += 1
+                self.progress("apply", done, total)
+            return result
+
+        # Writes in priority order, bounded parallelism on the Glue side.
+        workers = max(1, self.settings.glue.concurrency)
+        writes = [i for i in table_items if i.action.writes]
+        others = [i for i in table_items if not i.action.writes]
+        for item in others:
+            results.append(work(item))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dgsync-apply") as pool:
+            from core.log import copy_context
+
+            futures = [pool.submit(copy_context(), work, item) for item in writes]
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except SyncAborted:
+                    continue
+        return results
+
+    # -- one object ---------------------------------------------------------------------
+    def _apply_database(self, run_id: str, item: PlanItem, spec: DatabaseSpec | None) -> ItemResult:
+        from core.store.schemas import AuditIn
+
+        glue = self.services.glue()
+        if item.action in (Action.CREATE, Action.UPDATE) and spec is not None:
+            payload = item.payload or {}
+            target = DatabaseSpec(
+                name=spec.name,
+                description=payload.get("Description"),
+                parameters=payload.get("Parameters") or {},
+                tags=spec.tags,
+                source_space=spec.source_space,
+            )
+            try:
+                if item.action is Action.CREATE:
+                    glue.create_database(target)
+                else:
+                    glue.update_database(target)
+            except DgsyncError as exc:
+                return _as_result(item, "failed", exc)
+            with self.services.store().session() as session:
+                from core.store import repo
+
+                repo.record_audit(
+                    session=session,
+                    entry=AuditIn(
+                        actor=self.settings.sync.actor,
+                        run_id=run_id,
+                        system="glue",
+                        object=item.object,
+                        action=f"{item.action.value}_database",
+                        after_hash=table_input_hash(target.to_database_input()),
+                        details={"reason": item.reason},
+                    ),
+                )
+        return _as_result(item, "done")
+
+    def _apply_table(
+        self, run_id: str, item: PlanItem, spec: TableSpec | None, done_before: set[str]
+    ) -> ItemResult:
+        glue = self.services.glue()
+        key = item.asset or item.object
+        if item.action is Action.NOOP:
+            self._checkpoint(run_id, item, spec, "done", write=False)
+            return _as_result(item, "done")
+        if item.action in (Action.SKIP, Action.CONFLICT):
+            self._checkpoint(run_id, item, spec, "done", write=False)
+            return _as_result(item, "done")
+        if key in done_before and item.action is not Action.DELETE:
+            # Finished by the interrupted run and changed since: plan says write, so write.
+            log.info("resumed object changed again since the interrupted run", extra={"object": item.object})
+        try:
+            self._write(run_id, item, spec)
+        except ConcurrentModification:
+            retried = self._replan_and_retry(run_id, item, spec)
+            if retried is not None:
+                return retried
+            item = item.model_copy(update={"action": Action.CONFLICT, "conflict": "concurrent_modification",
+                                           "reason": "changed concurrently twice; flagged"})
+            self._checkpoint(run_id, item, spec, "done", write=False)
+            return _as_result(item, "done")
+        except DgsyncError as exc:
+            self._checkpoint(run_id, item, spec, "failed", write=False, error=exc)
+            return _as_result(item, "failed", exc)
+        self._checkpoint(run_id, item, spec, "done", write=True)
+        return _as_result(item, "done")
+
+    def _write(self, run_id: str, item: PlanItem, spec: TableSpec | None) -> None:
+        glue = self.services.glue()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        if item.action in (Action.CREATE, Action.UPDATE):
+            payload = dict(item.payload or {})
+            params = dict(payload.get("Parameters") or {})
+            params[RUN_ID] = run_id
+            params[TARGET_HASH] = item.desired_hash or table_input_hash(payload)
+            params[SYNCED_AT] = now
+            payload["Parameters"] = dict(sorted(params.items()))
+            if item.action is Action.CREATE:
+                try:
+                    glue.create_table(item.database, payload)
+                except AlreadyExists as exc:
+                    raise ConcurrentModification(
+                        f"{item.object} appeared while the run was planning", hint=exc.hint
+                    ) from exc
+            else:
+                glue.update_table(
+                    item.database,
+                    payload,
+                    version_id=item.live_version_id,
+                    skip_archive=self.settings.glue.skip_archive,
+                )
+        elif item.action is Action.DEPRECATE:
+            live = glue.get_table(item.database, item.name or "")
+            if live is None:
+                return
+            body = deprecated_input(dict(live), now=now)
+            body["Parameters"][RUN_ID] = run_id
+            glue.update_table(item.database, body, version_id=live.get("VersionId"), skip_archive=self.settings.glue.skip_archive)
+        elif item.action is Action.DELETE:
+            errors = glue.batch_delete_tables(item.database, [item.name or ""])
+            if errors:
+                err = next(iter(errors.values()))
+                if err.code != "EntityNotFoundException":
+                    raise DgsyncError(f"could not delete {item.object}: {err.code} {err.message}")
+
+    def _replan_and_retry(self, run_id: str, item: PlanItem, spec: TableSpec | None) -> ItemResult | None:
+        """Re-read the table, re-plan that one object and retry once."""
+        if spec is None:
+            return None
+        glue = self.services.glue()
+        live = glue.get_table(item.database, item.name or "")
+        fresh = plan_table(spec, dict(live) if live else None, self.policy())
+        if not fresh.action.writes:
+            self._checkpoint(run_id, fresh, spec, "done", write=False)
+            return _as_result(fresh, "done")
+        try:
+            self._write(run_id, fresh, spec)
+        except ConcurrentModification:
+            return None
+        except DgsyncError as exc:
+            self._checkpoint(run_id, fresh, spec, "failed", write=False, error=exc)
+            return _as_result(fresh, "failed", exc)
+        self._checkpoint(run_id, fresh, spec, "done", write=True)
+        return _as_result(fresh, "done")
+
+    def _checkpoint(
+        self,
+        run_id: str,
+        item: PlanItem,
+        spec: TableSpec | None,
+        status: str,
+        *,
+        write: bool,
+        error: DgsyncError | None = None,
+    ) -> None:
+        """Commit the item, its audit record (for writes) and the asset state atomically."""
+        from core.store import repo
+        from core.store.schemas import AssetStateIn, AuditIn, ConflictIn
+
+        asset_key = item.asset or item.object
+        space, _, name = asset_key.partition(".")
+        now = datetime.now(UTC)
+        audit = None
+        if write:
+            audit = AuditIn(
+                actor=self.settings.sync.actor,
+                run_id=run_id,
+                system="glue",
+                object=item.object,
+                action=item.action.value,
+                before_hash=item.live_hash,
+                after_hash=item.desired_hash,
+                details={
+                    "asset": asset_key,
+                    "reason": item.reason,
+                    "diffs": [d.model_dump(mode="json") for d in item.diffs[:50]],
+                },
+            )
+        state = None
+        if spec is not None and name:
+            asset_status = {
+                Action.CREATE: "synced",
+                Action.UPDATE: "synced",
+                Action.NOOP: "synced",
+                Action.CONFLICT: "conflict",
+                Action.SKIP: "skipped",
+            }.get(item.action, "synced")
+            fields: dict[str, Any] = {
+                "env": self.settings.env,
+                "space": space,
+                "name": name,
+                "kind": str(spec.parameters.get("dgsync.source_kind", "")),
+                "status": "failed" if status == "failed" else asset_status,
+                "priority": spec.priority.value,
+                "source_fingerprint": spec.source_fingerprint,
+                "glue_database": item.database,
+                "glue_table": item.name,
+                "last_run_id": run_id,
+            }
+            if status == "failed":
+                fields["last_error"] = error.message if error else None
+            else:
+                fields["last_synced_at"] = now
+                fields["last_error"] = None
+                if item.desired_hash and item.action in (Action.CREATE, Action.UPDATE, Action.NOOP):
+                    fields["target_hash"] = item.desired_hash
+            state = AssetStateIn(**fields)
+        elif item.action in (Action.DEPRECATE, Action.DELETE) and name:
+            state = AssetStateIn(
+                env=self.settings.env, space=space, name=name, kind="",
+                status="deprecated" if item.action is Action.DEPRECATE else "deleted",
+                deprecated_at=now if item.action is Action.DEPRECATE else None,
+                last_run_id=run_id,
+            )
+        with self.services.store().session() as session:
+            repo.record_item(
+                session=session,
+                run_id=run_id,
+                asset_key=asset_key,
+                action=("fail" if status == "failed" else item.action.value),
+                status=status,
+                detail={"object": item.object, "reason": item.reason},
+                error=error.message if error else None,
+                hint=error.hint if error else None,
+                audit=audit,
+                state=state,
+            )
+            if item.conflict and status == "done":
+                repo.record_conflict(
+                    session=session,
+                    conflict=ConflictIn(
+                        run_id=run_id,
+                        object=item.object,
+                        asset_key=asset_key,
+                        kind=item.conflict,
+                        detail={"reason": item.reason, "diffs": [d.model_dump(mode="json") for d in item.diffs[:50]]},
+                        resolution={
+                            "unmanaged": "adopted" if item.action is Action.UPDATE else "skipped_and_flagged",
+                            "naming": "skipped_and_flagged",
+                            "out_of_band_edit": "source_wins_schema_business_merged",
+                            "concurrent_modification": "flagged_after_retry",
+                        }.get(item.conflict, "flagged"),
+                    ),
+                )
+
+
+def _as_result(item: PlanItem, status: str, error: DgsyncError | None = None) -> ItemResult:
+    return ItemResult(
+        object=item.object,
+        asset=item.asset,
+        action=item.action,
+        status=status,
+        reason=item.reason,
+        conflict=item.conflict,
+        error=error.message if error else None,
+        hint=error.hint if error else None,
+    )
+
+
+def _summarise_extraction(extraction: Any) -> ExtractionSummary:
+    errors = []
+    for key, err in (getattr(extraction, "errors", {}) or {}).items() if isinstance(getattr(extraction, "errors", None), dict) else []:
+        errors.append({"asset": str(key), "code": str(getattr(err, "code", "extraction_error")),
+                       "message": str(getattr(err, "message", err)), "hint": str(getattr(err, "hint", ""))})
+    if isinstance(getattr(extraction, "errors", None), list):
+        for err in extraction.errors:
+            errors.append({"asset": str(getattr(err, "asset", "")), "code": str(getattr(err, "code", "extraction_error")),
+                           "message": str(getattr(err, "message", err)), "hint": str(getattr(err, "hint", ""))})
+    spaces = [getattr(s, "name", str(s)) for s in (getattr(extraction, "spaces", []) or [])]
+    skipped = {str(k): str(v) for k, v in (getattr(extraction, "skipped_spaces", {}) or {}).items()}
+    return ExtractionSummary(assets=len(extraction.assets), spaces=spaces, skipped_spaces=skipped, errors=errors)
+
+
+def _glue_calls(snapshot: Any) -> dict[str, int]:
+    return {op: s.calls for op, s in sorted(snapshot.by_operation.items())}
+
+
+def _diff_calls(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    out = {k: v - before.get(k, 0) for k, v in after.items()}
+    return {k: v for k, v in out.items() if v}
+
+
+def _datasphere_calls(client: Any) -> dict[str, int]:
+    stats = getattr(client, "stats", None)
+    if stats is None:
+        return {}
+    snap = stats.snapshot() if hasattr(stats, "snapshot") else stats
+    by_route = getattr(snap, "by_route", None)
+    if isinstance(by_route, dict):
+        return {str(k): int(getattr(v, "calls", v)) for k, v in by_route.items()}
+    if isinstance(snap, dict):
+        return {str(k): int(v) for k, v in snap.items() if isinstance(v, int)}
+    return {}
+
+
+def _summary_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())

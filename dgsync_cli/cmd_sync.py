@@ -1,0 +1,142 @@
+"""`dgsync plan`, `dgsync sync`: the plan and its application."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from core.services import build_services
+from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
+
+
+def _progress_printer() -> Any:
+    """A progress callback: a live bar on a terminal, nothing otherwise."""
+    if not is_tty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def on_progress(stage: str, done: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, on_progress
+
+
+def _print_items(report: Any, *, show_noop: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for col in ("action", "object", "asset", "reason / diff", "impact"):
+        table.add_column(col, overflow="fold")
+    plan = report.plan
+    items = plan.items if plan else []
+    shown = 0
+    for item in items:
+        if item.action.value == "noop" and not show_noop:
+            continue
+        detail = item.reason
+        if item.diffs:
+            detail += "\n" + "\n".join(
+                f"  {d.field}: {d.before!r} → {d.after!r}" for d in item.diffs[:8]
+            )
+            if len(item.diffs) > 8:
+                detail += f"\n  … {len(item.diffs) - 8} more"
+        table.add_row(item.action.value, item.object, item.asset or "", detail,
+                      ", ".join(item.impact[:5]) + (" …" if len(item.impact) > 5 else ""))
+        shown += 1
+    console = Console()
+    if shown:
+        console.print(table)
+
+
+def _print_summary(report: Any) -> None:
+    c = report.counts
+    head = "plan (dry run, nothing written)" if report.dry_run else f"run {report.run_id}: {report.status}"
+    click.echo(head)
+    click.echo(
+        "  created {created} · updated {updated} · unchanged {unchanged} · deprecated {deprecated}"
+        " · deleted {deleted} · conflicts {conflicts} · skipped {skipped} · failed {failed}".format(**c)
+    )
+    click.echo(f"  duration {report.duration_s:.2f}s · assets {report.extraction.assets}"
+               f" · Glue writes {report.glue_writes} · retries {report.retries} · throttles {report.throttles}")
+    glue = report.api_calls.get("glue", {})
+    if glue:
+        click.echo("  Glue calls: " + ", ".join(f"{k} {v}" for k, v in sorted(glue.items())))
+    ds = report.api_calls.get("datasphere", {})
+    if ds:
+        click.echo(f"  Datasphere requests: {sum(ds.values())} over {len(ds)} routes")
+    if report.failsafe:
+        click.secho(f"  fail-safe: deletions skipped ({report.failsafe})", fg="yellow")
+    for space, reason in report.extraction.skipped_spaces.items():
+        click.secho(f"  space {space} skipped: {reason}", fg="yellow")
+    for err in report.extraction.errors[:20]:
+        click.secho(f"  extraction error {err.get('asset')}: {err.get('message')}", fg="yellow")
+    for item in report.items:
+        if item.status == "failed":
+            click.secho(f"  failed {item.object}: {item.error}", fg="red")
+            if item.hint:
+                click.echo(f"    hint: {item.hint}")
+
+
+def register(group: click.Group) -> None:
+    @group.command("plan")
+    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
+    @click.option("--kind", "kinds", multiple=True, help="Only these asset kinds (repeatable).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @click.option("--all", "show_all", is_flag=True, help="Also list unchanged objects.")
+    @pass_state
+    @handle_errors
+    def plan_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str, show_all: bool) -> None:
+        """Show what a sync would do, with field-level diffs and impact. Writes nothing."""
+        from core.sync.engine import SyncEngine
+
+        settings = state.settings()
+        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
+        with build_services(settings) as services:
+            engine = SyncEngine(services, progress=on_progress)
+            if bar is not None:
+                with bar:
+                    report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
+            else:
+                report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
+        if fmt == "json":
+            echo_json(report.model_dump(mode="json"))
+            return
+        _print_items(report, show_noop=show_all)
+        _print_summary(report)
+
+    @group.command("sync")
+    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
+    @click.option("--kind", "kinds", multiple=True, help="Only these asset kinds (repeatable).")
+    @click.option("--resume", is_flag=True, help="Resume the last interrupted run.")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @pass_state
+    @handle_errors
+    def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool, fmt: str) -> None:
+        """Apply the plan to Glue; exit code 1 when any object failed."""
+        from core.sync.engine import SyncEngine
+
+        settings = state.settings()
+        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
+        with build_services(settings) as services:
+            engine = SyncEngine(services, progress=on_progress)
+            if bar is not None:
+                with bar:
+                    report = engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+            else:
+                report = engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+        if fmt == "json":
+            body = report.model_dump(mode="json", exclude={"plan"})
+            echo_json(body)
+        else:
+            _print_summary(report)
+        if report.failed or report.status == "failed":
+            sys.exit(1)
