@@ -1,0 +1,413 @@
+"""A thin fault and fidelity layer for boto3 Glue clients talking to moto.
+
+moto (5.2) models the Glue catalog but not several AWS behaviours dgsync depends on
+(``../shared/docs/glue-reference.md``). :class:`GlueFaults` adds them on the *client* side
+through botocore's event hooks, so it works against a moto server over HTTP
+(``ThreadedMotoServer``), in-process or not, and needs nothing from the server:
+
+* **Pagination**: ``GetDatabases``/``GetTables``/``GetTableVersions``/``GetPartitions``
+  honour ``MaxResults`` (by slicing moto's full answer) and return an opaque ``NextToken``;
+  ``page_size`` forces even smaller pages, as AWS may return.
+* **Optimistic locking**: ``UpdateTable(VersionId=…)`` fails with
+  ``ConcurrentModificationException`` when the table's current ``VersionId`` differs (read
+  with a probe ``GetTable`` that no counter sees).
+* **SkipArchive**: ``UpdateTable(SkipArchive=True)`` drops the archived previous version.
+* **Injected faults**: throttling bursts (:meth:`GlueFaults.throttle`), any error code
+  (:meth:`GlueFaults.fail`), unreachable endpoint (:meth:`GlueFaults.unreachable`), for the
+  next N HTTP attempts of an operation. They go through botocore's retry logic like real
+  ones; with ``fast_retries`` the retries of *injected* faults happen without backoff sleeps.
+* **Counting**: logical calls, HTTP attempts, injected faults and pages served per operation.
+
+Usage::
+
+    faults = GlueFaults(page_size=2).install(glue_client.boto_client)
+    faults.throttle("GetTables", times=3)
+
+The embedded Glue of the ``dog`` profile installs it (without faults) on its clients so dog
+behaves like AWS for pagination, locking and ``SkipArchive``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+__all__ = ["FAULT_HEADER", "PAGED_OPERATIONS", "GlueFaults", "InjectedConnectionError"]
+
+#: Response header that marks an injected (not moto-made) response.
+FAULT_HEADER = "x-dgsync-fault"
+
+#: Paginated operations and the list each returns.
+PAGED_OPERATIONS: dict[str, str] = {
+    "GetDatabases": "DatabaseList",
+    "GetTables": "TableList",
+    "GetTableVersions": "TableVersions",
+    "GetPartitions": "Partitions",
+}
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "InternalServiceException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_PARAMS = "dgsync_faults_params"
+_OFFSET = "dgsync_faults_offset"
+_PREVIOUS = "dgsync_faults_previous_version"
+_TOKEN_PREFIX = "dgsync-fault-page"
+
+
+class InjectedConnectionError(EndpointConnectionError):  # type: ignore[misc]
+    """An :class:`EndpointConnectionError` raised by the fault layer."""
+
+
+@dataclass(frozen=True)
+class _Fault:
+    code: str
+    message: str
+    status: int
+    unreachable: bool = False
+
+
+class _RawBody:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _error_response(url: str, code: str, message: str, status: int) -> AWSResponse:
+    body = json.dumps({"__type": code, "message": message}).encode("utf-8")
+    headers = {
+        "x-amzn-errortype": f"{code}:",
+        "x-amzn-requestid": uuid.uuid4().hex,
+        "content-type": "application/x-amz-json-1.1",
+        "content-length": str(len(body)),
+        FAULT_HEADER: "1",
+    }
+    return AWSResponse(url, status, headers, _RawBody(body))
+
+
+def _error_tuple(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """A short-circuit ``(http, parsed)`` for ``before-call``: the client raises from it."""
+    http = _error_response("", code, message, status)
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {
+            "HTTPStatusCode": status,
+            "HTTPHeaders": dict(http.headers),
+            "RetryAttempts": 0,
+        },
+    }
+    return http, parsed
+
+
+def _encode_token(operation: str, offset: int) -> str:
+    raw = f"{_TOKEN_PREFIX}:{operation}:{offset}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_token(operation: str, token: str) -> int | None:
+    try:
+        prefix, op, offset = base64.urlsafe_b64decode(token.encode("ascii")).decode().split(":")
+    except (ValueError, binascii.Error, UnicodeError):
+        return None
+    if prefix != _TOKEN_PREFIX or op != operation or not offset.isdigit():
+        return None
+    return int(offset)
+
+
+def _operation_of(event_name: str) -> str:
+    return event_name.rsplit(".", 1)[-1]
+
+
+class GlueFaults:
+    """Client-side emulation of what moto lacks, plus injectable faults. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        page_size: int | None = None,
+        optimistic_locking: bool = True,
+        emulate_skip_archive: bool = True,
+        fast_retries: bool = True,
+    ) -> None:
+        if page_size is not None and page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        self.page_size = page_size
+        self.optimistic_locking = optimistic_locking
+        self.emulate_skip_archive = emulate_skip_archive
+        self.fast_retries = fast_retries
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._pending: dict[str, deque[_Fault]] = {}
+        self._client: Any = None
+        self._uid = f"dgsync-faults-{id(self)}"
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self.pages: Counter[str] = Counter()
+        self.conflicts = 0
+
+    # -- installation ------------------------------------------------------------------------
+    def _handlers(self) -> list[tuple[str, Any]]:
+        return [
+            ("before-parameter-build.glue", self._on_params),
+            ("before-call.glue", self._on_before_call),
+            ("before-send.glue", self._on_before_send),
+            ("after-call.glue", self._on_after_call),
+        ]
+
+    def install(self, boto_client: Any) -> GlueFaults:
+        """Hook into ``boto_client`` (a boto3 ``glue`` client); returns ``self``."""
+        if self._client is not None:
+            raise RuntimeError("this GlueFaults is already installed on a client")
+        events = boto_client.meta.events
+        for event, handler in self._handlers():
+            events.register(event, handler, unique_id=f"{self._uid}-{event}")
+        events.register_first(
+            "needs-retry.glue", self._on_needs_retry, unique_id=f"{self._uid}-needs-retry"
+        )
+        self._client = boto_client
+        return self
+
+    def uninstall(self) -> None:
+        """Remove every hook from the client."""
+        if self._client is None:
+            return
+        events = self._client.meta.events
+        for event, handler in self._handlers():
+            events.unregister(event, handler, unique_id=f"{self._uid}-{event}")
+        events.unregister(
+            "needs-retry.glue", self._on_needs_retry, unique_id=f"{self._uid}-needs-retry"
+        )
+        self._client = None
+
+    # -- fault programming -------------------------------------------------------------------
+    def _push(self, operation: str, fault: _Fault, times: int) -> None:
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            queue = self._pending.setdefault(operation, deque())
+            queue.extend([fault] * times)
+
+    def throttle(
+        self,
+        operation: str,
+        times: int = 1,
+        *,
+        code: str = "ThrottlingException",
+        message: str = "Rate exceeded",
+    ) -> None:
+        """Answer the next ``times`` HTTP attempts of ``operation`` (``"*"``: any) with a
+        throttling error (botocore retries them like real throttles)."""
+        self._push(operation, _Fault(code, message, 400), times)
+
+    def fail(
+        self, operation: str, code: str, message: str = "", *, times: int = 1, status: int = 400
+    ) -> None:
+        """Answer the next ``times`` attempts of ``operation`` with error ``code``
+        (e.g. ``AccessDeniedException``, ``ConcurrentModificationException``)."""
+        self._push(operation, _Fault(code, message or code, status), times)
+
+    def unreachable(self, operation: str, times: int = 1) -> None:
+        """Make the next ``times`` attempts of ``operation`` fail to connect."""
+        self._push(operation, _Fault("EndpointConnectionError", "", 0, unreachable=True), times)
+
+    def pending(self, operation: str | None = None) -> int:
+        """Injected faults not yet consumed (for ``operation``, or all)."""
+        with self._lock:
+            if operation is not None:
+                return len(self._pending.get(operation, ()))
+            return sum(len(q) for q in self._pending.values())
+
+    def clear(self) -> None:
+        """Drop pending faults and zero the counters."""
+        with self._lock:
+            self._pending.clear()
+            self.calls.clear()
+            self.attempts.clear()
+            self.injected.clear()
+            self.pages.clear()
+            self.conflicts = 0
+
+    def _next_fault(self, operation: str) -> _Fault | None:
+        with self._lock:
+            for key in (operation, "*"):
+                queue = self._pending.get(key)
+                if queue:
+                    return queue.popleft()
+        return None
+
+    # -- probes (invisible to every counter) -------------------------------------------------
+    @property
+    def _probing(self) -> bool:
+        return bool(getattr(self._local, "probing", False))
+
+    def _probe(self, method: str, **params: Any) -> dict[str, Any] | None:
+        self._local.probing = True
+        try:
+            result: dict[str, Any] = getattr(self._client, method)(**params)
+            return result
+        except ClientError:
+            return None
+        finally:
+            self._local.probing = False
+
+    def _current_version(self, params: dict[str, Any]) -> str | None:
+        name = (params.get("TableInput") or {}).get("Name") or params.get("Name")
+        probe: dict[str, Any] = {"DatabaseName": params.get("DatabaseName"), "Name": name}
+        if params.get("CatalogId"):
+            probe["CatalogId"] = params["CatalogId"]
+        response = self._probe("get_table", **probe)
+        if response is None:
+            return None
+        version = response.get("Table", {}).get("VersionId")
+        return str(version) if version is not None else None
+
+    # -- hooks -------------------------------------------------------------------------------
+    def _on_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if self._probing:
+            return
+        context[_PARAMS] = dict(params)
+        with self._lock:
+            self.calls[model.name] += 1
+
+    def _on_before_call(
+        self, model: Any, context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if self._probing:
+            return None
+        operation = model.name
+        params: dict[str, Any] = context.get(_PARAMS) or {}
+        if operation in PAGED_OPERATIONS:
+            token = params.get("NextToken")
+            if token:
+                offset = _decode_token(operation, str(token))
+                if offset is None:
+                    return _error_tuple("InvalidInputException", "Invalid pagination token")
+                context[_OFFSET] = offset
+        if operation == "UpdateTable":
+            wants_lock = self.optimistic_locking and params.get("VersionId") is not None
+            wants_skip = self.emulate_skip_archive and bool(params.get("SkipArchive"))
+            if wants_lock or wants_skip:
+                current = self._current_version(params)
+                if current is not None:
+                    context[_PREVIOUS] = current
+                    if wants_lock and str(params["VersionId"]) != current:
+                        with self._lock:
+                            self.conflicts += 1
+                        return _error_tuple(
+                            "ConcurrentModificationException",
+                            f"Update table failed due to concurrent modifications: "
+                            f"VersionId {params['VersionId']} is not the current version",
+                        )
+        return None
+
+    def _on_before_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse | None:
+        if self._probing:
+            return None
+        operation = _operation_of(event_name)
+        with self._lock:
+            self.attempts[operation] += 1
+        fault = self._next_fault(operation)
+        if fault is None:
+            return None
+        with self._lock:
+            self.injected[operation] += 1
+        if fault.unreachable:
+            raise InjectedConnectionError(endpoint_url=str(request.url))
+        return _error_response(str(request.url), fault.code, fault.message, fault.status)
+
+    def _on_needs_retry(
+        self,
+        *,
+        response: Any = None,
+        caught_exception: Any = None,
+        attempts: int = 1,
+        **_: Any,
+    ) -> float | bool | None:
+        """Retry *injected* faults without backoff (when ``fast_retries``)."""
+        if self._probing or not self.fast_retries:
+            return None
+        if isinstance(caught_exception, InjectedConnectionError):
+            retryable = True
+        elif response is not None and response[0] is not None and response[0].headers.get(
+            FAULT_HEADER
+        ):
+            http, parsed = response
+            code = str((parsed.get("Error") or {}).get("Code", ""))
+            retryable = code in _RETRYABLE_CODES or http.status_code >= 500
+        else:
+            return None
+        retries = self._client.meta.config.retries or {}
+        max_attempts = int(
+            retries.get("total_max_attempts") or (retries.get("max_attempts", 4) + 1)
+        )
+        if retryable and attempts < max_attempts:
+            return 0.0  # retry now: botocore sleeps 0 s
+        return False
+
+    def _on_after_call(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        if self._probing or http_response is None or http_response.status_code >= 300:
+            return
+        operation = model.name
+        params: dict[str, Any] = context.get(_PARAMS) or {}
+        key = PAGED_OPERATIONS.get(operation)
+        if key is not None:
+            self._slice_page(operation, key, params, parsed, int(context.get(_OFFSET, 0)))
+        elif operation == "UpdateTable" and self.emulate_skip_archive and params.get("SkipArchive"):
+            previous = context.get(_PREVIOUS)
+            if previous is not None:
+                probe: dict[str, Any] = {
+                    "DatabaseName": params.get("DatabaseName"),
+                    "TableName": (params.get("TableInput") or {}).get("Name"),
+                    "VersionId": previous,
+                }
+                if params.get("CatalogId"):
+                    probe["CatalogId"] = params["CatalogId"]
+                self._probe("delete_table_version", **probe)
+
+    def _slice_page(
+        self,
+        operation: str,
+        key: str,
+        params: dict[str, Any],
+        parsed: dict[str, Any],
+        offset: int,
+    ) -> None:
+        sizes = [s for s in (params.get("MaxResults"), self.page_size) if s]
+        items = parsed.get(key) or []
+        with self._lock:
+            self.pages[operation] += 1
+        if not sizes:
+            return
+        size = min(int(s) for s in sizes)
+        parsed[key] = items[offset : offset + size]
+        if offset + size < len(items):
+            parsed["NextToken"] = _encode_token(operation, offset + size)
+        else:
+            parsed.pop("NextToken", None)
