@@ -26,7 +26,7 @@ from core.errors import (
     SyncAborted,
 )
 from core.log import bind_run, get_logger
-from core.models import Asset
+from core.models import Asset, Priority
 from core.specs import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -200,7 +200,13 @@ class SyncEngine:
             adopt=adopt,
         )
 
-    def plan(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> PlanOutcome:
+    def plan(
+        self,
+        *,
+        spaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        priority: Priority | None = None,
+    ) -> PlanOutcome:
         """Extract, map, read the live catalog and decide. Writes nothing anywhere."""
         from core.mapping.mapper import impact
 
@@ -218,6 +224,8 @@ class SyncEngine:
             live=live,
             policy=self.policy(),
             scope_spaces=scope,
+            scope_priority=priority,
+            scope_kinds=list(kinds) if kinds else None,
             extraction_errors=len(summary.errors),
             assets_found=len(assets),
             impact=impact(changed, assets) if assets else None,
@@ -230,10 +238,16 @@ class SyncEngine:
         ds_calls = _datasphere_calls(client)
         return PlanOutcome(plan=plan, mapping=mapping, assets=assets, extraction=summary, datasphere_calls=ds_calls)
 
-    def dry_run(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> SyncReport:
+    def dry_run(
+        self,
+        *,
+        spaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        priority: Priority | None = None,
+    ) -> SyncReport:
         started = datetime.now(UTC)
         t0 = time.monotonic()
-        outcome = self.plan(spaces=spaces, kinds=kinds)
+        outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
         items = [_as_result(i, "done") for i in outcome.plan.items]
         glue_stats = self.services.glue().stats.snapshot()
         return SyncReport(
@@ -259,6 +273,7 @@ class SyncEngine:
         resume: bool = False,
         trigger: str = "cli",
         slice_key: str | None = None,
+        priority: Priority | None = None,
     ) -> SyncReport:
         """Apply the plan; every object is checkpointed with its audit record."""
         from core.store import repo
@@ -278,14 +293,18 @@ class SyncEngine:
                     env=env,
                     kind="resume" if resumed_from else "sync",
                     trigger=trigger,
-                    scope=RunScope(spaces=list(spaces or []), kinds=list(kinds or [])),
+                    scope=RunScope(
+                        spaces=list(spaces or []),
+                        kinds=list(kinds or []),
+                        priority=priority.value if priority else None,
+                    ),
                     slice_key=slice_key,
                     resumed_from=resumed_from,
                 ),
             )
         run_id = run.id
         with bind_run(run_id):
-            return self._sync_run(run_id, spaces, kinds, resumed_from)
+            return self._sync_run(run_id, spaces, kinds, resumed_from, priority)
 
     def _sync_run(
         self,
@@ -293,6 +312,7 @@ class SyncEngine:
         spaces: Sequence[str] | None,
         kinds: Sequence[str] | None,
         resumed_from: str | None,
+        priority: Priority | None = None,
     ) -> SyncReport:
         from core.store import repo
         from core.store.schemas import RunCounts, RunError, RunResult, RunStatus
@@ -307,7 +327,7 @@ class SyncEngine:
         status = RunStatus.FAILED
         fatal: DgsyncError | None = None
         try:
-            outcome = self.plan(spaces=spaces, kinds=kinds)
+            outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
             done_before: set[str] = set()
             if resumed_from:
                 with store.session(readonly=True) as session:

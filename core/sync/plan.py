@@ -37,6 +37,7 @@ from core.specs import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
     SOURCE,
+    SOURCE_KIND,
     TARGET_HASH,
     DatabaseSpec,
     MappingIssue,
@@ -353,17 +354,22 @@ def build_plan(
     live: LiveCatalog,
     policy: PlanPolicy,
     scope_spaces: Iterable[str] | None = None,
+    scope_priority: Priority | None = None,
+    scope_kinds: Iterable[str] | None = None,
     extraction_errors: int = 0,
     assets_found: int | None = None,
     impact: Mapping[str, list[str]] | None = None,
 ) -> Plan:
     """Compare ``mapping`` with ``live`` and decide per object (pure)."""
     scope = sorted(set(scope_spaces)) if scope_spaces is not None else None
+    kinds = set(scope_kinds) if scope_kinds is not None else None
     items: list[PlanItem] = []
     desired_tables: dict[tuple[str, str], TableSpec] = {}
     for db in sorted(mapping.databases, key=lambda d: d.name):
         items.append(plan_database(db, live.databases.get(db.name)))
     for spec in sorted(mapping.tables, key=lambda t: (t.priority.rank, t.database, t.name)):
+        if scope_priority is not None and spec.priority is not scope_priority:
+            continue
         desired_tables[(spec.database, spec.name)] = spec
         item = plan_table(spec, live.table(spec.database, spec.name), policy)
         if impact and item.asset:
@@ -371,6 +377,7 @@ def build_plan(
         items.append(item)
 
     # Managed tables whose source asset is gone (within scope only).
+    # Every desired source counts (a table re-classified to another priority is not an orphan).
     desired_sources = {str(t.source) for t in mapping.tables}
     orphans: list[tuple[str, str, dict[str, Any]]] = []
     managed_in_scope = 0
@@ -381,6 +388,13 @@ def build_plan(
             source = (table.get("Parameters") or {}).get(SOURCE, "")
             space = source.split(".", 1)[0]
             if scope is not None and space not in scope:
+                continue
+            if (
+                scope_priority is not None
+                and (table.get("Parameters") or {}).get("dgsync.priority") != scope_priority.value
+            ):
+                continue
+            if kinds is not None and (table.get("Parameters") or {}).get(SOURCE_KIND) not in kinds:
                 continue
             managed_in_scope += 1
             if (db_name, name) in desired_tables or source in desired_sources:
