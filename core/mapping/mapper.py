@@ -116,7 +116,7 @@ def fit_parameters(
     """
     out: dict[str, str] = {}
     issues: list[MappingIssue] = []
-    for key, value in parameters.items():
+    for key, value in sorted(parameters.items()):
         if not 1 <= len(key.encode("utf-8")) <= MAX_PARAMETER_KEY_BYTES:
             issues.append(
                 MappingIssue(
@@ -142,7 +142,7 @@ def fit_parameters(
                 ),
             )
         )
-    return out, issues
+    return dict(sorted(out.items())), issues
 
 
 def join_parameter(parameters: Mapping[str, str], key: str) -> str | None:
