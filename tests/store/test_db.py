@@ -116,5 +116,5 @@ def test_timestamps_come_back_timezone_aware_utc(store: Store) -> None:
 
 def test_naive_timestamps_are_refused(store: Store) -> None:
     with pytest.raises(StoreError), store.session() as s:
-        s.add(_run("naive", datetime(2026, 1, 1)))  # noqa: DTZ001 - the point of the test
+        s.add(_run("naive", datetime(2026, 1, 1)))
         s.flush()

@@ -104,11 +104,10 @@ def failing_audit(request: pytest.FixtureRequest) -> Iterator[type[Exception]]:
 def test_a_failing_audit_insert_rolls_back_the_item_and_the_state(
     store: Store, run_id: str, failing_audit: type[Exception]
 ) -> None:
-    with store.session() as s:
-        with pytest.raises(failing_audit):
-            repo.record_item(session=s, run_id=run_id, asset_key="SALES.V_ORDERS",
-                             action=ItemAction.CREATE, status=ItemStatus.DONE,
-                             audit=_audit(run_id), state=_state(target_hash="h1"))
+    with store.session() as s, pytest.raises(failing_audit):
+        repo.record_item(session=s, run_id=run_id, asset_key="SALES.V_ORDERS",
+                         action=ItemAction.CREATE, status=ItemStatus.DONE,
+                         audit=_audit(run_id), state=_state(target_hash="h1"))
         # the caller's transaction goes on (and commits) without any of the three writes
     assert _count(store, RunItemRow) == 0
     assert _count(store, AssetStateRow) == 0
@@ -125,7 +124,7 @@ def test_a_failed_checkpoint_keeps_earlier_checkpoints_of_the_session(
                          state=_state("S.A"))
         event.listen(AuditRow, "before_insert", hook)
         try:
-            with pytest.raises(StoreError, match="could not checkpoint S.B"):
+            with pytest.raises(StoreError, match=r"could not checkpoint S\.B"):
                 repo.record_item(session=s, run_id=run_id, asset_key="S.B",
                                  action=ItemAction.CREATE, status=ItemStatus.DONE,
                                  audit=_audit(run_id, "s.b"), state=_state("S.B"))
@@ -157,7 +156,7 @@ def test_recording_an_item_again_replaces_it(store: Store, run_id: str) -> None:
 
 
 def test_state_must_belong_to_the_item(store: Store, run_id: str) -> None:
-    with pytest.raises(ValueError, match="not 'S.B'"), store.session() as s:
+    with pytest.raises(ValueError, match=r"not 'S\.B'"), store.session() as s:
         repo.record_item(session=s, run_id=run_id, asset_key="S.B", action=ItemAction.CREATE,
                          status=ItemStatus.DONE, state=_state("S.A"))
 
