@@ -1,0 +1,149 @@
+"""Fault injection (admin API ``/_emulator/faults``): throttling, 5xx, latency, login pages.
+
+``POST`` merges a :class:`FaultConfig` into the current state: every section present replaces
+that section. Counts are consumed one per affected request; probabilities draw from a seeded
+generator, so a run with the same seed sees the same faults. Faults apply to API requests
+(catalog, consumption, design-time); ``include_token_endpoint`` extends them to
+``POST /oauth/token``; ``match`` limits them to paths containing a substring.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ThrottleFault(_Strict):
+    """429 Too Many Requests for the next ``count`` requests and/or with ``probability``."""
+
+    count: int = Field(default=0, ge=0)
+    probability: float = Field(default=0.0, ge=0, le=1)
+    #: Seconds for the ``Retry-After`` header; None = no header.
+    retry_after: int | None = Field(default=1, ge=0)
+
+
+class ServerErrorFault(_Strict):
+    """A burst of 5xx responses."""
+
+    status: int = Field(default=503, ge=500, le=599)
+    count: int = Field(default=0, ge=0)
+    probability: float = Field(default=0.0, ge=0, le=1)
+
+
+class HtmlLoginFault(_Strict):
+    """200 OK with an HTML login page (a proxy in the way)."""
+
+    count: int = Field(default=0, ge=0)
+    probability: float = Field(default=0.0, ge=0, le=1)
+
+
+class FaultConfig(_Strict):
+    """Body of ``POST /_emulator/faults``."""
+
+    throttle: ThrottleFault | None = None
+    server_error: ServerErrorFault | None = None
+    html_login: HtmlLoginFault | None = None
+    latency_ms: int | None = Field(default=None, ge=0, le=60_000)
+    #: One-shot: invalidate every access token issued so far.
+    expire_tokens: bool = False
+    #: One-shot: invalidate every refresh token issued so far.
+    expire_refresh_tokens: bool = False
+    #: Lifetime of access / refresh tokens issued from now on (0 clears the override).
+    token_lifetime_s: int | None = Field(default=None, ge=0)
+    refresh_token_lifetime_s: int | None = Field(default=None, ge=0)
+    match: str | None = None
+    include_token_endpoint: bool | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class FaultDecision:
+    latency_ms: int = 0
+    #: None, "html_login", "throttle" or "server_error".
+    kind: str | None = None
+    status: int = 200
+    retry_after: int | None = None
+
+
+class FaultState:
+    """Current faults; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.throttle = ThrottleFault()
+            self.server_error = ServerErrorFault()
+            self.html_login = HtmlLoginFault()
+            self.latency_ms = 0
+            self.match: str | None = None
+            self.include_token_endpoint = False
+            self._rng = random.Random(0)
+            self.injected = {"throttle": 0, "server_error": 0, "html_login": 0}
+
+    def apply(self, config: FaultConfig) -> None:
+        with self._lock:
+            if config.throttle is not None:
+                self.throttle = config.throttle.model_copy()
+            if config.server_error is not None:
+                self.server_error = config.server_error.model_copy()
+            if config.html_login is not None:
+                self.html_login = config.html_login.model_copy()
+            if config.latency_ms is not None:
+                self.latency_ms = config.latency_ms
+            if "match" in config.model_fields_set:
+                self.match = config.match or None
+            if config.include_token_endpoint is not None:
+                self.include_token_endpoint = config.include_token_endpoint
+            if config.seed is not None:
+                self._rng = random.Random(config.seed)
+
+    def _fires(self, count: int, probability: float) -> tuple[bool, int]:
+        if count > 0:
+            return True, count - 1
+        if probability > 0 and self._rng.random() < probability:
+            return True, count
+        return False, count
+
+    def decide(self, path: str, *, token_endpoint: bool = False) -> FaultDecision:
+        """Consume and return the fault for one request (latency is always returned)."""
+        with self._lock:
+            if token_endpoint and not self.include_token_endpoint:
+                return FaultDecision()
+            if self.match and self.match not in path:
+                return FaultDecision()
+            latency = self.latency_ms
+            fired, self.html_login.count = self._fires(self.html_login.count, self.html_login.probability)
+            if fired:
+                self.injected["html_login"] += 1
+                return FaultDecision(latency, "html_login", 200)
+            fired, self.throttle.count = self._fires(self.throttle.count, self.throttle.probability)
+            if fired:
+                self.injected["throttle"] += 1
+                return FaultDecision(latency, "throttle", 429, self.throttle.retry_after)
+            fired, self.server_error.count = self._fires(self.server_error.count, self.server_error.probability)
+            if fired:
+                self.injected["server_error"] += 1
+                return FaultDecision(latency, "server_error", self.server_error.status)
+            return FaultDecision(latency)
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {
+                "throttle": self.throttle.model_dump(),
+                "server_error": self.server_error.model_dump(),
+                "html_login": self.html_login.model_dump(),
+                "latency_ms": self.latency_ms,
+                "match": self.match,
+                "include_token_endpoint": self.include_token_endpoint,
+                "injected": dict(self.injected),
+            }
