@@ -17,6 +17,7 @@ refuses a database that is not at head.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -144,11 +145,33 @@ def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
     return engine
 
 
+def _quiet_alembic() -> None:
+    # Alembic logs "Context impl ..." at INFO on every connection; our callers report
+    # what matters (the revision before and after) themselves.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+
 def _alembic_config(connection: Connection | None = None) -> Config:
+    _quiet_alembic()
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
     return cfg
+
+
+def upgrade_sql(url: str | URL, revision: str = "head") -> str:
+    """The SQL an upgrade to ``revision`` would run on a database of ``url``'s kind, from
+    an empty schema (for DBAs who apply migrations themselves). Connects to nothing."""
+    import io
+
+    buffer = io.StringIO()
+    cfg = Config(output_buffer=buffer)
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option(
+        "sqlalchemy.url", normalise_url(url).render_as_string(hide_password=False).replace("%", "%%")
+    )
+    command.upgrade(cfg, revision, sql=True)
+    return buffer.getvalue()
 
 
 def head_revision() -> str:
@@ -239,6 +262,7 @@ class Store:
 
     def current_revision(self) -> str | None:
         """The schema revision of the database (None: never migrated)."""
+        _quiet_alembic()
         try:
             with self.engine.connect() as conn:
                 heads = MigrationContext.configure(conn).get_current_heads()
