@@ -148,6 +148,11 @@ class RequestStats:
         with self._lock:
             return {route: dict(row) for route, row in sorted(self._routes.items())}
 
+    def requests_by_route(self) -> dict[str, int]:
+        """``{route: requests}``."""
+        with self._lock:
+            return {route: row.get("requests", 0) for route, row in sorted(self._routes.items())}
+
     def total(self, field: str = "requests") -> int:
         with self._lock:
             return sum(row.get(field, 0) for row in self._routes.values())

@@ -1,0 +1,448 @@
+"""Extraction: everything the client can see in the tenant, as domain assets.
+
+:meth:`Extractor.extract` runs
+
+1. the catalog's spaces (and the space filter);
+2. per space, the design-time lists of every object kind and the space's catalog assets —
+   a space answering 403 is skipped and reported, the run goes on;
+3. one CSN read per object, in parallel (``concurrency`` threads), parsed by
+   :func:`core.datasphere.csn.parse_csn` — a bad object is reported, the run goes on;
+4. analytic-model column types, resolved from their fact/dimension sources (any space) and
+   otherwise from the model's analytical ``$metadata``.
+
+It returns an :class:`ExtractionResult` listing every failure per item; nothing is swallowed.
+Authentication failures are not per item: they stop the run (:class:`~core.errors.AuthError`).
+
+For incremental sync, :meth:`Extractor.list_inventory` and :meth:`Extractor.fetch_asset` read
+one space's object names and one object (conditionally, with the ETag of the last read).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.datasphere.client import NOT_MODIFIED, CatalogAsset, DatasphereClient, Versioned
+from core.datasphere.csn import UNRESOLVED_TYPE, parse_csn, refingerprint, resolve_analytic_types
+from core.datasphere.edmx import parse_metadata
+from core.errors import AccessDenied, AuthError, CsnError, DgsyncError, NotFound
+from core.log import copy_context, get_logger
+from core.models import (
+    DESIGN_TIME_SEGMENTS,
+    Asset,
+    AssetKind,
+    AssetRef,
+    Column,
+    SemanticRole,
+    Space,
+)
+
+log = get_logger(__name__)
+
+#: ``progress(done, total)`` — called as objects are read; ``total`` is known once listed.
+ProgressCallback = Callable[[int, int | None], None]
+
+ALL_KINDS: tuple[AssetKind, ...] = tuple(DESIGN_TIME_SEGMENTS)
+
+
+class ExtractionIssue(BaseModel):
+    """One failure of an extraction, with what to do about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    message: str
+    hint: str
+    space: str | None = None
+    name: str | None = None
+    kind: str | None = None
+
+    @classmethod
+    def from_error(
+        cls,
+        exc: DgsyncError,
+        *,
+        space: str | None = None,
+        name: str | None = None,
+        kind: AssetKind | None = None,
+    ) -> ExtractionIssue:
+        return cls(
+            code=exc.code,
+            message=exc.message,
+            hint=exc.hint,
+            space=space,
+            name=name,
+            kind=kind.value if kind else None,
+        )
+
+
+class ExtractionResult(BaseModel):
+    """What an extraction found, and everything that went wrong on the way."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    assets: list[Asset] = Field(default_factory=list)
+    spaces: list[Space] = Field(default_factory=list)
+    #: Space → why it was skipped (e.g. ``not a member (403)``).
+    skipped_spaces: dict[str, str] = Field(default_factory=dict)
+    #: ``SPACE.NAME`` (or ``SPACE/segment`` for a list) → the failure.
+    errors: dict[str, ExtractionIssue] = Field(default_factory=dict)
+    #: Requests per route template: ``{route: {"requests", "retries", "throttles", ...}}``.
+    stats: dict[str, dict[str, int]] = Field(default_factory=dict)
+    duration_s: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.duration_s
+
+    def by_ref(self) -> dict[AssetRef, Asset]:
+        return {a.ref: a for a in self.assets}
+
+
+def _edm_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+class Extractor:
+    """Reads a tenant's metadata through a :class:`DatasphereClient`."""
+
+    def __init__(
+        self,
+        client: DatasphereClient,
+        *,
+        concurrency: int = 4,
+        spaces: Iterable[str] | None = None,
+        kinds: Iterable[AssetKind] | None = None,
+    ) -> None:
+        self.client = client
+        self.concurrency = max(1, concurrency)
+        self.spaces = list(spaces) if spaces else None
+        self.kinds = tuple(kinds) if kinds else ALL_KINDS
+        self._known_spaces: set[str] | None = None
+        self._lock = threading.Lock()
+
+    # -- full extraction ------------------------------------------------------------------
+    def extract(self, progress: ProgressCallback | None = None) -> ExtractionResult:
+        """Extract every selected space (see the module docstring)."""
+        started = time.monotonic()
+        before = self.client.stats.snapshot()
+        result = ExtractionResult()
+        catalog_spaces = list(self.client.iter_spaces())
+        labels = {s.name: s.label for s in catalog_spaces}
+        with self._lock:
+            self._known_spaces = set(labels)
+        selected = self.spaces or [s.name for s in catalog_spaces]
+        known = set(labels) | set(selected)
+
+        with ThreadPoolExecutor(
+            max_workers=self.concurrency, thread_name_prefix="dgsync-extract"
+        ) as pool:
+            listings = {
+                space: pool.submit(copy_context(), self._list_space, space) for space in selected
+            }
+            tasks: list[tuple[str, AssetKind, str]] = []
+            catalogs: dict[str, dict[str, CatalogAsset]] = {}
+            for space, future in listings.items():
+                names, catalog, skipped, issues = future.result()
+                result.errors.update(issues)
+                if skipped is not None:
+                    result.skipped_spaces[space] = skipped
+                    log.warning("space skipped", extra={"space": space, "reason": skipped})
+                    continue
+                result.spaces.append(Space(name=space, label=labels.get(space)))
+                catalogs[space] = catalog
+                tasks.extend((space, kind, name) for kind, name in names)
+
+            total = len(tasks)
+            if progress:
+                progress(0, total)
+            reads: dict[Future[Asset], tuple[str, AssetKind, str]] = {
+                pool.submit(
+                    copy_context(), self._read, space, kind, name, known, catalogs[space]
+                ): (space, kind, name)
+                for space, kind, name in tasks
+            }
+            assets: list[Asset] = []
+            for done, future in enumerate(as_completed(reads), start=1):
+                space, kind, name = reads[future]
+                try:
+                    assets.append(future.result())
+                except AuthError:
+                    for other in reads:
+                        other.cancel()
+                    raise
+                except DgsyncError as exc:
+                    result.errors[f"{space}.{name}"] = ExtractionIssue.from_error(
+                        exc, space=space, name=name, kind=kind
+                    )
+                    log.warning(
+                        "asset not extracted",
+                        extra={"space": space, "asset": name, "error": exc.message},
+                    )
+                if progress:
+                    progress(done, total)
+
+            assets = self._resolve_analytic_models(assets, pool, result)
+        result.assets = sorted(assets, key=lambda a: (a.space, a.name))
+        result.stats = _diff_stats(self.client.stats.snapshot(), before)
+        result.duration_s = time.monotonic() - started
+        log.info(
+            "extraction finished",
+            extra={
+                "assets": len(result.assets),
+                "spaces": len(result.spaces),
+                "skipped_spaces": len(result.skipped_spaces),
+                "errors": len(result.errors),
+                "duration_s": round(result.duration_s, 3),
+            },
+        )
+        return result
+
+    def _list_space(
+        self, space: str
+    ) -> tuple[
+        list[tuple[AssetKind, str]], dict[str, CatalogAsset], str | None, dict[str, ExtractionIssue]
+    ]:
+        names: list[tuple[AssetKind, str]] = []
+        issues: dict[str, ExtractionIssue] = {}
+        not_found = 0
+        for kind in self.kinds:
+            try:
+                names.extend((kind, n) for n in self.client.list_names(space, kind))
+            except AccessDenied as exc:
+                return [], {}, f"not a member (403): {exc.message}", issues
+            except NotFound as exc:
+                not_found += 1
+                issues[f"{space}/{DESIGN_TIME_SEGMENTS[kind]}"] = ExtractionIssue.from_error(
+                    exc, space=space, kind=kind
+                )
+            except AuthError:
+                raise
+            except DgsyncError as exc:
+                issues[f"{space}/{DESIGN_TIME_SEGMENTS[kind]}"] = ExtractionIssue.from_error(
+                    exc, space=space, kind=kind
+                )
+        if not_found == len(self.kinds):
+            return [], {}, "not found (404): the space does not exist or is not visible", {}
+        catalog: dict[str, CatalogAsset] = {}
+        try:
+            catalog = {a.name: a for a in self.client.iter_assets(space)}
+        except AccessDenied as exc:
+            return [], {}, f"not a member (403): {exc.message}", issues
+        except AuthError:
+            raise
+        except DgsyncError as exc:
+            issues[f"{space}/catalog"] = ExtractionIssue.from_error(exc, space=space)
+        return names, catalog, None, issues
+
+    def _read(
+        self,
+        space: str,
+        kind: AssetKind,
+        name: str,
+        known: set[str],
+        catalog: Mapping[str, CatalogAsset],
+    ) -> Asset:
+        got = self.client.read_csn(space, kind, name)
+        assert isinstance(got.value, dict)  # no etag sent: never NOT_MODIFIED
+        asset = self._parse(got.value, space, kind, name, known)
+        return attach_catalog(asset, catalog.get(name))
+
+    @staticmethod
+    def _parse(
+        doc: dict[str, Any], space: str, kind: AssetKind, name: str, known: set[str]
+    ) -> Asset:
+        try:
+            parsed = parse_csn(doc, space=space, known_spaces=known, kind_hint=kind, name=name)
+        except ValidationError as exc:  # pydantic refused a value the parser let through
+            raise CsnError(
+                f"{space}.{name}: {exc.error_count()} invalid value(s): {exc.errors()[0]['msg']}"
+            ) from exc
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A shape the parser does not expect must cost this object, not the run.
+            raise CsnError(
+                f"{space}.{name}: unexpected CSN structure ({type(exc).__name__}: {exc})"
+            ) from exc
+        if len(parsed) != 1:
+            raise CsnError(f"{space}.{name}: the CSN defines no asset of that name")
+        return parsed[0]
+
+    # -- analytic models ------------------------------------------------------------------
+    def _resolve_analytic_models(
+        self, assets: list[Asset], pool: ThreadPoolExecutor, result: ExtractionResult
+    ) -> list[Asset]:
+        by_ref = {a.ref: a for a in assets}
+        pending: dict[AssetRef, Future[Asset]] = {}
+        for asset in assets:
+            if asset.kind is not AssetKind.ANALYTIC_MODEL or not _unresolved(asset):
+                continue
+            resolved = resolve_analytic_types(asset, by_ref.get)
+            by_ref[asset.ref] = resolved
+            if _unresolved(resolved):
+                pending[asset.ref] = pool.submit(copy_context(), self._from_metadata, resolved)
+        for ref, future in pending.items():
+            try:
+                by_ref[ref] = future.result()
+            except AuthError:
+                raise
+            except DgsyncError as exc:
+                asset = _finish_unresolved(
+                    by_ref[ref], f"analytical $metadata not readable: {exc.message}"
+                )
+                by_ref[ref] = asset
+                result.errors[f"{ref}"] = ExtractionIssue.from_error(
+                    exc, space=ref.space, name=ref.name, kind=AssetKind.ANALYTIC_MODEL
+                )
+        return [by_ref[a.ref] for a in assets]
+
+    def _from_metadata(self, asset: Asset) -> Asset:
+        """Type the still unresolved columns from the analytical ``$metadata``."""
+        url = asset.analytical_metadata_url
+        if not url:
+            return _finish_unresolved(
+                asset, "not exposed: no analytical $metadata to read types from"
+            )
+        got = self.client.read_metadata(url)
+        assert isinstance(got.value, str)
+        return apply_metadata(asset, got.value)
+
+    # -- incremental API ------------------------------------------------------------------
+    def known_spaces(self) -> set[str]:
+        """Space ids of the catalog (cached; decides cross-space references)."""
+        with self._lock:
+            if self._known_spaces is None:
+                self._known_spaces = {s.name for s in self.client.iter_spaces()}
+            return set(self._known_spaces)
+
+    def list_inventory(self, space: str) -> dict[tuple[AssetKind, str], str | None]:
+        """``(kind, name) → etag`` of every design-time object of ``space`` (etag ``None``
+        when the list carries none). 403 raises :class:`AccessDenied`."""
+        out: dict[tuple[AssetKind, str], str | None] = {}
+        for kind in self.kinds:
+            try:
+                items = self.client.list_objects(space, kind)
+            except NotFound:
+                continue
+            for item in items:
+                etag = item.get("etag") or item.get("@odata.etag")
+                out[(kind, str(item["technicalName"]))] = str(etag) if etag else None
+        return out
+
+    def fetch_asset(
+        self,
+        space: str,
+        kind: AssetKind,
+        name: str,
+        etag: str | None = None,
+        *,
+        known: Mapping[AssetRef, Asset] | None = None,
+    ) -> Versioned[list[Asset]]:
+        """One object: :data:`~core.datasphere.client.NOT_MODIFIED` when its ETag still
+        matches, else ``[asset]`` (catalog URLs attached, analytic types resolved from
+        ``known`` assets or the ``$metadata``) with the new ETag."""
+        got = self.client.read_csn(space, kind, name, etag=etag)
+        if got.not_modified or not isinstance(got.value, dict):
+            return Versioned(NOT_MODIFIED, got.etag)
+        asset = self._parse(got.value, space, kind, name, self.known_spaces() | {space})
+        asset = attach_catalog(asset, self.client.catalog_asset(space, name))
+        if asset.kind is AssetKind.ANALYTIC_MODEL and _unresolved(asset):
+            lookup = dict(known or {})
+            asset = resolve_analytic_types(asset, lookup.get)
+            if _unresolved(asset):
+                asset = self._from_metadata(asset)
+        return Versioned([asset], got.etag)
+
+
+# -- pure helpers (public for tests and the incremental sync) -------------------------------------
+
+
+def attach_catalog(asset: Asset, catalog: CatalogAsset | None) -> Asset:
+    """Attach the catalog's URLs; an asset in the catalog is exposed for consumption."""
+    if catalog is None:
+        return asset
+    business = asset.business.model_copy(update={"exposed": True})
+    updated = asset.model_copy(
+        update={
+            "relational_metadata_url": catalog.relational_metadata_url,
+            "analytical_metadata_url": catalog.analytical_metadata_url,
+            "business": business,
+            "label": asset.label or catalog.label,
+        }
+    )
+    return refingerprint(updated)
+
+
+def _unresolved(asset: Asset) -> bool:
+    return any(c.type.name == UNRESOLVED_TYPE for c in asset.columns)
+
+
+def apply_metadata(asset: Asset, metadata: str) -> Asset:
+    """Fill unresolved column types (and missing labels/roles) from a ``$metadata`` document."""
+    entity = parse_metadata(metadata).main
+    by_name: dict[str, Column] = {}
+    for col in entity.columns:
+        by_name.setdefault(col.name, col)
+        by_name.setdefault(_edm_safe(col.name), col)
+    columns: list[Column] = []
+    for col in asset.columns:
+        meta = by_name.get(col.name) or by_name.get(_edm_safe(col.name))
+        if col.type.name == UNRESOLVED_TYPE and meta is not None:
+            update: dict[str, Any] = {"type": meta.type, "label": col.label or meta.label}
+            if col.role is SemanticRole.ATTRIBUTE and meta.role is not SemanticRole.ATTRIBUTE:
+                update["role"] = meta.role
+            col = col.model_copy(update=update)
+        columns.append(col)
+    warnings = [w for w in asset.warnings if not w.startswith("column types not in the CSN")]
+    updated = asset.model_copy(update={"columns": columns, "warnings": warnings})
+    return _finish_unresolved(updated, "not in the analytical $metadata")
+
+
+def _finish_unresolved(asset: Asset, why: str) -> Asset:
+    """Last resort for columns still untyped: a calculated measure takes the type of the first
+    measure its formula names; anything else stays unresolved, with a warning."""
+    measures = {m.name: m for m in (asset.analytic.measures if asset.analytic else [])}
+    typed = {c.name: c for c in asset.columns if c.type.name != UNRESOLVED_TYPE}
+    columns: list[Column] = []
+    still: list[str] = []
+    warnings = [w for w in asset.warnings if not w.startswith("column types not in the CSN")]
+    for col in asset.columns:
+        if col.type.name == UNRESOLVED_TYPE:
+            measure = measures.get(col.name)
+            expression = measure.expression if measure else None
+            base = next(
+                (
+                    typed[t]
+                    for t in re.findall(r"[A-Za-z_][\w∞]*", expression or "")
+                    if t in typed and typed[t].role is SemanticRole.MEASURE
+                ),
+                None,
+            )
+            if base is not None:
+                col = col.model_copy(update={"type": base.type})
+                warnings.append(
+                    f"column {col.name!r}: type assumed from measure {base.name!r} ({why})"
+                )
+            else:
+                still.append(col.name)
+        columns.append(col)
+    if still:
+        warnings.append(f"column types unresolved ({why}): " + ", ".join(still))
+    return refingerprint(asset.model_copy(update={"columns": columns, "warnings": warnings}))
+
+
+def _diff_stats(
+    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for route, row in after.items():
+        prev = before.get(route, {})
+        diff = {k: v - prev.get(k, 0) for k, v in row.items()}
+        if any(diff.values()):
+            out[route] = diff
+    return out

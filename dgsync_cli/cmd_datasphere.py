@@ -1,0 +1,199 @@
+"""`dgsync check`, `dgsync extract`, `dgsync login`: the Datasphere side from the shell."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from core.models import Asset, AssetKind, DependencyKind
+from core.services import build_services
+from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
+
+
+def asset_json(asset: Asset) -> dict[str, Any]:
+    """The `dgsync extract --format json` shape of one asset."""
+    upstream = [str(d.ref) for d in asset.upstream if d.kind is not DependencyKind.FLOW_TARGET]
+    return {
+        "space": asset.space,
+        "name": asset.name,
+        "kind": asset.kind.value,
+        "label": asset.label,
+        "exposed": asset.business.exposed,
+        "modeling_pattern": asset.business.modeling_pattern,
+        "columns": [
+            {
+                "name": c.name,
+                "type": c.type.name,
+                "length": c.type.length,
+                "precision": c.type.precision,
+                "scale": c.type.scale,
+                "srid": c.type.srid,
+                "key": c.key,
+                "nullable": c.nullable,
+                "label": c.label,
+                "role": c.role.value,
+                "aggregation": c.aggregation,
+                "semantics": c.semantics,
+            }
+            for c in asset.columns
+        ],
+        "upstream": list(dict.fromkeys(upstream)),
+        "targets": [str(r) for r in asset.flow.targets] if asset.flow else [],
+        "hierarchies": [
+            {
+                "name": h.name,
+                "kind": h.kind,
+                "levels": h.levels,
+                "parent": h.parent,
+                "child": h.child,
+            }
+            for h in asset.hierarchies
+        ],
+        "warnings": asset.warnings,
+        "fingerprint": asset.fingerprint,
+    }
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A bar on stderr when it is a terminal (stdout stays clean for JSON)."""
+    if not is_tty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_table(assets: list[Asset]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold")
+    for col in ("space", "name", "kind", "label", "columns", "upstream"):
+        table.add_column(col, overflow="fold")
+    for a in assets:
+        upstream = {str(d.ref) for d in a.upstream if d.kind is not DependencyKind.FLOW_TARGET}
+        table.add_row(
+            a.space, a.name, a.kind.value, a.label or "", str(len(a.columns)), str(len(upstream))
+        )
+    Console().print(table)
+
+
+def _report_problems(result: Any) -> None:
+    for space, reason in result.skipped_spaces.items():
+        click.secho(f"space {space} skipped: {reason}", fg="yellow", err=True)
+    for key, issue in result.errors.items():
+        click.secho(f"{key}: {issue.message}", fg="red", err=True)
+        click.echo(f"  hint: {issue.hint}", err=True)
+
+
+def register(group: click.Group) -> None:
+    @group.command("extract")
+    @click.option("--space", "spaces", multiple=True, help="Only this space (repeatable).")
+    @click.option(
+        "--kind",
+        "kinds",
+        multiple=True,
+        type=click.Choice([k.value for k in AssetKind]),
+        help="Only this object kind (repeatable).",
+    )
+    @click.option(
+        "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    )
+    @pass_state
+    @handle_errors
+    def extract(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str) -> None:
+        """Read the tenant's metadata (CSN and $metadata) and print the assets."""
+        with build_services(state.settings()) as services:
+            extractor = services.extractor(spaces=list(spaces) or None, kinds=list(kinds) or None)
+            with _progress("extract") as on_progress:
+                result = extractor.extract(progress=on_progress)
+        if fmt == "json":
+            echo_json([asset_json(a) for a in result.assets])
+        else:
+            _print_table(result.assets)
+            click.echo(
+                f"{len(result.assets)} assets in {len(result.spaces)} spaces, "
+                f"{sum(r['requests'] for r in result.stats.values())} requests, {result.duration_s:.2f}s",
+                err=True,
+            )
+        _report_problems(result)
+
+    @group.command("check")
+    @click.option("--space", "spaces", multiple=True, help="Check only this space (repeatable).")
+    @click.option(
+        "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    )
+    @pass_state
+    @handle_errors
+    def check(state: CliState, spaces: tuple[str, ...], fmt: str) -> None:
+        """Test the token, the catalog and access to each space, with a diagnosis per failure."""
+        from core.datasphere.check import check_connection
+
+        with build_services(state.settings()) as services:
+            report = check_connection(services.datasphere_settings(), spaces=list(spaces) or None)
+        if fmt == "json":
+            echo_json({**report.model_dump(mode="json"), "ok": report.ok})
+        else:
+            click.echo(f"tenant     {report.base_url}")
+            click.echo(f"token URL  {report.token_url} ({report.grant})")
+            steps = [report.token, *([report.catalog] if report.catalog else []), *report.spaces]
+            for step in steps:
+                latency = (
+                    f"{step.latency_ms:7.1f} ms" if step.latency_ms is not None else "        -"
+                )
+                mark = click.style("ok  ", fg="green") if step.ok else click.style("FAIL", fg="red")
+                click.echo(f"{mark} {step.name:<28} {latency}  {step.detail}")
+                if not step.ok:
+                    click.echo(f"     diagnosis: {step.explanation}")
+                    if step.hint:
+                        click.echo(f"     hint: {step.hint}")
+        if not report.ok:
+            sys.exit(1)
+
+    @group.command("login")
+    @click.option("--no-browser", is_flag=True, help="Print the URL instead of opening a browser.")
+    @click.option(
+        "--timeout",
+        "timeout_s",
+        type=float,
+        default=300.0,
+        show_default=True,
+        help="Seconds to wait for the browser redirect.",
+    )
+    @pass_state
+    @handle_errors
+    def login_cmd(state: CliState, no_browser: bool, timeout_s: float) -> None:
+        """Sign in as an interactive user; stores a refresh token for later runs."""
+        import webbrowser
+
+        from core.datasphere.login import login
+
+        with build_services(state.settings()) as services:
+            result = login(
+                services.datasphere_settings(),
+                open_browser=None if no_browser else webbrowser.open,
+                echo=click.echo,
+                timeout_s=timeout_s,
+            )
+        click.echo(f"signed in; refresh token saved to {result.token_cache} (mode 0600)")
+        click.echo("set DGSYNC_DATASPHERE__GRANT=authorization_code to use it")
