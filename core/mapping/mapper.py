@@ -114,6 +114,12 @@ def fit_parameters(
     ``<key>`` is replaced by ``<key>.parts`` (the count) and ``<key>.part.1`` … ``.part.N``;
     reported as ``parameter_split``. A key longer than 255 bytes is dropped and reported.
     """
+    # Fast path: a str of n characters has at most 4n UTF-8 bytes.
+    if all(
+        0 < len(k) <= MAX_PARAMETER_KEY_BYTES // 4 and len(v) <= MAX_PARAMETER_VALUE_BYTES // 4
+        for k, v in parameters.items()
+    ):
+        return dict(sorted(parameters.items())), []
     out: dict[str, str] = {}
     issues: list[MappingIssue] = []
     for key, value in sorted(parameters.items()):
@@ -588,7 +594,10 @@ class _Mapper:
             params[P.COLUMN_LINEAGE] = _json(col.lineage)
         fitted, issues = fit_parameters(params, owner=f"column {col.name!r}", asset=key)
         self.issues.extend(issues)
-        return ColumnSpec(name=name, type=glue, comment=comment, parameters=fitted)
+        # Built from validated parts; skip re-validation (thousands of columns per run).
+        return ColumnSpec.model_construct(
+            name=name, type=glue, comment=comment, parameters=fitted
+        )
 
     def _table_parameters(
         self,

@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from core.specs import MappingIssue
 
@@ -77,12 +78,18 @@ def _transliterate(raw: str) -> str:
     return "".join(out)
 
 
+_INVALID = re.compile(r"[^a-z0-9_]+")
+_SEP_NEXT_TO_UNDERSCORE = re.compile(f"_{_SEP}|{_SEP}_")
+_SEPS = re.compile(f"{_SEP}+")
+
+
+@lru_cache(maxsize=65536)  # pure: a memo, not state (column names repeat across tables)
 def glue_name(raw: str) -> str:
     """A valid, deterministic Glue/Athena name for ``raw`` (see the module docstring)."""
     text = _transliterate(raw).lower()
-    text = re.sub(r"[^a-z0-9_]", _SEP, text)
-    text = re.sub(f"{_SEP}+", _SEP, text)
-    text = re.sub(f"_{_SEP}|{_SEP}_", "_", text)
+    text = _INVALID.sub(_SEP, text)
+    text = _SEPS.sub(_SEP, text)
+    text = _SEP_NEXT_TO_UNDERSCORE.sub("_", text)
     text = text.replace(_SEP, "_").strip("_")
     if not text:
         return f"{DIGIT_PREFIX}{short_hash(raw)}"
