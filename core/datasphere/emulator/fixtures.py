@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from importlib import resources
 from typing import Any
@@ -25,7 +26,9 @@ MCT_SPACE = SpaceInfo("MCT_DEMO", "MCT Demo (ER model export)", origin="fixture"
 DP_SPACE = SpaceInfo("DP_SALARY", "Salary Analysis (data product)", origin="fixture")
 
 
+@functools.lru_cache(maxsize=4)
 def _load(name: str) -> Json:
+    """Parsed export (cached; callers copy what they keep)."""
     text = resources.files("core.datasphere.emulator").joinpath("content", name).read_text(encoding="utf-8")
     data: Json = json.loads(text)
     return data
@@ -80,7 +83,7 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
     for name, definition in dp["definitions"].items():
         space_name = definition.get("@DataWarehouse.space.name")
         if definition.get("kind") == "context" and isinstance(space_name, str):
-            contexts[name] = definition
+            contexts[name] = copy.deepcopy(definition)
             spaces.append(SpaceInfo(space_name, _label(definition, space_name), origin="fixture"))
     editor = dp.get("editorSettings") or {}
     for name, definition in dp["definitions"].items():
