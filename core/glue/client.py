@@ -91,7 +91,12 @@ _CREDENTIAL_CODES = frozenset(
 )
 _ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 _UNAVAILABLE_CODES = frozenset(
-    {"InternalServiceException", "InternalFailure", "ServiceUnavailable", "OperationTimeoutException"}
+    {
+        "InternalServiceException",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "OperationTimeoutException",
+    }
 )
 _PAGE_SIZE = 100
 _PARTITION_PAGE_SIZE = 1000

@@ -75,7 +75,8 @@ def _quiet_server_class() -> type[Any]:
                 self._server_ready_event.set()
                 return
             self._server_ready_event.set()
-            self._server.serve_forever()
+            # A short poll interval makes stop() (and so every dog CLI call) ~0.5 s faster.
+            self._server.serve_forever(poll_interval=0.05)
 
         def start(self) -> None:
             super().start()

@@ -72,9 +72,7 @@ _ATHENA_NAME = re.compile(r"[a-z0-9_]+")
 _SINGLE_LINE = re.compile(r"[\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff\t]*")
 _MULTI_LINE = re.compile(r"[\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff\t\r\n]*")
 
-_HINT_BUG = (
-    "This is a dgsync defect (the client must chunk or page requests); please report it."
-)
+_HINT_BUG = "This is a dgsync defect (the client must chunk or page requests); please report it."
 _HINT_TAGS = "Reduce or shorten the tags in the mapping rules; keys must not start with 'aws:'."
 
 
@@ -220,9 +218,7 @@ def validate_database_input(database_input: Any, *, athena: bool = True) -> None
     _check_description(obj, database_input.get("Description"))
     location = database_input.get("LocationUri")
     if location is not None:
-        _check_bytes(
-            obj, "LocationUri", _check_str(obj, "LocationUri", location), 1024, minimum=1
-        )
+        _check_bytes(obj, "LocationUri", _check_str(obj, "LocationUri", location), 1024, minimum=1)
     validate_parameters(obj, database_input.get("Parameters"))
 
 
@@ -288,8 +284,7 @@ def check_tags(obj: str, tags: Any, *, existing: Iterable[str] = ()) -> None:
         if not 1 <= len(key) <= MAX_TAG_KEY_CHARS:
             raise _fail(
                 obj,
-                f"tag key {key[:40]!r} is {len(key)} characters; Glue allows 1–"
-                f"{MAX_TAG_KEY_CHARS}",
+                f"tag key {key[:40]!r} is {len(key)} characters; Glue allows 1–{MAX_TAG_KEY_CHARS}",
                 hint=_HINT_TAGS,
             )
         if key.lower().startswith("aws:"):

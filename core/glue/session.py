@@ -143,7 +143,8 @@ class AssumeRoleSource:
         self.duration_s = duration_s
         self.session_name = session_name
         self.fetches = 0
-        self._sts = source.client("sts", region_name=region, endpoint_url=endpoint_url)
+        #: The STS client used for AssumeRole (tests hook into it).
+        self.sts_client = source.client("sts", region_name=region, endpoint_url=endpoint_url)
 
     def fetch(self) -> dict[str, Any]:
         """Call ``sts:AssumeRole``; return botocore credential metadata."""
@@ -155,7 +156,7 @@ class AssumeRoleSource:
         if self.external_id:
             params["ExternalId"] = self.external_id
         try:
-            response = self._sts.assume_role(**params)
+            response = self.sts_client.assume_role(**params)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             raise TargetAccessDenied(
@@ -255,7 +256,7 @@ def make_glue_client(
     if profile is not None and profile.fidelity:
         from core.glue.testing import GlueFaults
 
-        GlueFaults(fast_retries=False).install(client)
+        GlueFaults(fast_retries=False, history_size=0).install(client)
     return client
 
 

@@ -16,7 +16,8 @@ through botocore's event hooks, so it works against a moto server over HTTP
   (:meth:`GlueFaults.fail`), unreachable endpoint (:meth:`GlueFaults.unreachable`), for the
   next N HTTP attempts of an operation. They go through botocore's retry logic like real
   ones; with ``fast_retries`` the retries of *injected* faults happen without backoff sleeps.
-* **Counting**: logical calls, HTTP attempts, injected faults and pages served per operation.
+* **Counting**: logical calls, HTTP attempts, injected faults and pages served per operation,
+  and a history of request parameters (:meth:`GlueFaults.requests`).
 
 Usage::
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import threading
 import uuid
@@ -42,7 +44,13 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-__all__ = ["FAULT_HEADER", "PAGED_OPERATIONS", "GlueFaults", "InjectedConnectionError"]
+__all__ = [
+    "FAULT_HEADER",
+    "PAGED_OPERATIONS",
+    "GlueFaults",
+    "InjectedConnectionError",
+    "error_result",
+]
 
 #: Response header that marks an injected (not moto-made) response.
 FAULT_HEADER = "x-dgsync-fault"
@@ -109,8 +117,9 @@ def _error_response(url: str, code: str, message: str, status: int) -> AWSRespon
     return AWSResponse(url, status, headers, _RawBody(body))
 
 
-def _error_tuple(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
-    """A short-circuit ``(http, parsed)`` for ``before-call``: the client raises from it."""
+def error_result(code: str, message: str, status: int = 400) -> tuple[AWSResponse, dict[str, Any]]:
+    """An error as a ``before-call`` handler returns it: the client raises it as if AWS had
+    answered (use it to fake errors of other services, e.g. STS)."""
     http = _error_response("", code, message, status)
     parsed = {
         "Error": {"Code": code, "Message": message},
@@ -152,6 +161,7 @@ class GlueFaults:
         optimistic_locking: bool = True,
         emulate_skip_archive: bool = True,
         fast_retries: bool = True,
+        history_size: int = 10_000,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -169,6 +179,8 @@ class GlueFaults:
         self.injected: Counter[str] = Counter()
         self.pages: Counter[str] = Counter()
         self.conflicts = 0
+        #: ``(operation, params)`` of the latest logical calls, oldest first.
+        self.history: deque[tuple[str, dict[str, Any]]] = deque(maxlen=history_size)
 
     # -- installation ------------------------------------------------------------------------
     def _handlers(self) -> list[tuple[str, Any]]:
@@ -250,7 +262,13 @@ class GlueFaults:
             self.attempts.clear()
             self.injected.clear()
             self.pages.clear()
+            self.history.clear()
             self.conflicts = 0
+
+    def requests(self, operation: str) -> list[dict[str, Any]]:
+        """The parameters of every recorded call of ``operation``, oldest first."""
+        with self._lock:
+            return [params for op, params in self.history if op == operation]
 
     def _next_fault(self, operation: str) -> _Fault | None:
         with self._lock:
@@ -287,12 +305,16 @@ class GlueFaults:
         return str(version) if version is not None else None
 
     # -- hooks -------------------------------------------------------------------------------
-    def _on_params(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _on_params(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         if self._probing:
             return
         context[_PARAMS] = dict(params)
         with self._lock:
             self.calls[model.name] += 1
+            if self.history.maxlen:
+                self.history.append((model.name, copy.deepcopy(params)))
 
     def _on_before_call(
         self, model: Any, context: dict[str, Any], **_: Any
@@ -306,7 +328,7 @@ class GlueFaults:
             if token:
                 offset = _decode_token(operation, str(token))
                 if offset is None:
-                    return _error_tuple("InvalidInputException", "Invalid pagination token")
+                    return error_result("InvalidInputException", "Invalid pagination token")
                 context[_OFFSET] = offset
         if operation == "UpdateTable":
             wants_lock = self.optimistic_locking and params.get("VersionId") is not None
@@ -318,7 +340,7 @@ class GlueFaults:
                     if wants_lock and str(params["VersionId"]) != current:
                         with self._lock:
                             self.conflicts += 1
-                        return _error_tuple(
+                        return error_result(
                             "ConcurrentModificationException",
                             f"Update table failed due to concurrent modifications: "
                             f"VersionId {params['VersionId']} is not the current version",
@@ -353,8 +375,10 @@ class GlueFaults:
             return None
         if isinstance(caught_exception, InjectedConnectionError):
             retryable = True
-        elif response is not None and response[0] is not None and response[0].headers.get(
-            FAULT_HEADER
+        elif (
+            response is not None
+            and response[0] is not None
+            and response[0].headers.get(FAULT_HEADER)
         ):
             http, parsed = response
             code = str((parsed.get("Error") or {}).get("Code", ""))
@@ -370,7 +394,12 @@ class GlueFaults:
         return False
 
     def _on_after_call(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+        self,
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: Any,
+        context: dict[str, Any],
+        **_: Any,
     ) -> None:
         if self._probing or http_response is None or http_response.status_code >= 300:
             return
