@@ -197,3 +197,28 @@ def test_get_asset_states_handles_many_keys(store: Store) -> None:
     with store.session(readonly=True) as s:
         assert len(repo.get_asset_states(session=s, env="dog", keys=[*keys, "S.nope"])) == 600
         assert repo.asset_status_counts(session=s, env="dog") == {"synced": 600}
+
+
+def test_concurrent_checkpoints_from_threads_all_land(store: Store, run_id: str) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(15):
+                key = f"S.W{n}_{i}"
+                with store.session() as s:
+                    repo.record_item(session=s, run_id=run_id, asset_key=key,
+                                     action=ItemAction.CREATE, status=ItemStatus.DONE,
+                                     audit=_audit(run_id, key.lower()), state=_state(key))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert _count(store, RunItemRow) == _count(store, AuditRow) == _count(store, AssetStateRow) == 60
