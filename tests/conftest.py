@@ -59,11 +59,10 @@ def _empty_tables(store: Store) -> None:
 # --------------------------------------------------------------------- PostgreSQL
 
 
-@pytest.fixture(scope="session")
-def _postgres_admin() -> Iterator[tuple[URL, Engine]]:
-    """(server URL, AUTOCOMMIT engine on the ``postgres`` maintenance database)."""
-    configured = os.environ.get("DGSYNC_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
-    server = normalise_url(configured)
+def connect_postgres_admin(configured_url: str) -> tuple[URL, Engine]:
+    """(server URL, AUTOCOMMIT engine on the ``postgres`` maintenance database), or skip the
+    test — or fail it when ``DGSYNC_REQUIRE_POSTGRES=1`` — if the server is unreachable."""
+    server = normalise_url(configured_url)
     admin = create_engine(
         server.set(database="postgres"),
         isolation_level="AUTOCOMMIT",
@@ -88,6 +87,19 @@ def _postgres_admin() -> Iterator[tuple[URL, Engine]]:
                 pytrace=False,
             )
         pytest.skip(f"{reason}; set DGSYNC_REQUIRE_POSTGRES=1 to make this a failure")
+    return server, admin
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_connector() -> Callable[[str], tuple[URL, Engine]]:
+    """The function behind the PostgreSQL fixtures (to test its skip/fail behaviour)."""
+    return connect_postgres_admin
+
+
+@pytest.fixture(scope="session")
+def _postgres_admin() -> Iterator[tuple[URL, Engine]]:
+    configured = os.environ.get("DGSYNC_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
+    server, admin = connect_postgres_admin(configured)
     yield server, admin
     admin.dispose()
 
