@@ -1,1 +1,5 @@
-"""Wolf: the FastAPI monitoring dashboard and API against real systems."""
+"""Wolf: the FastAPI monitoring dashboard and API against real systems.
+
+``wolf_fastapi.app.create_app(settings=None) -> FastAPI``; ``python -m wolf_fastapi`` serves it.
+This module imports nothing heavy, so ``wolf_fastapi.statuses`` can be shared with Dog.
+"""

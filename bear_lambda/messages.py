@@ -1,0 +1,24 @@
+"""The SQS message that names one slice of work for a worker Lambda."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.models import Priority
+
+
+class SliceMessage(BaseModel):
+    """One priority class (optionally narrowed to some spaces) to sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    priority: Priority
+    #: Lease and resume key of the slice (``critical``, ``high:SALES``...).
+    slice_key: str
+    spaces: list[str] = Field(default_factory=list)
+    #: When the schedule fired (EventBridge ``time``), for the log.
+    scheduled_at: str | None = None
+
+    @classmethod
+    def for_priority(cls, priority: Priority, *, scheduled_at: str | None = None) -> SliceMessage:
+        return cls(priority=priority, slice_key=priority.value, scheduled_at=scheduled_at)

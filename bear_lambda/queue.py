@@ -1,0 +1,63 @@
+"""Send slice messages to the SQS work queue (the only boto3 use outside ``core/glue``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from bear_lambda.messages import SliceMessage
+from core.errors import DgsyncError
+from core.log import get_logger
+
+log = get_logger(__name__)
+
+#: The SQS queue the scheduler fans slices out to (empty: run them inline).
+QUEUE_URL_ENV = "DGSYNC_BEAR_QUEUE_URL"
+#: An SQS endpoint override (moto or localstack in tests and local runs).
+SQS_ENDPOINT_ENV = "DGSYNC_BEAR_SQS_ENDPOINT_URL"
+#: SendMessageBatch takes at most 10 entries.
+BATCH_LIMIT = 10
+
+QUEUE_HINT = "Check DGSYNC_BEAR_QUEUE_URL and that the function may sqs:SendMessage to it."
+
+
+class QueueError(DgsyncError):
+    """The work queue refused or could not be reached."""
+
+    default_hint = QUEUE_HINT
+
+
+def queue_url() -> str | None:
+    return os.environ.get(QUEUE_URL_ENV) or None
+
+
+def make_sqs_client(region: str) -> Any:
+    import boto3
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or region
+    return boto3.client("sqs", region_name=region, endpoint_url=os.environ.get(SQS_ENDPOINT_ENV) or None)
+
+
+def send_slices(client: Any, url: str, messages: Sequence[SliceMessage]) -> list[str]:
+    """Send ``messages`` in batches of ten; return the SQS message ids."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    ids: list[str] = []
+    for start in range(0, len(messages), BATCH_LIMIT):
+        chunk = messages[start : start + BATCH_LIMIT]
+        entries = [
+            {"Id": str(i), "MessageBody": m.model_dump_json()} for i, m in enumerate(chunk)
+        ]
+        try:
+            answer = client.send_message_batch(QueueUrl=url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            raise QueueError(f"could not queue {len(chunk)} slice(s): {code}") from exc
+        failed = answer.get("Failed") or []
+        if failed:
+            codes = sorted({f.get("Code", "?") for f in failed})
+            raise QueueError(f"SQS refused {len(failed)} of {len(chunk)} slice message(s): {', '.join(codes)}")
+        ids.extend(s["MessageId"] for s in answer.get("Successful", []))
+    log.info("slices queued", extra={"count": len(ids)})
+    return ids

@@ -1,0 +1,73 @@
+"""One Lambda container's settings, services and ASGI adapter, all built on first use.
+
+Nothing here runs at import: a cold start opens no database and no connection until an
+invocation needs one, and a warm container reuses them across invocations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from core.services import Services, build_services
+from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.sync.engine import SyncEngine
+
+#: Builds the engine for one slice run (a seam for tests that must not reach real systems).
+EngineFactory = Callable[[Services], "SyncEngine"]
+
+
+def _default_engine(services: Services) -> SyncEngine:
+    from core.sync.engine import SyncEngine
+
+    return SyncEngine(services)
+
+
+class BearRuntime:
+    """Lazily built settings → services → FastAPI app → Mangum adapter."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, engine_factory: EngineFactory | None = None
+    ) -> None:
+        self._settings = settings
+        self._services: Services | None = None
+        self._adapter: Any = None
+        self._lock = threading.Lock()
+        self.engine_factory: EngineFactory = engine_factory or _default_engine
+
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                self._settings = load_settings()
+                logging.getLogger().setLevel(self._settings.log_level)
+            return self._settings
+
+    def services(self) -> Services:
+        settings = self.settings()
+        with self._lock:
+            if self._services is None:
+                self._services = build_services(settings)
+            return self._services
+
+    def adapter(self) -> Any:
+        """The Mangum adapter around Wolf's app (no second app)."""
+        services = self.services()
+        with self._lock:
+            if self._adapter is None:
+                from mangum import Mangum
+
+                from wolf_fastapi.app import create_app
+
+                self._adapter = Mangum(create_app(services.settings, services=services), lifespan="auto")
+            return self._adapter
+
+    def close(self) -> None:
+        with self._lock:
+            if self._services is not None:
+                self._services.close()
+            self._services = None
+            self._adapter = None

@@ -1,0 +1,27 @@
+"""``python -m dog_flask [--host 127.0.0.1] [--port 5050]``: serve Dog (werkzeug, local only)."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.log import configure_logging
+from dog_flask.app import create_app
+from dog_flask.extension import close_app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m dog_flask", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5050)
+    parser.add_argument("--debug", action="store_true", help="Flask debug mode (reloader off).")
+    args = parser.parse_args(argv)
+    app = create_app()
+    configure_logging(level="INFO")
+    try:
+        app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True)
+    finally:
+        close_app(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The Dog app factory: ``create_app(settings=None) -> Flask``.
+
+Dog is the developer UI over the embedded default (Datasphere emulator + moto Glue + SQLite);
+it refuses any other profile. One blueprint per area: home, catalog, plan, runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from core.errors import ConfigError
+from core.services import Services
+from core.settings import Settings, load_settings
+from dog_flask import extension
+from dog_flask.blueprints import catalog, home, plan, runs
+from dog_flask.errors import init_errors
+
+WEB_ROOT = Path(os.environ.get("DGSYNC_WEB_ROOT") or Path(__file__).resolve().parent.parent)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Build the Dog app (settings loaded now when not given; services built lazily)."""
+    if settings is None:
+        settings = services.settings if services is not None else load_settings(env="dog")
+    if settings.env != "dog":
+        raise ConfigError(
+            f"Dog serves only the dog profile, not {settings.env!r}",
+            hint="Unset DGSYNC_ENV (or use --env dog); for wolf/bear serve `python -m wolf_fastapi`.",
+        )
+    app = Flask(
+        __name__,
+        template_folder=str(WEB_ROOT / "templates"),
+        static_folder=str(WEB_ROOT / "static"),
+    )
+    app.config["DGSYNC_ENV"] = settings.env
+    extension.init_app(app, settings, services=services)
+    init_errors(app)
+    for blueprint in (home.bp, catalog.bp, plan.bp, runs.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,1 @@
+"""One blueprint per area; templates under ``templates/dog/<area>/``."""

@@ -1,0 +1,43 @@
+"""``init_app``-style setup: the Services (and the asset catalog) of a Dog app.
+
+``app.extensions["dgsync"]`` is the :class:`~core.services.Services`;
+``app.extensions["dgsync.catalog"]`` the cached :class:`~mcp_server.catalog.AssetCatalog`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from core.services import Services, build_services
+from core.settings import Settings
+from mcp_server.catalog import AssetCatalog
+
+EXTENSION_KEY = "dgsync"
+CATALOG_KEY = "dgsync.catalog"
+
+
+def init_app(app: Flask, settings: Settings, *, services: Services | None = None) -> Services:
+    """Attach Services (built lazily: nothing starts until a page needs it) to ``app``."""
+    services = services or build_services(settings)
+    app.extensions[EXTENSION_KEY] = services
+    app.extensions[CATALOG_KEY] = AssetCatalog(services)
+    return services
+
+
+def services() -> Services:
+    """The Services of the current app."""
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found
+
+
+def catalog() -> AssetCatalog:
+    """The asset catalog of the current app."""
+    found: AssetCatalog = current_app.extensions[CATALOG_KEY]
+    return found
+
+
+def close_app(app: Flask) -> None:
+    """Stop what the app's Services started (emulator, embedded Glue, store)."""
+    found: Services | None = app.extensions.get(EXTENSION_KEY)
+    if found is not None:
+        found.close()

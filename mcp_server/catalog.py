@@ -1,0 +1,162 @@
+"""An in-memory view of the extracted assets for browsing and search (Dog and MCP).
+
+Framework-free: it only calls :meth:`core.services.Services.extractor`. One extraction is kept
+for ``ttl_s`` seconds (an extraction reads every object of the tenant); ``refresh=True`` forces
+a new one. Thread-safe: concurrent callers wait for the one extraction in flight.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from core.errors import NotFound
+from core.models import Asset, Space
+
+if TYPE_CHECKING:
+    from core.datasphere.extract import ExtractionIssue
+    from core.services import Services
+
+DEFAULT_TTL_S = 300.0
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """One extraction: assets, spaces and what went wrong."""
+
+    assets: list[Asset]
+    spaces: list[Space]
+    skipped_spaces: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, ExtractionIssue] = field(default_factory=dict)
+    extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def by_space(self) -> dict[str, list[Asset]]:
+        out: dict[str, list[Asset]] = {s.name: [] for s in self.spaces}
+        for asset in self.assets:
+            out.setdefault(asset.space, []).append(asset)
+        for assets in out.values():
+            assets.sort(key=lambda a: (a.kind.value, a.name))
+        return out
+
+
+class AssetHit(BaseModel):
+    """One search result: enough to decide whether to look closer with ``get_asset``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    space: str
+    name: str
+    kind: str
+    label: str | None
+    description: str | None
+    columns: int
+    score: int
+    matched: list[str]
+
+
+_WORD = re.compile(r"[\w.]+", re.UNICODE)
+
+
+def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit]:
+    """Rank assets by how well every word of ``query`` matches them (case-insensitive).
+
+    A word matching the technical name weighs most, then the business label, the space,
+    the description, and column names or labels. Assets missing a word are dropped.
+    """
+    words = [w.lower() for w in _WORD.findall(query)]
+    hits: list[AssetHit] = []
+    for asset in assets:
+        total = 0
+        matched: set[str] = set()
+        for word in words:
+            score, where = _score_word(asset, word)
+            if not score:
+                break
+            total += score
+            matched.update(where)
+        else:
+            if words:
+                hits.append(
+                    AssetHit(
+                        space=asset.space,
+                        name=asset.name,
+                        kind=asset.kind.value,
+                        label=asset.label or asset.business.label,
+                        description=asset.business.description,
+                        columns=len(asset.columns),
+                        score=total,
+                        matched=sorted(matched),
+                    )
+                )
+    hits.sort(key=lambda h: (-h.score, h.space, h.name))
+    return hits[:limit]
+
+
+def _score_word(asset: Asset, word: str) -> tuple[int, list[str]]:
+    score = 0
+    where: list[str] = []
+    name = asset.name.lower()
+    if name == word or f"{asset.space}.{asset.name}".lower() == word:
+        score, where = score + 100, [*where, "name"]
+    elif word in name:
+        score, where = score + 40, [*where, "name"]
+    label = (asset.label or asset.business.label or "").lower()
+    if word in label:
+        score, where = score + 30, [*where, "label"]
+    if word in asset.space.lower():
+        score, where = score + 10, [*where, "space"]
+    if word in (asset.business.description or "").lower():
+        score, where = score + 10, [*where, "description"]
+    if word == asset.kind.value or word == asset.kind.value.replace("_", " "):
+        score, where = score + 5, [*where, "kind"]
+    for column in asset.columns:
+        if word in column.name.lower() or word in (column.label or "").lower():
+            score, where = score + 5, [*where, "column"]
+            break
+    return score, where
+
+
+class AssetCatalog:
+    """The extracted assets of one ``Services``, cached for ``ttl_s`` seconds."""
+
+    def __init__(self, services: Services, *, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self.services = services
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._snapshot: CatalogSnapshot | None = None
+        self._loaded_at = 0.0
+
+    def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
+        """The current extraction, made now when missing, stale or ``refresh``."""
+        with self._lock:
+            fresh = self._snapshot is not None and time.monotonic() - self._loaded_at < self.ttl_s
+            if refresh or not fresh:
+                result = self.services.extractor().extract()
+                self._snapshot = CatalogSnapshot(
+                    assets=list(result.assets),
+                    spaces=list(result.spaces),
+                    skipped_spaces=dict(result.skipped_spaces),
+                    errors=dict(result.errors),
+                )
+                self._loaded_at = time.monotonic()
+            assert self._snapshot is not None
+            return self._snapshot
+
+    def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
+        return search(self.snapshot().assets, query, limit=limit)
+
+    def get(self, space: str, name: str) -> Asset:
+        """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""
+        for asset in self.snapshot().assets:
+            if asset.space.upper() == space.upper() and asset.name == name:
+                return asset
+        raise NotFound(
+            f"no asset {space}.{name} in the extracted catalog",
+            hint="Names are case-sensitive; search for it first, or refresh the catalog.",
+        )

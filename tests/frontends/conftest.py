@@ -1,0 +1,161 @@
+"""Fixtures of the frontend tests: hermetic settings, stores, a shared embedded Services.
+
+Every test gets its own state dir and SQLite store through ``DGSYNC_STATE_DIR`` and
+``DGSYNC_DATABASE_URL`` (never the repo's ``.dgsync/``). Tests that need the embedded
+emulator and moto Glue share one session-wide :class:`Services` (``embedded_services``):
+starting them and extracting the tenant takes seconds. Those tests assert nothing that another
+test's writes could change.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.services import Services, build_services
+from core.settings import Settings, load_settings
+from core.store import repo
+from core.store.db import Store
+from core.store.schemas import RunCounts, RunIn, RunResult, RunStatus, Trigger
+
+API_TOKEN = "wolf-test-token-0123456789abcdef"
+DB_PASSWORD = "pw-never-shown-4711"
+
+
+def _clear_dgsync_env(mp: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("DGSYNC_"):
+            mp.delenv(name)
+
+
+@pytest.fixture
+def state_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean DGSYNC_* environment with a temp state dir and SQLite store."""
+    _clear_dgsync_env(monkeypatch)
+    monkeypatch.setenv("DGSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'state' / 'state.db'}")
+    return tmp_path
+
+
+def real_env(monkeypatch: pytest.MonkeyPatch, env: str, *, token: str | None = API_TOKEN) -> None:
+    """Environment variables of a wolf/bear deployment (the tenant is never called)."""
+    monkeypatch.setenv("DGSYNC_ENV", env)
+    monkeypatch.setenv("DGSYNC_DATASPHERE__BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DGSYNC_DATASPHERE__CLIENT_ID", "qa-client")
+    monkeypatch.setenv("DGSYNC_DATASPHERE__CLIENT_SECRET", "qa-client-secret-value")
+    monkeypatch.setenv("DGSYNC_GLUE__ENDPOINT_URL", "http://127.0.0.1:9")
+    if token is not None:
+        monkeypatch.setenv("DGSYNC_API_TOKEN", token)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, made once: copying it is much faster than migrating."""
+    path = tmp_path_factory.mktemp("template") / "state.db"
+    # Closing the last connection checkpoints the WAL into the file.
+    Store.from_url(f"sqlite:///{path}", auto_upgrade=True).dispose()
+    assert not path.with_name("state.db-wal").exists()
+    return path
+
+
+def migrated_store(settings: Settings, template: Path) -> None:
+    """Give ``settings`` a migrated store (wolf and bear never migrate on their own)."""
+    target = Path(settings.database_url.removeprefix("sqlite:///"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+
+
+@pytest.fixture
+def dog_settings(state_env: Path) -> Settings:
+    return load_settings(env="dog")
+
+
+@pytest.fixture
+def wolf_settings(state_env: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path) -> Settings:
+    real_env(monkeypatch, "wolf")
+    settings = load_settings()
+    migrated_store(settings, migrated_template)
+    return settings
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def seed_runs(services: Services, n: int = 2) -> list[str]:
+    """Record ``n`` finished runs, one minute apart (oldest first); return their ids."""
+    ids = []
+    base = datetime.now(UTC) - timedelta(hours=1)
+    with services.store().session() as session:
+        for i in range(n):
+            started = base + timedelta(minutes=i)
+            run = repo.start_run(
+                session=session,
+                run=RunIn(env=services.settings.env, trigger=Trigger.CLI, started_at=started),
+            )
+            repo.finish_run(
+                session=session,
+                run_id=run.id,
+                result=RunResult(
+                    status=RunStatus.SUCCEEDED if i % 2 == 0 else RunStatus.PARTIAL,
+                    counts=RunCounts(created=3 + i, unchanged=10, failed=i % 2),
+                    summary=f"seeded run {i}",
+                    finished_at=started + timedelta(seconds=5),
+                ),
+            )
+            ids.append(run.id)
+    return ids
+
+
+@pytest.fixture(scope="session")
+def embedded_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """One dog Services (emulator + moto Glue + SQLite) for every test that needs them."""
+    root = tmp_path_factory.mktemp("embedded")
+    with pytest.MonkeyPatch.context() as mp:
+        _clear_dgsync_env(mp)
+        mp.setenv("DGSYNC_STATE_DIR", str(root / "state"))
+        mp.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{root / 'state' / 'state.db'}")
+        settings = load_settings(env="dog")
+    services = build_services(settings)
+    yield services
+    services.close()
+
+
+class FakeReport:
+    def __init__(self, status: str, run_id: str = "RUN-FAKE") -> None:
+        self.status = status
+        self.run_id = run_id
+
+
+class FakeEngine:
+    """Stands in for SyncEngine where the test is about the frontend, not the sync."""
+
+    def __init__(self, statuses: dict[str, Any] | None = None, *, wait_for_stop_s: float = 0.0) -> None:
+        self.statuses = statuses or {}
+        self.calls: list[dict[str, Any]] = []
+        self.wait_for_stop_s = wait_for_stop_s
+        import threading
+
+        self.stopped = threading.Event()
+
+    def __call__(self, services: Services) -> FakeEngine:  # the engine factory
+        return self
+
+    def request_stop(self) -> None:
+        self.stopped.set()
+
+    def sync(self, **kwargs: Any) -> FakeReport:
+        self.calls.append(kwargs)
+        if self.wait_for_stop_s:
+            return FakeReport("aborted" if self.stopped.wait(self.wait_for_stop_s) else "succeeded")
+        outcome = self.statuses.get(kwargs["slice_key"], "succeeded")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return FakeReport(outcome)

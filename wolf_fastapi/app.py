@@ -1,0 +1,62 @@
+"""The Wolf app factory: ``create_app(settings=None) -> FastAPI`` (Bear serves the same app).
+
+Settings are loaded in the lifespan when not given (never at import); ``Services`` are built
+there too and closed at shutdown, unless the caller passes its own (Bear keeps one ``Services``
+per Lambda container across invocations, so it owns them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from core.services import Services, build_services
+from core.settings import Settings, load_settings
+from wolf_fastapi.auth import check_api_token, require_token
+from wolf_fastapi.errors import install_error_handlers
+from wolf_fastapi.routers import dashboard, health, plan, runs, status
+from wolf_fastapi.web import STATIC_DIR
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the Wolf app. ``services`` given: the caller owns (and closes) them."""
+    if services is not None and settings is None:
+        settings = services.settings
+    if settings is not None:
+        check_api_token(settings)  # fail at build time when we can
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = settings or await anyio.to_thread.run_sync(load_settings)
+        check_api_token(current)
+        owned = services is None
+        current_services = services if services is not None else build_services(current)
+        app.state.settings = current
+        app.state.services = current_services
+        try:
+            yield
+        finally:
+            if owned:
+                await anyio.to_thread.run_sync(current_services.close)
+
+    app = FastAPI(
+        title="dgsync Wolf",
+        summary="Monitor and drive the SAP Datasphere → AWS Glue sync.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    authenticated = [Depends(require_token)]
+    app.include_router(health.public)
+    app.include_router(health.router, dependencies=authenticated)
+    app.include_router(runs.router, dependencies=authenticated)
+    app.include_router(plan.router, dependencies=authenticated)
+    if status.available():
+        app.include_router(status.router, dependencies=authenticated)
+    app.include_router(dashboard.router, dependencies=authenticated)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

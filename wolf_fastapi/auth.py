@@ -1,0 +1,68 @@
+"""Bearer-token authentication of the Wolf/Bear API (every route but ``/health``).
+
+In the ``dog`` profile (local, embedded systems) nothing is checked. Elsewhere the app refuses
+to start without a real ``DGSYNC_API_TOKEN`` and every request must carry
+``Authorization: Bearer <token>``, compared in constant time.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+
+from core.errors import ConfigError
+from core.log import register_secret
+from core.settings import PLACEHOLDER_SECRETS, Settings
+from wolf_fastapi.deps import SettingsDep
+
+#: Shorter shared secrets are refused: they can be guessed over the network.
+MIN_TOKEN_LENGTH = 16
+
+TOKEN_HINT = "Set DGSYNC_API_TOKEN to a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+
+
+class Unauthorized(Exception):
+    """The request carries no valid bearer token (answered with 401)."""
+
+
+def auth_required(settings: Settings) -> bool:
+    """Whether requests must authenticate (everywhere but the local dog profile)."""
+    return settings.env != "dog"
+
+
+def check_api_token(settings: Settings) -> None:
+    """Refuse to serve outside dog without a real API token; register it for redaction."""
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if token:
+        register_secret(token)
+    if not auth_required(settings):
+        return
+    if token.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ConfigError(
+            f"environment {settings.env!r} refuses to serve the API without DGSYNC_API_TOKEN",
+            hint=TOKEN_HINT,
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"DGSYNC_API_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters",
+            hint=TOKEN_HINT,
+        )
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, if any."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def require_token(request: Request, settings: SettingsDep) -> None:
+    """Dependency: let the request through only with the right bearer token (outside dog)."""
+    if not auth_required(settings):
+        return
+    expected = settings.api_token.get_secret_value() if settings.api_token else ""
+    given = bearer_token(request)
+    if not expected or given is None or not secrets.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized()

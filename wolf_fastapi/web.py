@@ -1,0 +1,19 @@
+"""Where the shared ``templates/`` and ``static/`` folders are, and the Jinja2 environment."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+#: The repository (or deployment bundle) root holding ``templates/`` and ``static/``.
+WEB_ROOT = Path(os.environ.get("DGSYNC_WEB_ROOT") or Path(__file__).resolve().parent.parent)
+TEMPLATES_DIR = WEB_ROOT / "templates"
+STATIC_DIR = WEB_ROOT / "static"
+
+
+@lru_cache(maxsize=1)
+def templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=str(TEMPLATES_DIR))
