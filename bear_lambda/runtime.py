@@ -31,10 +31,16 @@ class BearRuntime:
     """Lazily built settings → services → FastAPI app → Mangum adapter."""
 
     def __init__(
-        self, settings: Settings | None = None, *, engine_factory: EngineFactory | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        services: Services | None = None,
+        engine_factory: EngineFactory | None = None,
     ) -> None:
-        self._settings = settings
-        self._services: Services | None = None
+        """``services`` given: the caller owns (and closes) them."""
+        self._settings = settings or (services.settings if services is not None else None)
+        self._services: Services | None = services
+        self._owns_services = services is None
         self._adapter: Any = None
         self._lock = threading.Lock()
         self.engine_factory: EngineFactory = engine_factory or _default_engine
@@ -67,7 +73,7 @@ class BearRuntime:
 
     def close(self) -> None:
         with self._lock:
-            if self._services is not None:
+            if self._services is not None and self._owns_services:
                 self._services.close()
-            self._services = None
+                self._services = None
             self._adapter = None
