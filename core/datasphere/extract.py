@@ -96,6 +96,11 @@ class ExtractionResult(BaseModel):
     #: Requests per route template: ``{route: {"requests", "retries", "throttles", ...}}``.
     stats: dict[str, dict[str, int]] = Field(default_factory=dict)
     duration_s: float = 0.0
+    #: ``SPACE.NAME`` → ETag of the version read (for the next conditional read).
+    etags: dict[str, str] = Field(default_factory=dict)
+    #: ``SPACE.NAME`` → kind, for objects answered ``304 Not Modified`` to the ETag given to
+    #: :meth:`Extractor.extract`: unchanged since the last sync, not re-read, not in ``assets``.
+    unchanged: dict[str, AssetKind] = Field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -128,8 +133,18 @@ class Extractor:
         self._lock = threading.Lock()
 
     # -- full extraction ------------------------------------------------------------------
-    def extract(self, progress: ProgressCallback | None = None) -> ExtractionResult:
-        """Extract every selected space (see the module docstring)."""
+    def extract(
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        etags: Mapping[str, str] | None = None,
+    ) -> ExtractionResult:
+        """Extract every selected space (see the module docstring).
+
+        With ``etags`` (``SPACE.NAME`` → ETag of the last version synced) every object is read
+        conditionally; those answered ``304`` land in ``result.unchanged``, not in ``assets``.
+        """
+        known_etags = dict(etags or {})
         started = time.monotonic()
         before = self.client.stats.snapshot()
         result = ExtractionResult()
@@ -162,9 +177,16 @@ class Extractor:
             total = len(tasks)
             if progress:
                 progress(0, total)
-            reads: dict[Future[Asset], tuple[str, AssetKind, str]] = {
+            reads: dict[Future[Versioned[Asset]], tuple[str, AssetKind, str]] = {
                 pool.submit(
-                    copy_context(), self._read, space, kind, name, known, catalogs[space]
+                    copy_context(),
+                    self._read,
+                    space,
+                    kind,
+                    name,
+                    known,
+                    catalogs[space],
+                    known_etags.get(f"{space}.{name}"),
                 ): (space, kind, name)
                 for space, kind, name in tasks
             }
@@ -172,7 +194,14 @@ class Extractor:
             for done, future in enumerate(as_completed(reads), start=1):
                 space, kind, name = reads[future]
                 try:
-                    assets.append(future.result())
+                    got = future.result()
+                    key = f"{space}.{name}"
+                    if got.etag:
+                        result.etags[key] = got.etag
+                    if isinstance(got.value, Asset):
+                        assets.append(got.value)
+                    else:
+                        result.unchanged[key] = kind
                 except AuthError:
                     for other in reads:
                         other.cancel()
@@ -248,11 +277,13 @@ class Extractor:
         name: str,
         known: set[str],
         catalog: Mapping[str, CatalogAsset],
-    ) -> Asset:
-        got = self.client.read_csn(space, kind, name)
-        assert isinstance(got.value, dict)  # no etag sent: never NOT_MODIFIED
+        etag: str | None = None,
+    ) -> Versioned[Asset]:
+        got = self.client.read_csn(space, kind, name, etag=etag)
+        if got.not_modified or not isinstance(got.value, dict):
+            return Versioned(NOT_MODIFIED, got.etag)
         asset = self._parse(got.value, space, kind, name, known)
-        return attach_catalog(asset, catalog.get(name))
+        return Versioned(attach_catalog(asset, catalog.get(name)), got.etag)
 
     @staticmethod
     def _parse(
