@@ -13,8 +13,9 @@ Use these in your tests:
 
 PostgreSQL comes from ``DGSYNC_TEST_POSTGRES_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). Each test session (each xdist worker)
-creates its own database ``dgsync_test_<worker>_<random>`` through the ``postgres``
-maintenance database and drops it at the end, so parallel workers and CI runs never collide.
+creates its own database ``dgsync_test_<worker>_<unix time>_<random>`` through the
+``postgres`` maintenance database and drops it at the end, so parallel workers and CI runs
+never collide; databases left behind by killed sessions are dropped after three hours.
 The schema is created once per session by the Alembic upgrade; every test starts from empty
 tables. If the server is unreachable the PostgreSQL cases are skipped, unless
 ``DGSYNC_REQUIRE_POSTGRES=1`` (set by ``scripts/test.sh``): then they fail.
@@ -22,8 +23,11 @@ tables. If the server is unreachable the PostgreSQL cases are skipped, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -90,6 +94,23 @@ def connect_postgres_admin(configured_url: str) -> tuple[URL, Engine]:
     return server, admin
 
 
+_TEST_DATABASE = re.compile(r"^dgsync_test_[A-Za-z0-9]+_(\d+)_[0-9a-f]+$")
+#: A test database older than this belongs to a session that was killed before its cleanup.
+_ABANDONED_AFTER_S = 3 * 3600
+
+
+def _drop_abandoned_databases(admin: Engine) -> None:
+    with admin.connect() as conn:
+        names = conn.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE 'dgsync\\_test\\_%'")
+        ).scalars().all()
+        for name in names:
+            match = _TEST_DATABASE.match(name)
+            if match and time.time() - int(match.group(1)) > _ABANDONED_AFTER_S:
+                with contextlib.suppress(SQLAlchemyError):  # still in use: leave it
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_connector() -> Callable[[str], tuple[URL, Engine]]:
     """The function behind the PostgreSQL fixtures (to test its skip/fail behaviour)."""
@@ -100,6 +121,7 @@ def postgres_admin_connector() -> Callable[[str], tuple[URL, Engine]]:
 def _postgres_admin() -> Iterator[tuple[URL, Engine]]:
     configured = os.environ.get("DGSYNC_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
     server, admin = connect_postgres_admin(configured)
+    _drop_abandoned_databases(admin)
     yield server, admin
     admin.dispose()
 
@@ -114,7 +136,7 @@ def make_postgres_database(
     created: list[str] = []
 
     def make() -> str:
-        name = f"dgsync_test_{worker}_{secrets.token_hex(4)}"
+        name = f"dgsync_test_{worker}_{int(time.time())}_{secrets.token_hex(4)}"
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         created.append(name)
