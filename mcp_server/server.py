@@ -104,8 +104,16 @@ async def _call(fn: Callable[[], T]) -> T:
         raise ToolError(f"{exc.message} (error {exc.code}). Hint: {exc.hint}") from exc
 
 
-def create_server(settings: Settings | None = None, *, services: Services | None = None) -> MCPServer[McpContext]:
-    """Build the MCP server; ``services`` given: the caller owns (and closes) them."""
+def create_server(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    catalog: AssetCatalog | None = None,
+) -> MCPServer[McpContext]:
+    """Build the MCP server; ``services`` given: the caller owns (and closes) them.
+
+    ``catalog`` (over the same services) shares one cached extraction between servers.
+    """
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[McpContext]) -> AsyncIterator[McpContext]:
@@ -115,7 +123,7 @@ def create_server(settings: Settings | None = None, *, services: Services | None
         owned = services is None
         current_services = services if services is not None else build_services(current)
         try:
-            yield McpContext(current, current_services, AssetCatalog(current_services))
+            yield McpContext(current, current_services, catalog or AssetCatalog(current_services))
         finally:
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
