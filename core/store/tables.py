@@ -297,8 +297,26 @@ class LineageEdgeRow(Base):
     __table_args__ = (Index(None, "downstream"), Index(None, "upstream"))
 
 
+class AssetCacheRow(Base):
+    """The last extracted version of an asset (domain model JSON) and its ETag.
+
+    Incremental sync reads unchanged objects conditionally (304) and takes what it needs of
+    them (flows for lineage, assets edited out of band in Glue) from here.
+    """
+
+    __tablename__ = "asset_cache"
+
+    env: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    etag: Mapped[str | None]
+    asset: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "asset_cache",
     "run_items",
     "conflicts",
     "audit",

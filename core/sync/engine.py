@@ -26,7 +26,7 @@ from core.errors import (
     SyncAborted,
 )
 from core.log import bind_run, get_logger
-from core.models import Asset, Priority
+from core.models import Asset, AssetKind, Priority
 from core.specs import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -51,6 +51,7 @@ from core.sync.plan import (
 )
 
 if TYPE_CHECKING:
+    from core.datasphere.extract import ExtractionResult
     from core.services import Services
 
 log = get_logger(__name__)
@@ -141,6 +142,10 @@ class PlanOutcome(BaseModel):
     assets: list[Asset]
     extraction: ExtractionSummary
     datasphere_calls: dict[str, int] = Field(default_factory=dict)
+    #: ``SPACE.NAME`` → ETag of the version read (stored with the checkpoint).
+    etags: dict[str, str] = Field(default_factory=dict)
+    #: Assets unchanged since the last sync (304), neither mapped nor planned.
+    unchanged: int = 0
 
 
 class SyncEngine:
@@ -151,29 +156,38 @@ class SyncEngine:
         self.settings = services.settings
         self.progress = progress or _noop_progress
         self._stop = threading.Event()
+        self._run_assets: dict[str, Asset] = {}
+        self._run_etags: dict[str, str] = {}
 
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
         self._stop.set()
 
     # -- stages -------------------------------------------------------------------------
-    def extract(self, *, spaces: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> Any:
-        extractor = self.services.extractor(spaces=list(spaces) if spaces else None, kinds=list(kinds) if kinds else None)
+    def extract(
+        self,
+        *,
+        spaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        etags: dict[str, str] | None = None,
+    ) -> ExtractionResult:
+        extractor = self.services.extractor(
+            spaces=list(spaces) if spaces else None, kinds=list(kinds) if kinds else None
+        )
 
         def on_progress(done: int, total: int | None) -> None:
             self.progress("extract", done, total)
 
-        return extractor.extract(progress=on_progress)
+        return extractor.extract(progress=on_progress, etags=etags)
 
     def map(self, assets: Sequence[Asset], spaces: Iterable[Any] = ()) -> MappingResult:
         from core.mapping.mapper import map_assets
 
         return map_assets(assets, self.services.rules(), env=self.settings.env, spaces=spaces)
 
-    def read_live(self, mapping: MappingResult, scope_spaces: Sequence[str] | None) -> LiveCatalog:
+    def read_live(self, wanted: set[str], scope_spaces: Sequence[str] | None) -> LiveCatalog:
         """Databases we want or manage (in scope), and all their tables (paged listings)."""
         glue = self.services.glue()
-        wanted = {d.name for d in mapping.databases}
         live = LiveCatalog()
         for db in glue.iter_databases():
             name = db["Name"]
@@ -206,19 +220,54 @@ class SyncEngine:
         spaces: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
         priority: Priority | None = None,
+        incremental: bool = True,
     ) -> PlanOutcome:
-        """Extract, map, read the live catalog and decide. Writes nothing anywhere."""
-        from core.mapping.mapper import impact
+        """Extract, map, read the live catalog and decide. Writes nothing anywhere.
 
-        extraction = self.extract(spaces=spaces, kinds=kinds)
-        assets: list[Asset] = list(extraction.assets)
+        Incremental (the default once a sync has run): every object is read with the ETag of
+        the version last synced; ``304`` means unchanged, and an unchanged object is neither
+        re-read, nor mapped, nor planned — unless its Glue table was edited or removed out of
+        band, in which case its cached version is re-planned. Flows and name collisions need
+        context: flows come from the cache, other unchanged assets stand in as name stubs.
+        """
+        etags = self._known_etags() if incremental else {}
+        ds_before = _datasphere_calls(self.services.datasphere_client())
+        extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
+        fetched: list[Asset] = list(extraction.assets)
+        unchanged: dict[str, Any] = dict(getattr(extraction, "unchanged", {}) or {})
         summary = _summarise_extraction(extraction)
-        self.progress("map", 0, len(assets))
-        mapping = self.map(assets, getattr(extraction, "spaces", []) or [])
+        summary.assets += len(unchanged)
         scope = list(spaces) if spaces else None
+
+        # Live catalog first: it tells which unchanged assets were edited out of band.
         self.progress("read_live", 0, None)
-        live = self.read_live(mapping, scope)
-        changed = {str(t.source) for t in mapping.tables}
+        context: dict[str, Asset] = {}
+        if unchanged:
+            context = self._load_cached([k for k, kind in unchanged.items() if AssetKind(kind).is_flow])
+        stubs = [
+            Asset(space=k.split(".", 1)[0], name=k.split(".", 1)[1], kind=AssetKind(kind))
+            for k, kind in unchanged.items()
+            if k not in context
+        ]
+        rules = self.services.rules()
+        wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
+        live = self.read_live(wanted, scope)
+        replan = self._drifted(unchanged, live) if unchanged else set()
+        replan |= self._flow_targets(fetched, unchanged)
+        if replan:
+            context.update(self._load_cached(sorted(replan)))
+            stubs = [a for a in stubs if a.key not in replan]
+        self.progress("map", 0, len(fetched) + len(replan))
+        assets = [*fetched, *context.values()]
+        full = self.map([*assets, *stubs], extraction.spaces)
+        planned_keys = {a.key for a in fetched} | (replan & set(context))
+        mapping = full.model_copy(
+            update={
+                "tables": [t for t in full.tables if str(t.source) in planned_keys],
+                "issues": [i for i in full.issues if i.asset is None or i.asset in planned_keys],
+            }
+        )
+        known = set(unchanged) - planned_keys
         plan = build_plan(
             mapping=mapping,
             live=live,
@@ -227,16 +276,115 @@ class SyncEngine:
             scope_priority=priority,
             scope_kinds=list(kinds) if kinds else None,
             extraction_errors=len(summary.errors),
-            assets_found=len(assets),
-            impact=impact(changed, assets) if assets else None,
+            assets_found=len(fetched) + len(unchanged),
+            known_sources=known,
         )
-        # Only changes carry an impact list worth reading.
-        for item in plan.items:
-            if not item.action.writes:
-                item.impact = []
+        self._attach_impact(plan, assets)
         client = self.services.datasphere_client()
-        ds_calls = _datasphere_calls(client)
-        return PlanOutcome(plan=plan, mapping=mapping, assets=assets, extraction=summary, datasphere_calls=ds_calls)
+        return PlanOutcome(
+            plan=plan,
+            mapping=mapping,
+            assets=fetched + [context[k] for k in sorted(replan) if k in context],
+            extraction=summary,
+            datasphere_calls=_diff_calls(_datasphere_calls(client), ds_before),
+            etags=dict(getattr(extraction, "etags", {}) or {}),
+            unchanged=len(known),
+        )
+
+    # -- incremental helpers --------------------------------------------------------------
+    def _store_if_present(self) -> Any:
+        """The store, or ``None`` when it was never created (a plan must not create it)."""
+        url = self.settings.database_url
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:" and not Path(path).exists():
+                return None
+        try:
+            return self.services.store()
+        except DgsyncError:
+            return None
+
+    def _known_etags(self) -> dict[str, str]:
+        from core.store import repo
+        from core.store.cache import cached_etags
+
+        store = self._store_if_present()
+        if store is None:
+            return {}
+        with store.session(readonly=True) as session:
+            etags = cached_etags(session=session, env=self.settings.env)
+            states = repo.get_asset_states(session=session, env=self.settings.env)
+        # Only what was synced cleanly may be skipped; failures and conflicts are re-read.
+        bad = {k for k, st in states.items() if st.status.value not in ("synced", "skipped")}
+        return {k: v for k, v in etags.items() if k not in bad}
+
+    def _load_cached(self, keys: Sequence[str]) -> dict[str, Asset]:
+        if not keys:
+            return {}
+        from core.store.cache import get_cached_assets
+
+        store = self._store_if_present()
+        if store is None:
+            return {}
+        with store.session(readonly=True) as session:
+            return get_cached_assets(session=session, env=self.settings.env, keys=keys)
+
+    def _drifted(self, unchanged: dict[str, Any], live: LiveCatalog) -> set[str]:
+        """Unchanged assets whose Glue table was edited or removed outside dgsync."""
+        from core.store import repo
+
+        store = self._store_if_present()
+        if store is None:
+            return set()
+        with store.session(readonly=True) as session:
+            states = repo.get_asset_states(session=session, env=self.settings.env, keys=list(unchanged))
+        out: set[str] = set()
+        for key, st in states.items():
+            if not st.glue_database or not st.glue_table or st.status.value != "synced":
+                continue
+            table = live.table(st.glue_database, st.glue_table)
+            if table is None:
+                out.add(key)
+                continue
+            params = table.get("Parameters") or {}
+            if params.get(TARGET_HASH) != table_input_hash(table):
+                out.add(key)
+        return out
+
+    @staticmethod
+    def _flow_targets(fetched: Sequence[Asset], unchanged: dict[str, Any]) -> set[str]:
+        """Unchanged tables written by a changed flow: their lineage Parameters change."""
+        out: set[str] = set()
+        for asset in fetched:
+            if asset.flow is not None:
+                out.update(str(t) for t in asset.flow.targets if str(t) in unchanged)
+        return out
+
+    def _attach_impact(self, plan: Plan, assets: Sequence[Asset]) -> None:
+        """Downstream assets of every change: from this run's assets and stored lineage."""
+        from core.mapping.mapper import impact
+
+        writes = [i for i in plan.items if i.action.writes and i.asset]
+        for item in plan.items:
+            item.impact = []
+        if not writes:
+            return
+        changed = {i.asset for i in writes if i.asset}
+        local = impact(changed, assets) if assets else {}
+        stored: dict[str, set[str]] = {}
+        store = self._store_if_present()
+        if store is not None:
+            from core.store import repo
+
+            with store.session(readonly=True) as session:
+                for key in changed:
+                    edges = repo.query_lineage(session=session, asset=key, direction="downstream", depth=5)
+                    stored[key] = {e.downstream for e in edges}
+        for item in writes:
+            key = item.asset or ""
+            item.impact = sorted(set(local.get(key, [])) | stored.get(key, set()))
 
     def dry_run(
         self,
@@ -250,12 +398,14 @@ class SyncEngine:
         outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
         items = [_as_result(i, "done") for i in outcome.plan.items]
         glue_stats = self.services.glue().stats.snapshot()
+        counts = count_items(items)
+        counts["unchanged"] += outcome.unchanged
         return SyncReport(
             dry_run=True,
             status="planned",
             started_at=started,
             duration_s=round(time.monotonic() - t0, 3),
-            counts=count_items(items),
+            counts=counts,
             items=items,
             api_calls={"glue": _glue_calls(glue_stats), "datasphere": outcome.datasphere_calls},
             glue_writes=glue_stats.writes,
@@ -348,6 +498,8 @@ class SyncEngine:
         glue_calls = _diff_calls(_glue_calls(glue_after), _glue_calls(glue_before))
         ds_calls = outcome.datasphere_calls if outcome else {}
         counts = count_items(results)
+        if outcome is not None:
+            counts["unchanged"] += outcome.unchanged
         errors = [
             RunError(object=r.object, code="item_failed", message=r.error or "", hint=r.hint)
             for r in results
@@ -403,6 +555,8 @@ class SyncEngine:
         return report
 
     def _apply(self, run_id: str, outcome: PlanOutcome, done_before: set[str]) -> list[ItemResult]:
+        self._run_assets = {a.key: a for a in outcome.assets}
+        self._run_etags = dict(outcome.etags)
         plan = outcome.plan
         specs = {(t.database, t.name): t for t in outcome.mapping.tables}
         db_specs = {d.name: d for d in outcome.mapping.databases}
@@ -443,7 +597,28 @@ class SyncEngine:
                     results.append(future.result())
                 except SyncAborted:
                     continue
+        if not self._stop.is_set():
+            self._cache_untabled(run_id, {i.asset for i in table_items if i.asset})
         return results
+
+    def _cache_untabled(self, run_id: str, planned: set[str]) -> None:
+        """Remember fetched assets that have no table of their own (flows, excluded assets),
+        so that the next run reads them conditionally too; record their lineage."""
+        from core.store import repo
+        from core.store.cache import put_cached_asset
+
+        rest = [a for k, a in self._run_assets.items() if k not in planned]
+        if not rest:
+            return
+        with self.services.store().session() as session:
+            for asset in rest:
+                put_cached_asset(
+                    session=session, env=self.settings.env, asset=asset,
+                    etag=self._run_etags.get(asset.key),
+                )
+                repo.replace_lineage(
+                    session=session, downstream=asset.key, edges=_lineage_of(asset), run_id=run_id
+                )
 
     # -- one object ---------------------------------------------------------------------
     def _apply_database(self, run_id: str, item: PlanItem, spec: DatabaseSpec | None) -> ItemResult:
@@ -464,6 +639,16 @@ class SyncEngine:
                     glue.create_database(target)
                 else:
                     glue.update_database(target)
+            except AlreadyExists as exc:
+                # Created since planning, e.g. by the run of another priority slice (the
+                # scheduler runs slices in parallel, and databases are shared): fine if ours.
+                live = glue.get_database(spec.name)
+                if live is None or (live.get("Parameters") or {}).get(MANAGED_BY) != MANAGED_BY_VALUE:
+                    return _as_result(item, "failed", exc)
+                return _as_result(
+                    item.model_copy(update={"action": Action.NOOP, "reason": "created meanwhile by another run"}),
+                    "done",
+                )
             except DgsyncError as exc:
                 return _as_result(item, "failed", exc)
             with self.services.store().session() as session:
@@ -486,7 +671,6 @@ class SyncEngine:
     def _apply_table(
         self, run_id: str, item: PlanItem, spec: TableSpec | None, done_before: set[str]
     ) -> ItemResult:
-        glue = self.services.glue()
         key = item.asset or item.object
         if item.action is Action.NOOP:
             self._checkpoint(run_id, item, spec, "done", write=False)
@@ -583,7 +767,7 @@ class SyncEngine:
     ) -> None:
         """Commit the item, its audit record (for writes) and the asset state atomically."""
         from core.store import repo
-        from core.store.schemas import AssetStateIn, AuditIn, ConflictIn
+        from core.store.schemas import AssetStateIn, AuditIn, ConflictIn, ItemAction, ItemStatus
 
         asset_key = item.asset or item.object
         space, _, name = asset_key.partition(".")
@@ -632,6 +816,10 @@ class SyncEngine:
                 fields["last_error"] = None
                 if item.desired_hash and item.action in (Action.CREATE, Action.UPDATE, Action.NOOP):
                     fields["target_hash"] = item.desired_hash
+                asset = self._run_assets.get(asset_key)
+                if asset is not None:
+                    fields["source_hash"] = asset.source_hash or None
+                    fields["source_etag"] = self._run_etags.get(asset_key)
             state = AssetStateIn(**fields)
         elif item.action in (Action.DEPRECATE, Action.DELETE) and name:
             state = AssetStateIn(
@@ -645,14 +833,25 @@ class SyncEngine:
                 session=session,
                 run_id=run_id,
                 asset_key=asset_key,
-                action=("fail" if status == "failed" else item.action.value),
-                status=status,
+                action=ItemAction("fail" if status == "failed" else item.action.value),
+                status=ItemStatus(status),
                 detail={"object": item.object, "reason": item.reason},
                 error=error.message if error else None,
                 hint=error.hint if error else None,
                 audit=audit,
                 state=state,
             )
+            asset = self._run_assets.get(asset_key)
+            if asset is not None and status == "done" and item.action is not Action.CONFLICT:
+                from core.store.cache import put_cached_asset
+
+                put_cached_asset(
+                    session=session, env=self.settings.env, asset=asset,
+                    etag=self._run_etags.get(asset_key),
+                )
+                repo.replace_lineage(
+                    session=session, downstream=asset_key, edges=_lineage_of(asset), run_id=run_id
+                )
             if item.conflict and status == "done":
                 repo.record_conflict(
                     session=session,
@@ -670,6 +869,18 @@ class SyncEngine:
                         }.get(item.conflict, "flagged"),
                     ),
                 )
+
+
+def _lineage_of(asset: Asset) -> list[Any]:
+    """The asset's upstream edges as store rows (flows: sources → flow → targets)."""
+    from core.store.schemas import LineageEdgeIn
+
+    edges = [
+        LineageEdgeIn(upstream=str(dep.ref), downstream=asset.key, kind=dep.kind.value)
+        for dep in asset.upstream
+        if dep.kind.value != "flow_target"
+    ]
+    return edges
 
 
 def _as_result(item: PlanItem, status: str, error: DgsyncError | None = None) -> ItemResult:
@@ -709,16 +920,8 @@ def _diff_calls(after: dict[str, int], before: dict[str, int]) -> dict[str, int]
 
 
 def _datasphere_calls(client: Any) -> dict[str, int]:
-    stats = getattr(client, "stats", None)
-    if stats is None:
-        return {}
-    snap = stats.snapshot() if hasattr(stats, "snapshot") else stats
-    by_route = getattr(snap, "by_route", None)
-    if isinstance(by_route, dict):
-        return {str(k): int(getattr(v, "calls", v)) for k, v in by_route.items()}
-    if isinstance(snap, dict):
-        return {str(k): int(v) for k, v in snap.items() if isinstance(v, int)}
-    return {}
+    """Requests per route template so far (cumulative for the client)."""
+    return dict(client.stats.requests_by_route())
 
 
 def _summary_line(counts: dict[str, int]) -> str:

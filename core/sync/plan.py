@@ -233,13 +233,13 @@ def plan_database(spec: DatabaseSpec, live: Mapping[str, Any] | None) -> PlanIte
     desired = spec.to_database_input()
     base = {"object_type": "database", "database": spec.name, "asset": spec.source_space}
     if live is None:
-        return PlanItem(action=Action.CREATE, reason="database does not exist", payload=desired, **base)  # type: ignore[arg-type]
+        return PlanItem(action=Action.CREATE, reason="database does not exist", payload=desired, **base)
     if not is_managed(live):
         return PlanItem(
             action=Action.SKIP,
             reason="database exists and is not managed by dgsync; its tables are still synced",
             conflict="unmanaged",
-            **base,  # type: ignore[arg-type]
+            **base,
         )
     live_cmp = {
         "Name": live.get("Name"),
@@ -259,8 +259,8 @@ def plan_database(spec: DatabaseSpec, live: Mapping[str, Any] | None) -> PlanIte
         if (live_cmp.get(k) or None) != (merged.get(k) or None)
     ]
     if not diffs:
-        return PlanItem(action=Action.NOOP, reason="database up to date", **base)  # type: ignore[arg-type]
-    return PlanItem(action=Action.UPDATE, reason="database metadata changed", diffs=diffs, payload=merged, **base)  # type: ignore[arg-type]
+        return PlanItem(action=Action.NOOP, reason="database up to date", **base)
+    return PlanItem(action=Action.UPDATE, reason="database metadata changed", diffs=diffs, payload=merged, **base)
 
 
 def plan_table(
@@ -359,6 +359,7 @@ def build_plan(
     extraction_errors: int = 0,
     assets_found: int | None = None,
     impact: Mapping[str, list[str]] | None = None,
+    known_sources: Iterable[str] = (),
 ) -> Plan:
     """Compare ``mapping`` with ``live`` and decide per object (pure)."""
     scope = sorted(set(scope_spaces)) if scope_spaces is not None else None
@@ -378,7 +379,8 @@ def build_plan(
 
     # Managed tables whose source asset is gone (within scope only).
     # Every desired source counts (a table re-classified to another priority is not an orphan).
-    desired_sources = {str(t.source) for t in mapping.tables}
+    # Unchanged assets (incremental sync) are not orphans either.
+    desired_sources = {str(t.source) for t in mapping.tables} | set(known_sources)
     orphans: list[tuple[str, str, dict[str, Any]]] = []
     managed_in_scope = 0
     for db_name, tables in sorted(live.tables.items()):

@@ -1,0 +1,211 @@
+"""Status and run listings: what ``dgsync status``, ``dgsync runs``, the dashboards and the MCP
+server show.
+
+Everything here is read from the state store (read-only sessions), so any process can report
+on the schedulers and runs of any other. The models are a stable, documented contract
+(``docs/sync.md``, "Status fields"): fields are only ever added, never renamed or removed, and
+``schema_version`` is bumped when a field's meaning changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from core.glue.stats import is_write
+from core.models import Priority
+from core.store import repo
+from core.store.leases import list_leases
+from core.store.schemas import AssetStatus, RunCounts, RunError, RunOut, RunStatus, utcnow
+from core.store.tables import ConflictRow
+from core.sync.scheduler import (
+    DEFAULT_BACKOFF_MAX_S,
+    PRIORITY_ORDER,
+    effective_next_due,
+    frequencies,
+)
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+#: Version of the status/runs JSON contract.
+STATUS_SCHEMA_VERSION = 1
+#: How many recent runs the overview carries.
+RECENT_RUNS = 10
+
+
+class RunView(RunOut):
+    """A run as listed: every stored field of :class:`RunOut` plus derived totals.
+
+    ``glue_calls`` / ``glue_writes`` / ``datasphere_calls`` sum ``api_calls``; ``stale`` is
+    true for a run that still says ``running`` but has sent no heartbeat for the lease TTL
+    (its process died: the next run of its slice resumes it).
+    """
+
+    glue_calls: int = 0
+    glue_writes: int = 0
+    datasphere_calls: int = 0
+    stale: bool = False
+
+    @classmethod
+    def of(cls, run: RunOut, *, now: datetime, stale_after_s: float) -> RunView:
+        glue = run.api_calls.get("glue", {})
+        last_sign = run.heartbeat_at or run.started_at
+        return cls(
+            **run.model_dump(),
+            glue_calls=sum(glue.values()),
+            glue_writes=sum(n for op, n in glue.items() if is_write(op)),
+            datasphere_calls=sum(run.api_calls.get("datasphere", {}).values()),
+            stale=run.status is RunStatus.RUNNING and last_sign < now - timedelta(seconds=stale_after_s),
+        )
+
+
+class SliceStatus(BaseModel):
+    """One priority class: its schedule, whether it runs now, and how it last ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slice_key: str
+    priority: Priority
+    #: The configured frequency: ``realtime``, ``hourly``, ``daily``, ``off`` or a cron line.
+    frequency: str
+    enabled: bool
+    #: When it is next due; ``None`` when it never ran (due at once) or is ``off``.
+    next_due_at: datetime | None
+    never_run: bool
+    due_now: bool
+    #: A scheduler holds the slice's lease right now.
+    running: bool
+    lease_holder: str | None = None
+    lease_expires_at: datetime | None = None
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_run_id: str | None = None
+    last_status: RunStatus | None = None
+    last_counts: RunCounts | None = None
+    last_duration_s: float | None = None
+    last_errors: list[RunError] = Field(default_factory=list)
+
+
+class StatusOverview(BaseModel):
+    """Everything ``dgsync status`` shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = STATUS_SCHEMA_VERSION
+    generated_at: datetime
+    env: str
+    #: The state store URL, password masked.
+    database: str
+    running: list[RunView]
+    recent: list[RunView]
+    slices: list[SliceStatus]
+    #: Assets by state (every :class:`AssetStatus` present, zeros included).
+    assets: dict[str, int]
+    assets_total: int
+    open_conflicts: int
+
+
+def _stale_after(services: Services) -> float:
+    return float(services.settings.schedule.lease_ttl_s)
+
+
+def runs_listing(
+    services: Services,
+    *,
+    limit: int = 20,
+    status: RunStatus | str | None = None,
+    now: datetime | None = None,
+) -> list[RunView]:
+    """The most recent runs of the environment, newest first (optionally one status only)."""
+    now = now or utcnow()
+    env = services.settings.env
+    with services.store().session(readonly=True) as session:
+        runs = repo.list_runs(
+            session=session, limit=limit, env=env, status=RunStatus(status) if status else None
+        )
+    return [RunView.of(r, now=now, stale_after_s=_stale_after(services)) for r in runs]
+
+
+def status_overview(services: Services, *, now: datetime | None = None, recent: int = RECENT_RUNS) -> StatusOverview:
+    """Current and recent runs, each class's schedule and last result, asset and conflict counts."""
+    now = now or utcnow()
+    settings = services.settings
+    env = settings.env
+    store = services.store()
+    stale_after = _stale_after(services)
+    freqs = frequencies(settings.schedule)
+    with store.session(readonly=True) as session:
+        running = repo.list_runs(session=session, limit=100, env=env, status=RunStatus.RUNNING)
+        recent_runs = repo.list_runs(session=session, limit=recent, env=env)
+        states = {s.slice_key: s for s in repo.list_schedule_states(session=session)}
+        leases = {lease.slice_key: lease for lease in list_leases(session=session, active_only=True, now=now)}
+        last_runs: dict[str, RunOut] = {}
+        for p in PRIORITY_ORDER:
+            state = states.get(p.value)
+            if state is not None and state.last_run_id:
+                detail = repo.get_run(session=session, run_id=state.last_run_id, failed_limit=0)
+                if detail is not None:
+                    last_runs[p.value] = RunOut.model_validate(detail.model_dump(include=set(RunOut.model_fields)))
+        counts = repo.asset_status_counts(session=session, env=env)
+        open_conflicts = int(
+            session.scalar(select(func.count()).select_from(ConflictRow).where(ConflictRow.resolved_at.is_(None)))
+            or 0
+        )
+    slices: list[SliceStatus] = []
+    for p in PRIORITY_ORDER:
+        key = p.value
+        freq = freqs[p]
+        state = states.get(key)
+        due = effective_next_due(freq, state, backoff_max_s=DEFAULT_BACKOFF_MAX_S)
+        never_run = state is None or state.next_due_at is None
+        lease = leases.get(key)
+        last = last_runs.get(key)
+        slices.append(
+            SliceStatus(
+                slice_key=key,
+                priority=p,
+                frequency=freq.spec,
+                enabled=freq.enabled,
+                next_due_at=None if (due is None or never_run) else due,
+                never_run=never_run,
+                due_now=due is not None and due <= now and lease is None,
+                running=lease is not None,
+                lease_holder=lease.holder if lease else None,
+                lease_expires_at=lease.expires_at if lease else None,
+                last_started_at=state.last_started_at if state else None,
+                last_finished_at=state.last_finished_at if state else None,
+                last_run_id=state.last_run_id if state else None,
+                last_status=last.status if last else None,
+                last_counts=last.counts if last else None,
+                last_duration_s=last.duration_s if last else None,
+                last_errors=last.errors[:20] if last else [],
+            )
+        )
+    assets = {s.value: 0 for s in AssetStatus}
+    assets.update({str(k): int(v) for k, v in counts.items()})
+    return StatusOverview(
+        generated_at=now,
+        env=env,
+        database=store.url,
+        running=[RunView.of(r, now=now, stale_after_s=stale_after) for r in running],
+        recent=[RunView.of(r, now=now, stale_after_s=stale_after) for r in recent_runs],
+        slices=slices,
+        assets=assets,
+        assets_total=sum(assets.values()),
+        open_conflicts=open_conflicts,
+    )
+
+
+__all__ = [
+    "RECENT_RUNS",
+    "STATUS_SCHEMA_VERSION",
+    "RunView",
+    "SliceStatus",
+    "StatusOverview",
+    "runs_listing",
+    "status_overview",
+]
