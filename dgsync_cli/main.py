@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_sync",
     "dgsync_cli.cmd_rules",
     "dgsync_cli.cmd_store",
+    "dgsync_cli.cmd_run",
 )
 
 
