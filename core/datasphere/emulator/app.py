@@ -197,6 +197,7 @@ class _MutateIn(BaseModel):
     count: int = Field(ge=0, le=10_000)
     seed: int = 0
     space: str | None = None
+    operations: list[str] | None = None
 
 
 class _ClockIn(BaseModel):
@@ -718,7 +719,8 @@ class EmulatorApp:
     async def admin_mutate(self, ctx: Ctx) -> Response:
         try:
             body = _MutateIn.model_validate(await self._json_body(ctx))
-            changes = mutate(self.tenant, count=body.count, seed=body.seed, space=body.space)
+            changes = mutate(self.tenant, count=body.count, seed=body.seed, space=body.space,
+                             operations=tuple(body.operations) if body.operations else None)
         except (ValidationError, ValueError) as exc:
             return JSONResponse({"error": {"code": "400", "message": str(exc)}}, status_code=400)
         return JSONResponse({"changes": changes})

@@ -211,22 +211,40 @@ class _Mutator:
         self.tenant.remove(obj.space, obj.name)
         return self.change(obj, "remove_asset")
 
-    def run(self, count: int) -> list[Json]:
+    def run(self, count: int, operations: tuple[str, ...] = _OPERATIONS) -> list[Json]:
+        ops = [o for o in _OPERATIONS if o in operations]
+        weights = [w for o, w in zip(_OPERATIONS, _WEIGHTS, strict=True) if o in operations]
         changes: list[Json] = []
         with self.tenant.lock:
             for _ in range(count):
-                op = self.rng.choices(_OPERATIONS, weights=_WEIGHTS)[0]
+                op = self.rng.choices(ops, weights=weights)[0]
                 result = getattr(self, op)()
-                if result is None:
+                if result is None and ops == list(_OPERATIONS):
                     result = self.add_column() if op != "add_column" else self.add_asset()
+                elif result is None and "add_column" in ops and op != "add_column":
+                    result = self.add_column()
                 if result is not None:
                     changes.append(result)
                 self.step += 1
         return changes
 
 
-def mutate(tenant: Tenant, *, count: int, seed: int, space: str | None = None) -> list[Json]:
-    """Apply ``count`` deterministic changes; return them as ``{space, name, kind, change, ...}``."""
+def mutate(
+    tenant: Tenant,
+    *,
+    count: int,
+    seed: int,
+    space: str | None = None,
+    operations: tuple[str, ...] | None = None,
+) -> list[Json]:
+    """Apply ``count`` deterministic changes; return them as ``{space, name, kind, change, ...}``.
+
+    ``operations`` restricts the draw (e.g. ``("add_column", "change_column",
+    "remove_column")`` changes existing assets only)."""
     if space is not None and tenant.space(space) is None:
         raise ValueError(f"unknown space {space!r}")
-    return _Mutator(tenant, seed, space).run(count)
+    ops = tuple(operations) if operations else _OPERATIONS
+    unknown = sorted(set(ops) - set(_OPERATIONS))
+    if unknown:
+        raise ValueError(f"unknown operation(s) {unknown}; use {list(_OPERATIONS)}")
+    return _Mutator(tenant, seed, space).run(count, ops)
