@@ -125,7 +125,7 @@ class Bench:
         log = open(self.workdir / "emulator.log", "wb")
         self.procs.append(subprocess.Popen(
             [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(self.emu_port),
-             "--synthetic-assets", str(self.assets), "--seed", str(self.seed), "--no-realistic"],
+             "--synthetic-assets", str(self.assets), "--seed", str(self.seed), "--synthetic-only"],
             stdout=log, stderr=subprocess.STDOUT,
         ))
         wait_http(self.emu_url + "/_emulator/stats", timeout=300)
@@ -226,7 +226,7 @@ class Bench:
 
     def mutate(self, count: int) -> list[dict[str, Any]]:
         resp = httpx.post(self.emu_url + "/_emulator/mutate",
-                          json={"count": count, "seed": self.seed + 1, "changes": ["change"]}, timeout=60)
+                          json={"count": count, "seed": self.seed + 1, "operations": ["add_column", "change_column", "remove_column"]}, timeout=60)
         resp.raise_for_status()
         body = resp.json()
         return list(body.get("changes", body if isinstance(body, list) else []))

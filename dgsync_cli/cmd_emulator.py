@@ -16,10 +16,12 @@ from dgsync_cli.context import CliState, handle_errors, pass_state
 @click.option("--seed", type=int, default=None, help="Seed of the synthetic content (default: 42).")
 @click.option("--token-lifetime", type=click.IntRange(min=1), default=None,
               help="Access-token lifetime in seconds for every client (default: SAP's: 1 day / 1 hour).")
+@click.option("--synthetic-only", is_flag=True,
+              help="Serve only the synthetic objects (no realistic tenant, no SAP sample exports).")
 @pass_state
 @handle_errors
 def emulator(state: CliState, host: str | None, port: int, synthetic_assets: int | None, seed: int | None,
-             token_lifetime: int | None) -> None:
+             token_lifetime: int | None, synthetic_only: bool) -> None:
     """Serve an emulated SAP Datasphere tenant (catalog, consumption, design-time, OAuth)."""
     base = state.settings().emulator
     updates: dict[str, object] = {"port": port}
@@ -32,7 +34,10 @@ def emulator(state: CliState, host: str | None, port: int, synthetic_assets: int
     settings = base.model_copy(update=updates)
     if synthetic_assets:
         click.echo(f"generating {synthetic_assets} synthetic objects (seed {settings.seed})…", err=True)
-    serve(settings, on_ready=lambda emu: click.echo(banner(emu)), token_lifetime_s=token_lifetime)
+    extra: dict[str, object] = {}
+    if synthetic_only:
+        extra = {"include_realistic": False, "include_fixtures": False}
+    serve(settings, on_ready=lambda emu: click.echo(banner(emu)), token_lifetime_s=token_lifetime, **extra)
 
 
 def register(group: click.Group) -> None:
