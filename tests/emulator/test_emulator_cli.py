@@ -36,7 +36,7 @@ def test_standalone_emulator_starts_prints_credentials_and_answers(command: str,
                             cwd=Path(__file__).resolve().parents[2])
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         with new_client(base_url=base, timeout=2) as c:
             while True:
                 try:
