@@ -8,20 +8,35 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
+from core.models import Priority
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 
-if TYPE_CHECKING:
-    from core.sync.engine import SyncEngine
+
+class SliceEngine(Protocol):
+    """What a worker needs of an engine (:class:`core.sync.engine.SyncEngine` fits)."""
+
+    def sync(
+        self,
+        *,
+        priority: Priority | None,
+        slice_key: str | None,
+        spaces: Sequence[str] | None,
+        trigger: str,
+        resume: bool,
+    ) -> Any: ...
+
+    def request_stop(self) -> None: ...
+
 
 #: Builds the engine for one slice run (a seam for tests that must not reach real systems).
-EngineFactory = Callable[[Services], "SyncEngine"]
+EngineFactory = Callable[[Services], SliceEngine]
 
 
-def _default_engine(services: Services) -> SyncEngine:
+def _default_engine(services: Services) -> SliceEngine:
     from core.sync.engine import SyncEngine
 
     return SyncEngine(services)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
@@ -91,8 +91,7 @@ MAX_CHANGES = 200
 
 
 def _context(ctx: Context) -> McpContext:
-    state: McpContext = ctx.request_context.lifespan_context
-    return state
+    return cast(McpContext, ctx.request_context.lifespan_context)
 
 
 async def _call(fn: Callable[[], T]) -> T:

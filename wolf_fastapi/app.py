@@ -11,15 +11,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from wolf_fastapi.auth import check_api_token, require_token
 from wolf_fastapi.errors import install_error_handlers
-from wolf_fastapi.routers import dashboard, health, plan, runs, status
+from wolf_fastapi.routers import dashboard, health, login, plan, runs, status
 from wolf_fastapi.web import STATIC_DIR
+
+
+def api_docs_router(app: FastAPI) -> APIRouter:
+    """``/openapi.json`` and ``/docs`` (Swagger UI), under the same auth as the API."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs")
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=root + "/openapi.json", title="dgsync Wolf API")
+
+    return router
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -31,7 +49,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        current = settings or await anyio.to_thread.run_sync(load_settings)
+        current: Settings = settings if settings is not None else await anyio.to_thread.run_sync(load_settings)
         check_api_token(current)
         owned = services is None
         current_services = services if services is not None else build_services(current)
@@ -48,10 +66,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         summary="Monitor and drive the SAP Datasphere → AWS Glue sync.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served below behind the token (FastAPI's own would be public).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     install_error_handlers(app)
     authenticated = [Depends(require_token)]
+    app.include_router(api_docs_router(app), dependencies=authenticated)
     app.include_router(health.public)
+    app.include_router(login.router)
     app.include_router(health.router, dependencies=authenticated)
     app.include_router(runs.router, dependencies=authenticated)
     app.include_router(plan.router, dependencies=authenticated)

@@ -3,10 +3,16 @@
 In the ``dog`` profile (local, embedded systems) nothing is checked. Elsewhere the app refuses
 to start without a real ``DGSYNC_API_TOKEN`` and every request must carry
 ``Authorization: Bearer <token>``, compared in constant time.
+
+A browser cannot send that header, so the dashboard has ``/login``: posting the token there
+sets an ``HttpOnly``, ``SameSite=Strict`` cookie holding an HMAC of the token (never the token
+itself). The cookie is accepted for reads (GET/HEAD) only; writes need the bearer header.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from fastapi import Request
@@ -58,11 +64,32 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
+#: The dashboard session cookie.
+SESSION_COOKIE = "dgsync_session"
+_SESSION_PURPOSE = b"dgsync-dashboard-session-v1"
+
+
+def session_value(settings: Settings) -> str:
+    """The cookie value that proves the browser knew the token (rotates with the token)."""
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    return hmac.new(token.encode(), _SESSION_PURPOSE, hashlib.sha256).hexdigest()
+
+
+def token_matches(settings: Settings, given: str | None) -> bool:
+    """Constant-time check of ``given`` against the configured API token."""
+    expected = settings.api_token.get_secret_value() if settings.api_token else ""
+    return bool(expected) and given is not None and secrets.compare_digest(given.encode(), expected.encode())
+
+
 def require_token(request: Request, settings: SettingsDep) -> None:
     """Dependency: let the request through only with the right bearer token (outside dog)."""
     if not auth_required(settings):
         return
-    expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    given = bearer_token(request)
-    if not expected or given is None or not secrets.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized()
+    if token_matches(settings, bearer_token(request)):
+        return
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if request.method in ("GET", "HEAD") and cookie is not None and secrets.compare_digest(
+        cookie.encode(), session_value(settings).encode()
+    ):
+        return
+    raise Unauthorized()

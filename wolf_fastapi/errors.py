@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DgsyncError
@@ -36,7 +36,9 @@ async def _dgsync_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body_for(exc), status_code=status, headers=headers)
 
 
-async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
+async def _unauthorized(request: Request, exc: Exception) -> Response:
+    if _wants_page(request):
+        return RedirectResponse(request.scope.get("root_path", "") + "/login", status_code=303)
     return JSONResponse(
         error_body(
             "unauthorized",
@@ -45,6 +47,16 @@ async def _unauthorized(request: Request, exc: Exception) -> JSONResponse:
         ),
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser navigating to a page (not an API client, not an htmx fragment request)."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and not request.headers.get("hx-request")
+        and not request.url.path.startswith(request.scope.get("root_path", "") + "/api/")
     )
 
 

@@ -44,7 +44,7 @@ def status_for(exc: e.DgsyncError) -> int:
     """The HTTP status for ``exc``: its most specific mapped class."""
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return 500
 
 

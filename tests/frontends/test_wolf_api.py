@@ -31,6 +31,8 @@ PROTECTED = [
     ("POST", "/api/plan"),
     ("GET", "/"),
     ("GET", "/partials/runs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
 ]
 
 
@@ -66,6 +68,54 @@ def test_routes_other_than_health_refuse_requests_without_the_bearer_token(
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"]["code"] == "unauthorized"
     assert API_TOKEN not in response.text
+
+
+def test_openapi_and_docs_are_served_with_the_token(wolf: tuple[TestClient, Services], auth: dict[str, str]) -> None:
+    client, _ = wolf
+    schema = client.get("/openapi.json", headers=auth)
+    assert schema.status_code == 200
+    assert {"/api/runs", "/api/runs/{run_id}", "/api/plan", "/ready", "/health"} <= set(schema.json()["paths"])
+    docs = client.get("/docs", headers=auth)
+    assert docs.status_code == 200
+    assert "/openapi.json" in docs.text
+
+
+def test_a_browser_without_a_session_is_sent_to_login(wolf: tuple[TestClient, Services]) -> None:
+    client, _ = wolf
+    response = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+    assert client.get("/login").status_code == 200
+
+
+def test_login_gives_a_read_only_session_cookie_that_is_not_the_token(wolf: tuple[TestClient, Services]) -> None:
+    client, services = wolf
+    run_id = seed_runs(services, 1)[0]
+    response = client.post("/login", data={"token": API_TOKEN}, follow_redirects=False)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("dgsync_session=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert API_TOKEN not in cookie
+    assert run_id in client.get("/").text  # the client keeps the cookie
+    assert client.get("/partials/runs").status_code == 200
+    assert client.post("/api/plan", json={}).status_code == 401  # writes need the bearer token
+    client.post("/logout")
+    assert client.get("/api/runs").status_code == 401
+
+
+def test_login_with_a_wrong_token_sets_no_cookie(wolf: tuple[TestClient, Services]) -> None:
+    client, _ = wolf
+    response = client.post("/login", data={"token": "not-the-token-at-all"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert "set-cookie" not in response.headers
+    assert "not the API token" in response.text
+
+
+def test_a_forged_session_cookie_is_refused(wolf: tuple[TestClient, Services]) -> None:
+    client, _ = wolf
+    client.cookies.set("dgsync_session", API_TOKEN)
+    assert client.get("/api/runs").status_code == 401
 
 
 def test_status_route_is_protected_when_mounted(wolf: tuple[TestClient, Services]) -> None:
