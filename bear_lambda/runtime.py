@@ -6,6 +6,7 @@ invocation needs one, and a warm container reuses them across invocations.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -57,6 +58,7 @@ class BearRuntime:
         self._services: Services | None = services
         self._owns_services = services is None
         self._adapter: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self.engine_factory: EngineFactory = engine_factory or _default_engine
 
@@ -83,6 +85,10 @@ class BearRuntime:
 
                 from wolf_fastapi.app import create_app
 
+                # Mangum runs every invocation on the thread's current event loop; own it, so
+                # that close() can close it (a dropped, unclosed loop leaks its sockets).
+                self._loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(self._loop)
                 self._adapter = Mangum(create_app(services.settings, services=services), lifespan="auto")
             return self._adapter
 
@@ -92,3 +98,7 @@ class BearRuntime:
                 self._services.close()
                 self._services = None
             self._adapter = None
+            if self._loop is not None:
+                asyncio.set_event_loop(None)
+                self._loop.close()
+                self._loop = None

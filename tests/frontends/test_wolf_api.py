@@ -316,13 +316,14 @@ def test_externally_owned_services_stay_open_and_owned_ones_are_closed(wolf_sett
 
 def test_plan_is_a_dry_run_over_the_embedded_default(embedded_services: Services) -> None:
     app = create_app(services=embedded_services)
+    writes_before = embedded_services.glue().stats.snapshot().writes
     with TestClient(app) as client:
         response = client.post("/api/plan", json={"spaces": ["SALES"], "kinds": ["view"]})
     assert response.status_code == 200
     report = response.json()
     assert report["dry_run"] is True
     assert report["status"] == "planned"
-    assert report["glue_writes"] == 0
+    assert embedded_services.glue().stats.snapshot().writes == writes_before
     assert report["extraction"]["spaces"] == ["SALES"]
     items = report["plan"]["items"]
     assert items and {i["database"] for i in items} == {"sales"}
