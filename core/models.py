@@ -341,7 +341,8 @@ class Asset(_Model):
                 "analytical_metadata_url",
             },
         )
-        return content_hash(body)
+        # The domain model holds no volatile CSN keys: hash its canonical JSON directly.
+        return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
     @property
     def ref(self) -> AssetRef:

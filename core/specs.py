@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import AssetRef, Priority, content_hash
+import hashlib
+
+from core.models import AssetRef, Priority, canonical_json
 
 MANAGED_BY = "dgsync.managed_by"
 MANAGED_BY_VALUE = "dgsync"
@@ -140,7 +142,8 @@ class TableSpec(_Spec):
 def table_input_hash(table_input: dict[str, Any]) -> str:
     """Hash of a ``TableInput`` (or of a live ``Table`` projected to one) without volatile
     markers. Equal hashes mean an ``UpdateTable`` would change nothing."""
-    return content_hash(normalise_table_input(table_input))
+    # The normalised input has no volatile CSN keys: hash its canonical JSON directly.
+    return hashlib.sha256(canonical_json(normalise_table_input(table_input)).encode()).hexdigest()
 
 
 _TABLE_INPUT_FIELDS = (

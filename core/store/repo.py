@@ -666,6 +666,16 @@ def _walk(session: Session, asset: str, depth: int, upstream: bool) -> list[Line
     return out
 
 
+def lineage_graph(*, session: Session) -> dict[str, set[str]]:
+    """Every stored edge as ``upstream → {downstream}`` (one query; for impact analysis)."""
+    graph: dict[str, set[str]] = {}
+    for upstream, downstream in session.execute(
+        select(LineageEdgeRow.upstream, LineageEdgeRow.downstream)
+    ):
+        graph.setdefault(upstream, set()).add(downstream)
+    return graph
+
+
 def query_lineage(
     *,
     session: Session,

@@ -379,9 +379,16 @@ class SyncEngine:
             from core.store import repo
 
             with store.session(readonly=True) as session:
-                for key in changed:
-                    edges = repo.query_lineage(session=session, asset=key, direction="downstream", depth=5)
-                    stored[key] = {e.downstream for e in edges}
+                graph = repo.lineage_graph(session=session)
+            for key in changed:
+                seen: set[str] = set()
+                stack = list(graph.get(key, ()))
+                while stack:
+                    node = stack.pop()
+                    if node not in seen and node != key:
+                        seen.add(node)
+                        stack.extend(graph.get(node, ()))
+                stored[key] = seen
         for item in writes:
             key = item.asset or ""
             item.impact = sorted(set(local.get(key, [])) | stored.get(key, set()))
@@ -598,7 +605,10 @@ class SyncEngine:
                 except SyncAborted:
                     continue
         if not self._stop.is_set():
-            self._cache_untabled(run_id, {i.asset for i in table_items if i.asset})
+            # Assets with a table outside this run's scope (another priority slice) are left
+            # uncached: their slice must still see them as changed.
+            tabled = {str(t.source) for t in outcome.mapping.tables}
+            self._cache_untabled(run_id, {i.asset for i in table_items if i.asset} | tabled)
         return results
 
     def _cache_untabled(self, run_id: str, planned: set[str]) -> None:

@@ -282,7 +282,6 @@ def plan_table(
             reason="table does not exist",
             payload=desired,
             desired_hash=table_input_hash(desired),
-            diffs=diff_table_inputs(None, desired),
             **base,
         )
     live_hash = table_input_hash(dict(live))
