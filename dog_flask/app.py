@@ -14,15 +14,23 @@ from flask import Flask
 from core.errors import ConfigError
 from core.services import Services
 from core.settings import Settings, load_settings
-from dog_flask import extension
-from dog_flask.blueprints import catalog, home, plan, runs
+from dog_flask import blueprints, extension
 from dog_flask.errors import init_errors
+from mcp_server.catalog import AssetCatalog
 
 WEB_ROOT = Path(os.environ.get("DGSYNC_WEB_ROOT") or Path(__file__).resolve().parent.parent)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    """Build the Dog app (settings loaded now when not given; services built lazily)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    catalog: AssetCatalog | None = None,
+) -> Flask:
+    """Build the Dog app (settings loaded now when not given; services built lazily).
+
+    ``services`` given: the caller owns (and closes) them; ``catalog`` shares an extraction.
+    """
     if settings is None:
         settings = services.settings if services is not None else load_settings(env="dog")
     if settings.env != "dog":
@@ -36,8 +44,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         static_folder=str(WEB_ROOT / "static"),
     )
     app.config["DGSYNC_ENV"] = settings.env
-    extension.init_app(app, settings, services=services)
+    extension.init_app(app, settings, services=services, catalog=catalog)
     init_errors(app)
-    for blueprint in (home.bp, catalog.bp, plan.bp, runs.bp):
-        app.register_blueprint(blueprint)
+    for area in (blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs):
+        app.register_blueprint(area.bp)
     return app

@@ -16,11 +16,17 @@ EXTENSION_KEY = "dgsync"
 CATALOG_KEY = "dgsync.catalog"
 
 
-def init_app(app: Flask, settings: Settings, *, services: Services | None = None) -> Services:
+def init_app(
+    app: Flask,
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    catalog: AssetCatalog | None = None,
+) -> Services:
     """Attach Services (built lazily: nothing starts until a page needs it) to ``app``."""
     services = services or build_services(settings)
     app.extensions[EXTENSION_KEY] = services
-    app.extensions[CATALOG_KEY] = AssetCatalog(services)
+    app.extensions[CATALOG_KEY] = catalog or AssetCatalog(services)
     return services
 
 

@@ -23,6 +23,7 @@ from core.settings import Settings, load_settings
 from core.store import repo
 from core.store.db import Store
 from core.store.schemas import RunCounts, RunIn, RunResult, RunStatus, Trigger
+from mcp_server.catalog import AssetCatalog
 
 API_TOKEN = "wolf-test-token-0123456789abcdef"
 DB_PASSWORD = "pw-never-shown-4711"
@@ -126,6 +127,12 @@ def embedded_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     services = build_services(settings)
     yield services
     services.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_catalog(embedded_services: Services) -> AssetCatalog:
+    """One cached extraction of the embedded tenant, shared by Dog and MCP tests."""
+    return AssetCatalog(embedded_services)
 
 
 class FakeReport:

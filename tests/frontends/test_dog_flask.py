@@ -17,6 +17,7 @@ from core.services import Services
 from core.settings import Settings, load_settings
 from dog_flask.app import create_app
 from dog_flask.extension import close_app
+from mcp_server.catalog import AssetCatalog
 
 from .conftest import real_env, seed_runs
 
@@ -37,9 +38,9 @@ def client(dog_app: Flask) -> FlaskClient:
 
 
 @pytest.fixture(scope="module")
-def embedded_client(embedded_services: Services) -> FlaskClient:
+def embedded_client(embedded_services: Services, embedded_catalog: AssetCatalog) -> FlaskClient:
     """A Dog app over the shared embedded emulator + moto Glue (catalog and plan pages)."""
-    return create_app(services=embedded_services).test_client()
+    return create_app(services=embedded_services, catalog=embedded_catalog).test_client()
 
 
 def test_home_loads_htmx_and_asks_for_the_partials(client: FlaskClient) -> None:

@@ -32,13 +32,10 @@ async def call(server: Any, tool: str, arguments: dict[str, Any] | None = None, 
         return await client.call_tool(tool, arguments or {})
 
 
-_catalogs: dict[int, AssetCatalog] = {}
-
-
-def embedded_server(services: Services) -> Any:
-    """A server over the shared embedded services, sharing one extraction across tests."""
-    catalog = _catalogs.setdefault(id(services), AssetCatalog(services))
-    return create_server(services=services, catalog=catalog)
+@pytest.fixture
+def embedded_server(embedded_services: Services, embedded_catalog: AssetCatalog) -> Any:
+    """A server over the shared embedded services and their one cached extraction."""
+    return create_server(services=embedded_services, catalog=embedded_catalog)
 
 
 def text_of(result: Any) -> str:
@@ -58,8 +55,8 @@ def test_tools_are_listed_with_product_descriptions_and_schemas(dog_settings: Se
     assert tools["list_runs"].input_schema["properties"]["limit"]["maximum"] == 100
 
 
-def test_search_finds_assets_by_business_words(embedded_services: Services) -> None:
-    result = run(lambda: call(embedded_server(embedded_services), "search_assets",
+def test_search_finds_assets_by_business_words(embedded_server: Any) -> None:
+    result = run(lambda: call(embedded_server, "search_assets",
                               {"query": "sales order", "limit": 5}))
     assert not result.is_error
     hits = result.structured_content["result"]
@@ -69,8 +66,8 @@ def test_search_finds_assets_by_business_words(embedded_services: Services) -> N
     assert hits == sorted(hits, key=lambda h: -h["score"])
 
 
-def test_get_asset_returns_columns_and_the_glue_table(embedded_services: Services) -> None:
-    result = run(lambda: call(embedded_server(embedded_services), "get_asset",
+def test_get_asset_returns_columns_and_the_glue_table(embedded_server: Any) -> None:
+    result = run(lambda: call(embedded_server, "get_asset",
                               {"space": "SALES", "name": "V_ORDERS"}))
     assert not result.is_error
     detail = result.structured_content
@@ -79,8 +76,8 @@ def test_get_asset_returns_columns_and_the_glue_table(embedded_services: Service
     assert (detail["glue_database"], detail["glue_table"]) == ("sales", "v_orders")
 
 
-def test_an_unknown_asset_is_a_tool_error_with_a_hint_and_no_internals(embedded_services: Services) -> None:
-    result = run(lambda: call(embedded_server(embedded_services), "get_asset",
+def test_an_unknown_asset_is_a_tool_error_with_a_hint_and_no_internals(embedded_server: Any) -> None:
+    result = run(lambda: call(embedded_server, "get_asset",
                               {"space": "SALES", "name": "NO_SUCH_VIEW"}))
     assert result.is_error
     text = text_of(result)
@@ -119,8 +116,8 @@ def test_sync_status_covers_every_priority_class(dog_settings: Settings) -> None
     assert [s["slice_key"] for s in status["slices"]] == ["critical", "high", "medium", "low"]
 
 
-def test_plan_sync_previews_changes_without_writing(embedded_services: Services) -> None:
-    result = run(lambda: call(embedded_server(embedded_services), "plan_sync", {"spaces": ["HR"]}))
+def test_plan_sync_previews_changes_without_writing(embedded_server: Any) -> None:
+    result = run(lambda: call(embedded_server, "plan_sync", {"spaces": ["HR"]}))
     assert not result.is_error
     plan = result.structured_content
     assert plan["assets"] > 0
@@ -145,8 +142,8 @@ def test_an_unexpected_failure_reaches_the_model_only_as_a_generic_error(dog_set
     assert "list_runs" in text_of(result)
 
 
-def test_the_json_rpc_session_over_memory_streams(embedded_services: Services) -> None:
-    result = run(lambda: call(embedded_server(embedded_services), "search_assets",
+def test_the_json_rpc_session_over_memory_streams(embedded_server: Any) -> None:
+    result = run(lambda: call(embedded_server, "search_assets",
                               {"query": "margin"}, mode="legacy"))
     assert not result.is_error
     assert any(h["name"] == "AM_SALES_MARGIN" for h in result.structured_content["result"])
