@@ -577,7 +577,10 @@ class EmulatorApp:
         etag = obj.etag
         if _etag_matches(ctx.request, etag):
             return _not_modified(etag)
-        payload = json.dumps(obj.doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = obj.cache.get("csn")
+        if payload is None:
+            payload = json.dumps(obj.doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            obj.cache["csn"] = payload
         return Response(payload, media_type=CSN_MEDIA_TYPES[0] + "; charset=utf-8", headers={"ETag": etag})
 
     # -- OAuth ----------------------------------------------------------------------------

@@ -491,7 +491,8 @@ def render(tenant: Tenant, obj: DesignObject, service: str) -> Rendered:
         cached: Rendered | None = obj.cache.get(key)
         if cached is None:
             cached = _render_analytic_model(resolver)
-            obj.cache.clear()
+            for stale in [k for k in obj.cache if isinstance(k, tuple) and k[0] == service]:
+                del obj.cache[stale]
             obj.cache[key] = cached
         return cached
     plain: Rendered | None = obj.cache.get(service)
