@@ -611,8 +611,14 @@ class DatasphereClient:
                 raise UnexpectedResponse(f"{route}: the server repeated a page (skip ignored?)")
             skip += len(rows)
 
-    def list_names(self, space: str, kind: AssetKind) -> list[str]:
-        return [str(item["technicalName"]) for item in self.list_objects(space, kind)]
+    def list_names(
+        self, space: str, kind: AssetKind, *, page_size: int = DESIGN_TIME_PAGE
+    ) -> list[str]:
+        """Technical names of every design-time object of ``kind`` in ``space``."""
+        return [
+            str(item["technicalName"])
+            for item in self.list_objects(space, kind, page_size=page_size)
+        ]
 
     def read_csn(
         self, space: str, kind: AssetKind, name: str, etag: str | None = None
