@@ -235,6 +235,15 @@ class SyncEngine:
         extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
         fetched: list[Asset] = list(extraction.assets)
         unchanged: dict[str, Any] = dict(getattr(extraction, "unchanged", {}) or {})
+        etags_read = dict(extraction.etags)
+        if unchanged and fetched:
+            # Analytic models take their column types from their sources: an unchanged model
+            # over a changed source is re-read and re-resolved against it.
+            for asset, etag in self._refresh_dependent_models(fetched, unchanged):
+                fetched.append(asset)
+                unchanged.pop(asset.key, None)
+                if etag:
+                    etags_read[asset.key] = etag
         summary = _summarise_extraction(extraction)
         summary.assets += len(unchanged)
         scope = list(spaces) if spaces else None
@@ -287,7 +296,7 @@ class SyncEngine:
             assets=fetched + [context[k] for k in sorted(replan) if k in context],
             extraction=summary,
             datasphere_calls=_diff_calls(_datasphere_calls(client), ds_before),
-            etags=dict(getattr(extraction, "etags", {}) or {}),
+            etags=etags_read,
             unchanged=len(known),
         )
 
@@ -351,6 +360,34 @@ class SyncEngine:
             params = table.get("Parameters") or {}
             if params.get(TARGET_HASH) != table_input_hash(table):
                 out.add(key)
+        return out
+
+    def _refresh_dependent_models(
+        self, fetched: Sequence[Asset], unchanged: dict[str, Any]
+    ) -> list[tuple[Asset, str | None]]:
+        from core.datasphere.client import NOT_MODIFIED
+        from core.store import repo
+
+        models = [k for k, kind in unchanged.items() if AssetKind(kind) is AssetKind.ANALYTIC_MODEL]
+        store = self._store_if_present()
+        if not models or store is None:
+            return []
+        with store.session(readonly=True) as session:
+            graph = repo.lineage_graph(session=session)
+        changed = {a.key for a in fetched}
+        wanted = sorted(k for k in models if any(k in graph.get(c, ()) for c in changed))
+        if not wanted:
+            return []
+        extractor = self.services.extractor()
+        sources = {up for up, downs in graph.items() if any(k in downs for k in wanted)}
+        cached = self._load_cached(sorted(sources - changed))
+        known = {a.ref: a for a in [*cached.values(), *fetched]}
+        out: list[tuple[Asset, str | None]] = []
+        for key in wanted:
+            space, _, name = key.partition(".")
+            got = extractor.fetch_asset(space, AssetKind.ANALYTIC_MODEL, name, None, known=known)
+            if got.value is not NOT_MODIFIED and isinstance(got.value, list):
+                out.extend((a, got.etag) for a in got.value)
         return out
 
     @staticmethod

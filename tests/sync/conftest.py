@@ -1,0 +1,3 @@
+"""Sync tests: moto in server mode over HTTP (see fixtures_glue)."""
+
+from fixtures_glue import *  # noqa: F403

@@ -1,0 +1,269 @@
+"""End to end: the emulator (real HTTP) → sync → moto in server mode (real HTTP) → SQLite.
+
+Every test gets its own database prefix (rules), so tests share one moto server safely.
+Glue state is read back through a plain boto3 client that no dgsync counter sees.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.datasphere.emulator.server import start_in_thread
+from core.services import Services, build_services
+from core.settings import (
+    DatasphereSettings,
+    EmulatorSettings,
+    GlueSettings,
+    Settings,
+    SyncSettings,
+)
+from core.specs import MANAGED_BY
+from core.sync.engine import SyncEngine
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    emu = start_in_thread(EmulatorSettings(port=0))
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def make_settings(
+    emulator: Any, moto_endpoint: str, tmp_path: Path, aws_env: None
+) -> Callable[..., Settings]:
+    prefix = f"e{secrets.token_hex(3)}_"
+
+    def make(**sync: Any) -> Settings:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            "version: 1\n"
+            "databases:\n"
+            "  template: '{prefix}{space}'\n"
+            f"  env_prefix: {{dog: {prefix}}}\n"
+            + sync.pop("rules_extra", ""),
+            encoding="utf-8",
+        )
+        return Settings(
+            env="dog",
+            state_dir=tmp_path / "state",
+            database_url=f"sqlite:///{tmp_path / 'state.db'}",
+            datasphere=DatasphereSettings(
+                base_url=emulator.base_url,
+                token_url=emulator.token_url,
+                client_id=emulator.client_id,
+                client_secret=emulator.client_secret,
+                max_backoff_s=0.05,
+            ),
+            glue=GlueSettings(
+                endpoint_url=moto_endpoint, calls_per_second=1000, burst=1000, max_attempts=3
+            ),
+            sync=SyncSettings(rules_file=rules, **sync),
+        )
+
+    make.prefix = prefix  # type: ignore[attr-defined]
+    return make
+
+
+def tables_of(raw_glue: Any, prefix: str) -> dict[str, dict[str, Any]]:
+    """Every table in the test's databases: ``db.table`` → Glue Table."""
+    out: dict[str, dict[str, Any]] = {}
+    for page in raw_glue.get_paginator("get_databases").paginate():
+        for db in page["DatabaseList"]:
+            if not db["Name"].startswith(prefix):
+                continue
+            for tpage in raw_glue.get_paginator("get_tables").paginate(DatabaseName=db["Name"]):
+                for table in tpage["TableList"]:
+                    out[f"{db['Name']}.{table['Name']}"] = table
+    return out
+
+
+def versions_of(raw_glue: Any, tables: dict[str, dict[str, Any]]) -> dict[str, int]:
+    out = {}
+    for key in tables:
+        db, name = key.split(".", 1)
+        out[key] = len(raw_glue.get_table_versions(DatabaseName=db, TableName=name)["TableVersions"])
+    return out
+
+
+def run_sync(settings: Settings, **kwargs: Any) -> Any:
+    with build_services(settings) as services:
+        return SyncEngine(services).sync(**kwargs)
+
+
+def columns(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["Name"]: c for c in table["StorageDescriptor"]["Columns"]}
+
+
+def test_first_sync_lands_every_asset_with_exact_types(make_settings, raw_glue) -> None:
+    settings = make_settings()
+    report = run_sync(settings)
+    assert report.status == "succeeded", report.model_dump_json(indent=1)[:2000]
+    assert report.counts["failed"] == 0
+    prefix = make_settings.prefix
+    tables = tables_of(raw_glue, prefix)
+    with build_services(settings) as services:
+        assets = services.extractor().extract().assets
+    tabled = [a for a in assets if not a.kind.is_flow]
+    assert len(tables) == len(tabled)
+    sources = {t["Parameters"]["dgsync.source"] for t in tables.values()}
+    assert sources == {a.key for a in tabled}
+    assert all(t["Parameters"][MANAGED_BY] == "dgsync" for t in tables.values())
+
+    items = columns(tables[f"{prefix}mct_demo.mct_opportunityitems"])
+    assert items["quantity"]["Type"] == "decimal(20,3)"
+    assert items["value"]["Type"] == "decimal(20,2)"
+    assert items["itemid"]["Type"] == "bigint"
+    assert items["product"]["Type"] == "varchar(5000)"
+    assert items["quantity"]["Comment"] == "Quantity"
+    assert items["quantity"]["Parameters"]["dgsync.role"] == "measure"
+    assert items["quantity"]["Parameters"]["dgsync.aggregation"] == "SUM"
+    assert items["quantity"]["Parameters"]["dgsync.unit"]
+    day = tables[f"{prefix}mct_demo.sap_time_view_dimension_day"]
+    assert "YQMD" in day["Parameters"]["dgsync.hierarchies"]
+    assert day["Description"] == "Time Dimension - Day"
+    # Every asset kind with columns is there, and analytic models have typed columns.
+    kinds = {t["Parameters"]["dgsync.source_kind"] for t in tables.values()}
+    assert {"local_table", "remote_table", "view", "analytic_model"} <= kinds
+    models = [t for t in tables.values() if t["Parameters"]["dgsync.source_kind"] == "analytic_model"]
+    assert models and all(c["Type"] != "" for m in models for c in m["StorageDescriptor"]["Columns"])
+
+
+def test_second_sync_writes_nothing_and_creates_no_version(make_settings, raw_glue) -> None:
+    settings = make_settings()
+    first = run_sync(settings)
+    assert first.glue_writes > 0
+    before = versions_of(raw_glue, tables_of(raw_glue, make_settings.prefix))
+    second = run_sync(settings)
+    assert second.glue_writes == 0
+    assert second.counts["created"] == second.counts["updated"] == 0
+    assert set(second.api_calls["glue"]) <= {"GetDatabases", "GetTables"}
+    after = versions_of(raw_glue, tables_of(raw_glue, make_settings.prefix))
+    assert after == before
+
+
+def test_a_mutation_leads_to_exactly_the_expected_writes(make_settings, emulator, raw_glue) -> None:
+    settings = make_settings()
+    run_sync(settings)
+    changes = httpx.post(
+        f"{emulator.base_url}/_emulator/mutate",
+        json={"count": 3, "seed": 11, "operations": ["add_column", "change_column", "remove_column"]},
+    ).json()["changes"]
+    changed = {f"{c['space']}.{c['name']}" for c in changes}
+    report = run_sync(settings)
+    updated = {i.asset for i in report.items if i.action.value == "update"}
+    # Each changed asset is rewritten; an analytic model reading a changed column may follow.
+    assert changed <= updated
+    extra = updated - changed
+    kinds = {
+        t["Parameters"]["dgsync.source"]: t["Parameters"]["dgsync.source_kind"]
+        for t in tables_of(raw_glue, make_settings.prefix).values()
+    }
+    assert all(kinds[k] == "analytic_model" for k in extra)
+    assert report.glue_writes == len(updated)
+    assert report.counts["created"] == 0
+
+
+def test_plan_mutates_nothing(make_settings, raw_glue, tmp_path) -> None:
+    settings = make_settings()
+    with build_services(settings) as services:
+        report = SyncEngine(services).dry_run()
+        assert services.glue().stats.snapshot().writes == 0
+    assert report.counts["created"] > 0
+    assert tables_of(raw_glue, make_settings.prefix) == {}
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_an_unmanaged_table_is_never_touched(make_settings, raw_glue) -> None:
+    prefix = make_settings.prefix
+    db = f"{prefix}mct_demo"
+    raw_glue.create_database(DatabaseInput={"Name": db})
+    mine = {"Name": "mct_products", "StorageDescriptor": {"Columns": [{"Name": "x", "Type": "int"}]},
+            "Parameters": {"owner": "someone else"}}
+    raw_glue.create_table(DatabaseName=db, TableInput=mine)
+    settings = make_settings()
+    report = run_sync(settings)
+    item = next(i for i in report.items if i.object == f"{db}.mct_products")
+    assert item.action.value == "conflict" and item.conflict == "unmanaged"
+    table = raw_glue.get_table(DatabaseName=db, Name="mct_products")["Table"]
+    assert table["StorageDescriptor"]["Columns"] == [{"Name": "x", "Type": "int"}]
+    assert table["Parameters"] == {"owner": "someone else"}
+    with build_services(settings) as services:
+        from core.store import repo
+
+        with services.store().session() as session:
+            conflicts = repo.list_conflicts(session=session)
+    assert any(c.object == f"{db}.mct_products" and c.kind.value == "unmanaged" for c in conflicts)
+
+
+def test_failsafe_holds_when_most_assets_vanish(make_settings, emulator, raw_glue) -> None:
+    settings = make_settings(deletion_policy="delete")
+    run_sync(settings)
+    before = tables_of(raw_glue, make_settings.prefix)
+    inventory = httpx.get(f"{emulator.base_url}/_emulator/inventory").json()
+    objects = inventory.get("objects", inventory) if isinstance(inventory, dict) else inventory
+    removed = 0
+    for obj in objects:
+        if obj.get("space") == "SALES" or obj.get("space") == "MCT_DEMO":
+            httpx.delete(f"{emulator.base_url}/_emulator/assets/{obj['space']}/{obj['name']}")
+            removed += 1
+    assert removed > 5
+    report = run_sync(settings)
+    assert report.failsafe and "more than 20%" in report.failsafe
+    assert report.counts["deleted"] == 0
+    assert tables_of(raw_glue, make_settings.prefix).keys() == before.keys()
+
+
+def test_an_interrupted_sync_resumes_without_duplicate_writes(
+    make_settings, raw_glue, monkeypatch
+) -> None:
+    from core.glue.client import GlueClient
+
+    settings = make_settings()
+    real_create = GlueClient.create_table
+    calls = {"n": 0}
+
+    def dying_create(self: GlueClient, database: str, table_input: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise KeyboardInterrupt  # the process dies mid-run (no finish_run, no cleanup)
+        real_create(self, database, table_input)
+
+    monkeypatch.setattr(GlueClient, "create_table", dying_create)
+    services = build_services(settings)
+    with pytest.raises(KeyboardInterrupt):
+        SyncEngine(services).sync()
+    services.close()
+    monkeypatch.setattr(GlueClient, "create_table", real_create)
+    half = tables_of(raw_glue, make_settings.prefix)
+    assert 0 < len(half) <= 20
+    settings = settings.model_copy(
+        update={"schedule": settings.schedule.model_copy(update={"lease_ttl_s": 0.01})}
+    )
+    report = run_sync(settings, resume=True)
+    assert report.resumed_from is not None
+    assert report.counts["failed"] == 0
+    assert report.counts["created"] + len(half) == len(tables_of(raw_glue, make_settings.prefix))
+    versions = versions_of(raw_glue, tables_of(raw_glue, make_settings.prefix))
+    assert set(versions.values()) == {1}
+
+
+def test_services_are_closed_cleanly(make_settings) -> None:
+    services: Services = build_services(make_settings())
+    services.glue()
+    services.close()
+    services.close()
