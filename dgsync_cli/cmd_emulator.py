@@ -7,10 +7,13 @@ import click
 from core.datasphere.emulator.server import banner, serve
 from dgsync_cli.context import CliState, handle_errors, pass_state
 
+DEFAULT_PORT = 8400
+
 
 @click.command("emulator")
 @click.option("--host", default=None, help="Interface to listen on (default: DGSYNC_EMULATOR__HOST or 127.0.0.1).")
-@click.option("--port", type=int, default=8400, show_default=True, help="Port; 0 picks a free one.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port; 0 picks a free one (default: DGSYNC_EMULATOR__PORT if set, else 8400).")
 @click.option("--synthetic-assets", type=click.IntRange(min=0), default=None,
               help="Extra synthetic objects for benchmarks (default: DGSYNC_EMULATOR__SYNTHETIC_ASSETS).")
 @click.option("--seed", type=int, default=None, help="Seed of the synthetic content (default: 42).")
@@ -20,11 +23,11 @@ from dgsync_cli.context import CliState, handle_errors, pass_state
               help="Serve only the synthetic objects (no realistic tenant, no SAP sample exports).")
 @pass_state
 @handle_errors
-def emulator(state: CliState, host: str | None, port: int, synthetic_assets: int | None, seed: int | None,
+def emulator(state: CliState, host: str | None, port: int | None, synthetic_assets: int | None, seed: int | None,
              token_lifetime: int | None, synthetic_only: bool) -> None:
     """Serve an emulated SAP Datasphere tenant (catalog, consumption, design-time, OAuth)."""
     base = state.settings().emulator
-    updates: dict[str, object] = {"port": port}
+    updates: dict[str, object] = {"port": port if port is not None else (base.port or DEFAULT_PORT)}
     if host is not None:
         updates["host"] = host
     if synthetic_assets is not None:
