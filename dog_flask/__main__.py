@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from core.log import configure_logging
 from dog_flask.app import create_app
@@ -17,6 +19,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = create_app()
     configure_logging(level="INFO")
+    # SIGTERM (docker stop) unwinds like Ctrl-C, so the embedded Glue saves its snapshot.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         app.run(host=args.host, port=args.port, debug=args.debug, use_reloader=False, threaded=True)
     finally:
