@@ -131,3 +131,11 @@ def test_reset_restores_the_initial_content(fresh: RunningEmulator) -> None:
         inventory = admin.get("/inventory").json()
     assert {c["client_id"] for c in inventory["clients"]} == {"dgsync-demo", "dgsync-interactive", "dgsync-restricted"}
     assert len(inventory["objects"]) == before
+
+
+def test_mutations_restricted_to_some_operations(fresh: RunningEmulator) -> None:
+    changes = _mutate(fresh, count=15, seed=2, operations=["change_column", "remove_column"])
+    assert {c["change"] for c in changes} <= {"change_column", "remove_column"}
+    assert changes
+    with new_client(base_url=fresh.admin_url) as admin:
+        assert admin.post("/mutate", json={"count": 1, "operations": ["explode"]}).status_code == 400
