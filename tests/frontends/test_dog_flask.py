@@ -133,6 +133,7 @@ def test_asset_page_shows_columns_and_the_glue_mapping(embedded_client: FlaskCli
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "SalesOrder" in html
+    assert "cds.String(10)" in html  # exact type with its length
     assert "sales.v_orders" in html
     assert "TableInput sent to Glue" in html
 
