@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from core.datasphere.emulator.server import banner, serve
 from dgsync_cli.context import CliState, handle_errors, pass_state
 
 DEFAULT_PORT = 8400
@@ -26,6 +25,8 @@ DEFAULT_PORT = 8400
 def emulator(state: CliState, host: str | None, port: int | None, synthetic_assets: int | None, seed: int | None,
              token_lifetime: int | None, synthetic_only: bool) -> None:
     """Serve an emulated SAP Datasphere tenant (catalog, consumption, design-time, OAuth)."""
+    from core.datasphere.emulator.server import banner, serve
+
     base = state.settings().emulator
     updates: dict[str, object] = {"port": port if port is not None else (base.port or DEFAULT_PORT)}
     if host is not None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.errors import ConfigError
-from core.store import repo
-from core.store.db import Store, head_revision, make_engine, store_from_settings, upgrade_sql
 from core.store.schemas import AuditFilter, AuditOut, AuditSystem
+
+if TYPE_CHECKING:
+    from core.store.db import Store
 from dgsync_cli.context import CliState, handle_errors, pass_state
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -35,6 +37,8 @@ def parse_time(value: str, *, option: str, now: datetime | None = None) -> datet
 
 
 def _open_unchecked(state: CliState) -> Store:
+    from core.store.db import Store, make_engine
+
     return Store(make_engine(state.settings().database_url))
 
 
@@ -80,7 +84,7 @@ def register(group: click.Group) -> None:
     def db_upgrade(state: CliState, revision: str, as_sql: bool) -> None:
         """Create or migrate the state store to the newest schema."""
         if as_sql:
-            click.echo(upgrade_sql(state.settings().database_url, revision), nl=False)
+            click.echo(_db().upgrade_sql(state.settings().database_url, revision), nl=False)
             return
         store = _open_unchecked(state)
         try:
@@ -105,7 +109,7 @@ def register(group: click.Group) -> None:
             current = store.current_revision()
         finally:
             store.dispose()
-        head = head_revision()
+        head = _db().head_revision()
         if current is None:
             click.echo(f"{store.url}: no schema yet (newest is {head}); run `dgsync db upgrade`")
         elif current == head:
@@ -155,15 +159,27 @@ def register(group: click.Group) -> None:
             system=AuditSystem(system) if system else None,
         )
         settings = state.settings()
-        store = store_from_settings(settings.database_url, env=settings.env)
+        store = _db().store_from_settings(settings.database_url, env=settings.env)
         try:
             with store.session(readonly=True) as session:
                 if fmt == "table":
-                    _print_table(repo.query_audit(session=session, filters=filters, limit=limit))
+                    _print_table(_repo().query_audit(session=session, filters=filters, limit=limit))
                 else:
-                    text = repo.export_audit(
+                    text = _repo().export_audit(
                         session=session, filters=filters, fmt="json" if fmt == "json" else "csv"
                     )
                     click.echo(text, nl=False)
         finally:
             store.dispose()
+
+
+def _db() -> Any:
+    from core.store import db
+
+    return db
+
+
+def _repo() -> Any:
+    from core.store import repo
+
+    return repo

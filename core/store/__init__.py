@@ -12,18 +12,5 @@ Typical use::
 See ``docs/store.md`` for the schema and the API.
 """
 
-from core.store import repo
-from core.store.db import Store, make_engine, normalise_url, store_from_settings
-from core.store.leases import acquire_lease, held_lease, release_lease, renew_lease
-
-__all__ = [
-    "Store",
-    "acquire_lease",
-    "held_lease",
-    "make_engine",
-    "normalise_url",
-    "release_lease",
-    "renew_lease",
-    "repo",
-    "store_from_settings",
-]
+# Submodules are imported where used (``from core.store import repo``): importing the package
+# stays cheap, so `dgsync --help` and Lambda cold starts do not pay for SQLAlchemy.

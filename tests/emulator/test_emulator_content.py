@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -158,9 +157,8 @@ def test_synthetic_content_is_deterministic() -> None:
     assert snapshot(9) != snapshot(10)
 
 
-def test_ten_thousand_synthetic_assets_start_cheaply() -> None:
-    start = time.perf_counter()
+def test_ten_thousand_synthetic_assets_are_generated_lazily() -> None:
+    # Cheap start-up is measured by the benchmark; here: nothing is rendered up front.
     t = Tenant(TenantOptions(synthetic_assets=10_000, seed=42))
-    assert time.perf_counter() - start < 3
     assert len(t.all_objects()) > 10_000
     assert not any(o.loaded for o in t.all_objects() if o.synthetic)
