@@ -439,6 +439,7 @@ class SyncEngine:
     ) -> SyncReport:
         started = datetime.now(UTC)
         t0 = time.monotonic()
+        glue_before = self.services.glue().stats.snapshot()
         outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
         items = [_as_result(i, "done") for i in outcome.plan.items]
         glue_stats = self.services.glue().stats.snapshot()
@@ -451,8 +452,11 @@ class SyncEngine:
             duration_s=round(time.monotonic() - t0, 3),
             counts=counts,
             items=items,
-            api_calls={"glue": _glue_calls(glue_stats), "datasphere": outcome.datasphere_calls},
-            glue_writes=glue_stats.writes,
+            api_calls={
+                "glue": _diff_calls(_glue_calls(glue_stats), _glue_calls(glue_before)),
+                "datasphere": outcome.datasphere_calls,
+            },
+            glue_writes=glue_stats.writes - glue_before.writes,
             extraction=outcome.extraction,
             failsafe=outcome.plan.failsafe,
             plan=outcome.plan,
