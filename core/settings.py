@@ -16,6 +16,7 @@ Settings are built on demand by :func:`load_settings`, never at import time.
 
 from __future__ import annotations
 
+import contextvars
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -192,9 +193,23 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # YAML is merged by load_settings into init kwargs *below* explicit overrides, so the
-        # order here is: init (overrides + YAML) then environment.
-        return (env_settings, init_settings)
+        # Highest first: explicit overrides (CLI flags), environment, then init kwargs (YAML).
+        return (_OverrideSource(settings_cls), env_settings, init_settings)
+
+
+_overrides: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "dgsync_settings_overrides", default=None
+)
+
+
+class _OverrideSource(PydanticBaseSettingsSource):
+    """Explicit overrides given to :func:`load_settings` (they beat the environment)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_overrides.get() or {})
 
 
 def _env_var_for(loc: tuple[Any, ...]) -> str:
@@ -255,11 +270,9 @@ def load_settings(
     path = config_file or os.environ.get("DGSYNC_CONFIG_FILE")
     if path:
         init = _read_yaml(Path(path))
+    token = _overrides.set(overrides or None)
     try:
         settings = Settings(**init)
-        if overrides:
-            merged = _deep_merge(settings.model_dump(), overrides)
-            settings = Settings.model_validate(merged)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -269,6 +282,8 @@ def load_settings(
             "invalid configuration: " + "; ".join(problems),
             hint="Fix the named setting in the environment or the YAML config file.",
         ) from None
+    finally:
+        _overrides.reset(token)
     if env is not None and settings.env != env:
         # An explicit --env beats DGSYNC_ENV.
         settings = settings.model_copy(update={"env": env})
