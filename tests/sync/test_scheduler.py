@@ -296,7 +296,7 @@ def test_concurrency_is_bounded_and_slots_go_in_priority_order(sqlite_store: Sto
 
 def test_a_slice_leased_by_someone_else_is_skipped(sqlite_store: Store, recorder: Recorder) -> None:
     assert acquire_lease(store=sqlite_store, slice_key="high", holder="other-host:1", ttl_s=600)
-    sched = make_scheduler(sqlite_store, recorder)
+    sched = make_scheduler(sqlite_store, recorder, max_concurrency=1)
     outcomes = {o.slice_key: o for o in sched.run_once()}
     assert outcomes["high"].status == "skipped"
     assert "high" not in recorder.started()
@@ -635,3 +635,33 @@ def test_dgsync_run_once_syncs_the_due_slices_of_the_embedded_default(
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "nothing due"
+
+
+def test_a_source_change_seen_by_another_slice_is_not_lost(tmp_path: Path) -> None:
+    """Slices share one extraction cache: a change to a view (high) fetched by a critical run
+    must still be written by the next high run."""
+    from core.datasphere.emulator.mutate import mutate
+    from core.services import build_services
+    from core.settings import DatasphereSettings
+    from core.sync.engine import SyncEngine
+
+    settings = Settings(
+        env="dog", database_url=f"sqlite:///{tmp_path / 'state.db'}", state_dir=tmp_path / "state",
+        datasphere=DatasphereSettings(spaces=["HR"]),
+        schedule=ScheduleSettings(critical="realtime", realtime_interval_s=60, high="hourly",
+                                  medium="off", low="off", max_concurrency=1),
+    )
+    clock = FakeClock(datetime.now(UTC))
+    with build_services(settings) as services:
+        sched = Scheduler(services, clock=clock)
+        assert [o.status for o in sched.run_once()] == ["succeeded"] * 2
+        changes = mutate(services.emulator.tenant, count=3, seed=7, space="HR",
+                         operations=("add_column", "change_column"))
+        assert changes
+        clock.advance(61)
+        assert [o.slice_key for o in sched.run_once()] == ["critical"]
+        clock.advance(3600)
+        assert [o.slice_key for o in sched.run_once()] == ["critical", "high"]
+        leftover = SyncEngine(services).plan(incremental=False)
+        writes = [i.object for i in leftover.plan.items if i.action.writes]
+        assert writes == [], f"changes lost: {changes} still to write: {writes}"
