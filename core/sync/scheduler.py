@@ -15,7 +15,8 @@ that never ran is due at once. Due slices start in priority order, at most
 ``max_concurrency`` at a time, each under the lease of its slice key, so one slice never runs
 twice at once — not in one process, not across processes or hosts sharing the database
 (see :mod:`core.store.leases`). While a slice runs its lease is renewed every third of
-``lease_ttl_s`` and its run's heartbeat is refreshed; a lost lease stops that run.
+``lease_ttl_s`` (at most every 30 s) and its run's heartbeat is refreshed; a lost lease stops
+that run.
 
 Before releasing a lease the scheduler writes the slice's next due time, and after taking one
 it re-reads it: a second scheduler that saw the slice due a moment ago does not run it again.
@@ -77,6 +78,8 @@ DEFAULT_BACKOFF_BASE_S = 30.0
 DEFAULT_BACKOFF_MAX_S = 900.0
 #: How often ``run_forever`` looks at the schedule when nothing else wakes it (seconds).
 DEFAULT_TICK_S = 1.0
+#: Leases are renewed (and run heartbeats refreshed) at least this often (seconds).
+MAX_RENEW_EVERY_S = 30.0
 
 _INTERVALS = {"hourly": 3600.0, "daily": 86400.0}
 _OFF = frozenset({"off", "never", "manual"})
@@ -508,7 +511,7 @@ class Scheduler:
 
     def _renew_loop(self, job: _Job) -> None:
         key = job.priority.value
-        every = max(0.05, self.lease_ttl_s / 3)
+        every = max(0.05, min(self.lease_ttl_s / 3, MAX_RENEW_EVERY_S))
         while not job.renew_stop.wait(timeout=every):
             try:
                 kept = renew_lease(store=self.store, slice_key=key, holder=self.holder,
