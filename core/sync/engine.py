@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,6 @@ from core.specs import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
     RUN_ID,
-    SOURCE,
     SYNCED_AT,
     TARGET_HASH,
     DatabaseSpec,
@@ -158,6 +157,8 @@ class SyncEngine:
         self._stop = threading.Event()
         self._run_assets: dict[str, Asset] = {}
         self._run_etags: dict[str, str] = {}
+        self._db_lock = threading.Lock()
+        self._databases: list[dict[str, Any]] | None = None
 
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
@@ -185,18 +186,23 @@ class SyncEngine:
 
         return map_assets(assets, self.services.rules(), env=self.settings.env, spaces=spaces)
 
-    def read_live(self, wanted: set[str], scope_spaces: Sequence[str] | None) -> LiveCatalog:
-        """Databases we want or manage (in scope), and all their tables (paged listings)."""
+    def read_live(self, wanted: set[str]) -> LiveCatalog:
+        """Databases we want or manage (in scope), and all their tables (paged listings).
+
+        The database listing is read once per run (``GetDatabases``) and reused per space.
+        """
         glue = self.services.glue()
         live = LiveCatalog()
-        for db in glue.iter_databases():
-            name = db["Name"]
-            params = db.get("Parameters") or {}
-            managed = params.get(MANAGED_BY) == MANAGED_BY_VALUE
-            space = params.get(SOURCE)
-            in_scope = scope_spaces is None or space in scope_spaces
-            if name in wanted or (managed and in_scope):
-                live.databases[name] = dict(db)
+        with self._db_lock:
+            if self._databases is None:
+                self._databases = [dict(db) for db in glue.iter_databases()]
+            databases = list(self._databases)
+        for db in databases:
+            # Only the databases these rules map the spaces to: a managed database under
+            # another name belongs to another environment (prefix) or naming scheme, and
+            # is never judged from here.
+            if db["Name"] in wanted:
+                live.databases[db["Name"]] = db
         for name in sorted(live.databases):
             live.tables[name] = {t["Name"]: dict(t) for t in glue.iter_tables(name)}
         return live
@@ -247,6 +253,11 @@ class SyncEngine:
         summary = _summarise_extraction(extraction)
         summary.assets += len(unchanged)
         scope = list(spaces) if spaces else None
+        if extraction.skipped_spaces:
+            # A space we could not read is not judged: its tables are neither orphans nor
+            # deletable (403 today does not mean "gone").
+            all_spaces = scope if scope is not None else [sp.name for sp in extraction.spaces]
+            scope = [sp for sp in all_spaces if sp not in extraction.skipped_spaces]
 
         # Live catalog first: it tells which unchanged assets were edited out of band.
         self.progress("read_live", 0, None)
@@ -260,7 +271,7 @@ class SyncEngine:
         ]
         rules = self.services.rules()
         wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
-        live = self.read_live(wanted, scope)
+        live = self.read_live(wanted)
         replan = self._drifted(unchanged, live) if unchanged else set()
         replan |= self._flow_targets(fetched, unchanged)
         if replan:
@@ -430,6 +441,40 @@ class SyncEngine:
             key = item.asset or ""
             item.impact = sorted(set(local.get(key, [])) | stored.get(key, set()))
 
+    def _space_groups(self, spaces: Sequence[str] | None) -> list[list[str]]:
+        """The spaces a run covers, one group each (processed and committed space by space)."""
+        chosen = list(spaces) if spaces else list(self.settings.datasphere.spaces)
+        if not chosen:
+            chosen = sorted(self.services.extractor().known_spaces())
+        return [[sp] for sp in chosen]
+
+    def outcomes(
+        self,
+        *,
+        spaces: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+        priority: Priority | None = None,
+    ) -> Iterator[PlanOutcome]:
+        """Plan space by space; the next space is extracted while the caller applies this one
+        (bounded memory: one space in flight plus one prefetched)."""
+        from core.log import copy_context
+
+        groups = self._space_groups(spaces)
+        if not groups:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-prefetch") as pool:
+            def submit(group: list[str]) -> Future[PlanOutcome]:
+                return pool.submit(copy_context(), self.plan, spaces=group, kinds=kinds, priority=priority)
+
+            future = submit(groups[0])
+            for index in range(len(groups)):
+                outcome = future.result()
+                if index + 1 < len(groups) and not self._stop.is_set():
+                    future = submit(groups[index + 1])
+                yield outcome
+                if self._stop.is_set():
+                    return
+
     def dry_run(
         self,
         *,
@@ -440,7 +485,7 @@ class SyncEngine:
         started = datetime.now(UTC)
         t0 = time.monotonic()
         glue_before = self.services.glue().stats.snapshot()
-        outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
+        outcome = _merge_outcomes(list(self.outcomes(spaces=spaces, kinds=kinds, priority=priority)))
         items = [_as_result(i, "done") for i in outcome.plan.items]
         glue_stats = self.services.glue().stats.snapshot()
         counts = count_items(items)
@@ -525,12 +570,18 @@ class SyncEngine:
         status = RunStatus.FAILED
         fatal: DgsyncError | None = None
         try:
-            outcome = self.plan(spaces=spaces, kinds=kinds, priority=priority)
             done_before: set[str] = set()
             if resumed_from:
                 with store.session(readonly=True) as session:
                     done_before = repo.completed_items(session=session, run_id=resumed_from)
-            results = self._apply(run_id, outcome, done_before)
+            parts: list[PlanOutcome] = []
+            for part in self.outcomes(spaces=spaces, kinds=kinds, priority=priority):
+                results.extend(self._apply(run_id, part, done_before))
+                # Keep the summaries, not the specs: memory stays bounded by one space.
+                parts.append(part.model_copy(update={"assets": [], "mapping": MappingResult(),
+                                                     "plan": part.plan.model_copy(update={"items": []})}))
+                self._heartbeat(run_id, results)
+            outcome = _merge_outcomes(parts)
             failed = sum(1 for r in results if r.status == "failed")
             if self._stop.is_set():
                 status = RunStatus.ABORTED
@@ -670,6 +721,13 @@ class SyncEngine:
                 repo.replace_lineage(
                     session=session, downstream=asset.key, edges=_lineage_of(asset), run_id=run_id
                 )
+
+    def _heartbeat(self, run_id: str, results: Sequence[ItemResult]) -> None:
+        from core.store import repo
+        from core.store.schemas import RunCounts
+
+        with self.services.store().session() as session:
+            repo.heartbeat_run(session=session, run_id=run_id, counts=RunCounts(**count_items(results)))
 
     # -- one object ---------------------------------------------------------------------
     def _apply_database(self, run_id: str, item: PlanItem, spec: DatabaseSpec | None) -> ItemResult:
@@ -920,6 +978,40 @@ class SyncEngine:
                         }.get(item.conflict, "flagged"),
                     ),
                 )
+
+
+def _merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
+    """One outcome from the per-space ones (plans concatenated, summaries added up)."""
+    if len(parts) == 1:
+        return parts[0]
+    summary = ExtractionSummary()
+    calls: dict[str, int] = {}
+    items: list[PlanItem] = []
+    issues = []
+    skipped: dict[str, str] = {}
+    failsafes = []
+    for part in parts:
+        summary.assets += part.extraction.assets
+        summary.spaces.extend(part.extraction.spaces)
+        summary.skipped_spaces.update(part.extraction.skipped_spaces)
+        summary.errors.extend(part.extraction.errors)
+        for route, n in part.datasphere_calls.items():
+            calls[route] = calls.get(route, 0) + n
+        items.extend(part.plan.items)
+        issues.extend(part.plan.issues)
+        skipped.update(part.plan.skipped_assets)
+        if part.plan.failsafe:
+            failsafes.append(part.plan.failsafe)
+    plan = Plan(items=items, issues=issues, skipped_assets=skipped,
+                failsafe="; ".join(failsafes) or None)
+    return PlanOutcome(
+        plan=plan,
+        mapping=MappingResult(),
+        assets=[],
+        extraction=summary,
+        datasphere_calls=calls,
+        unchanged=sum(p.unchanged for p in parts),
+    )
 
 
 def _lineage_of(asset: Asset) -> list[Any]:

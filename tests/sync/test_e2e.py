@@ -223,9 +223,37 @@ def test_failsafe_holds_when_most_assets_vanish(make_settings, emulator, raw_glu
             removed += 1
     assert removed > 5
     report = run_sync(settings)
+    # Per space: an emptied space trips "found nothing"; a thinned one "more than 20 %".
+    assert report.failsafe and "extraction found no assets" in report.failsafe
+    assert report.counts["deleted"] == 0
+    assert tables_of(raw_glue, make_settings.prefix).keys() == before.keys()
+
+
+def test_failsafe_holds_when_a_large_share_of_a_space_vanishes(make_settings, emulator, raw_glue) -> None:
+    settings = make_settings(deletion_policy="delete")
+    run_sync(settings)
+    before = tables_of(raw_glue, make_settings.prefix)
+    inventory = httpx.get(f"{emulator.base_url}/_emulator/inventory").json()
+    objects = inventory.get("objects", inventory) if isinstance(inventory, dict) else inventory
+    mct = [o for o in objects if o.get("space") == "MCT_DEMO"]
+    for obj in mct[: len(mct) // 2]:
+        httpx.delete(f"{emulator.base_url}/_emulator/assets/{obj['space']}/{obj['name']}")
+    report = run_sync(settings)
     assert report.failsafe and "more than 20%" in report.failsafe
     assert report.counts["deleted"] == 0
     assert tables_of(raw_glue, make_settings.prefix).keys() == before.keys()
+
+
+def test_deletion_within_the_share_goes_ahead(make_settings, emulator, raw_glue) -> None:
+    settings = make_settings(deletion_policy="delete")
+    run_sync(settings)
+    httpx.delete(f"{emulator.base_url}/_emulator/assets/MCT_DEMO/MCT_ProductCategories")
+    report = run_sync(settings)
+    assert report.failsafe is None
+    assert report.counts["deleted"] == 1, [(i.object, i.reason) for i in report.items if i.action.value == "delete"]
+    assert f"{make_settings.prefix}mct_demo.mct_productcategories" not in tables_of(
+        raw_glue, make_settings.prefix
+    )
 
 
 def test_an_interrupted_sync_resumes_without_duplicate_writes(
@@ -257,7 +285,8 @@ def test_an_interrupted_sync_resumes_without_duplicate_writes(
     report = run_sync(settings, resume=True)
     assert report.resumed_from is not None
     assert report.counts["failed"] == 0
-    assert report.counts["created"] + len(half) == len(tables_of(raw_glue, make_settings.prefix))
+    created_tables = [i for i in report.items if i.action.value == "create" and "." in i.object]
+    assert len(created_tables) + len(half) == len(tables_of(raw_glue, make_settings.prefix))
     versions = versions_of(raw_glue, tables_of(raw_glue, make_settings.prefix))
     assert set(versions.values()) == {1}
 
