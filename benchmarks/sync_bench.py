@@ -13,6 +13,7 @@ the ``dgsync sync`` process (psutil sampling of the child).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import math
@@ -85,8 +86,12 @@ class CountingProxy:
 
             do_GET = do_POST
 
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return  # a killed client resets its connections: expected here
+
         self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server = QuietServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -122,7 +127,7 @@ class Bench:
         self.proxy: CountingProxy | None = None
 
     def start_emulator(self) -> None:
-        log = open(self.workdir / "emulator.log", "wb")
+        log = open(self.workdir / "emulator.log", "wb")  # noqa: SIM115 - lives as long as the child
         self.procs.append(subprocess.Popen(
             [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(self.emu_port),
              "--synthetic-assets", str(self.assets), "--seed", str(self.seed), "--synthetic-only"],
@@ -135,7 +140,7 @@ class Bench:
         if self.proxy is not None:
             self.proxy.stop()
         self.moto_port = free_port()
-        log = open(self.workdir / f"moto-{self.moto_port}.log", "wb")
+        log = open(self.workdir / f"moto-{self.moto_port}.log", "wb")  # noqa: SIM115 - lives as long as the child
         self.procs.append(subprocess.Popen(
             [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)],
             stdout=log, stderr=subprocess.STDOUT,
@@ -179,17 +184,15 @@ class Bench:
         before = self.proxy.snapshot()
         self.ds_stats(reset=True)
         t0 = time.monotonic()
-        out = open(self.workdir / "sync.out", "wb")
-        proc = subprocess.Popen([str(BIN / "dgsync"), "sync", "--format", "json", *extra],
-                                env=self.env(db), stdout=out, stderr=subprocess.STDOUT)
+        with open(self.workdir / "sync.out", "ab") as out:
+            proc = subprocess.Popen([str(BIN / "dgsync"), "sync", "--format", "json", *extra],
+                                    env=self.env(db), stdout=out, stderr=subprocess.STDOUT)
         ps = psutil.Process(proc.pid)
         peak = 0
         killed = False
         while proc.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak = max(peak, ps.memory_info().rss)
-            except psutil.Error:
-                pass
             if kill_at_writes is not None:
                 now = self.proxy.snapshot() - before
                 if sum(v for k, v in now.items() if k.startswith(WRITE_PREFIXES)) >= kill_at_writes:

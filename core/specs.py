@@ -11,11 +11,10 @@ Ownership markers live in ``Parameters`` (Glue tables cannot carry AWS tags), al
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-import hashlib
 
 from core.models import AssetRef, Priority, canonical_json
 
