@@ -159,6 +159,7 @@ class SyncEngine:
         self._run_etags: dict[str, str] = {}
         self._db_lock = threading.Lock()
         self._databases: list[dict[str, Any]] | None = None
+        self._etags: dict[str, str] | None = None
 
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
@@ -238,7 +239,21 @@ class SyncEngine:
         """
         etags = self._known_etags() if incremental else {}
         ds_before = _datasphere_calls(self.services.datasphere_client())
-        extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
+        rules = self.services.rules()
+        live_future: Future[LiveCatalog] | None = None
+        pool: ThreadPoolExecutor | None = None
+        if spaces:
+            # The Glue listing does not depend on the extraction: read both at once.
+            from core.log import copy_context
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-live")
+            wanted_now = {rules.database_name(sp, self.settings.env) for sp in spaces}
+            live_future = pool.submit(copy_context(), self.read_live, wanted_now)
+        try:
+            extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False)
         fetched: list[Asset] = list(extraction.assets)
         unchanged: dict[str, Any] = dict(getattr(extraction, "unchanged", {}) or {})
         etags_read = dict(extraction.etags)
@@ -269,9 +284,11 @@ class SyncEngine:
             for k, kind in unchanged.items()
             if k not in context
         ]
-        rules = self.services.rules()
-        wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
-        live = self.read_live(wanted)
+        if live_future is not None:
+            live = live_future.result()
+        else:
+            wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
+            live = self.read_live(wanted)
         replan = self._drifted(unchanged, live) if unchanged else set()
         replan |= self._flow_targets(fetched, unchanged)
         if replan:
@@ -327,6 +344,12 @@ class SyncEngine:
             return None
 
     def _known_etags(self) -> dict[str, str]:
+        with self._db_lock:
+            if self._etags is None:
+                self._etags = self._read_known_etags()
+            return self._etags
+
+    def _read_known_etags(self) -> dict[str, str]:
         from core.store import repo
         from core.store.cache import cached_etags
 
@@ -460,6 +483,8 @@ class SyncEngine:
         from core.log import copy_context
 
         groups = self._space_groups(spaces)
+        self._databases = None  # fresh listings for every run
+        self._etags = None
         if not groups:
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-prefetch") as pool:
