@@ -260,6 +260,37 @@ def scenario(result: dict[str, Any], versions: dict[str, int], before: dict[str,
     }
 
 
+def minimum_calls(scenarios: dict[str, Any], tables_per_db: dict[str, int], changed: int) -> None:
+    """Add ``min_glue_calls`` / ``glue_call_ratio`` and ``min_datasphere_calls`` /
+    ``datasphere_call_ratio`` to each scenario.
+
+    Glue minimum: one GetDatabases; for a full sync one create per table and database; for a
+    resync the paged listing (ceil(tables/100) GetTables per database) plus one write per
+    changed asset. Datasphere minimum: one token, the list pages actually needed (routes
+    without ``{name}``, as served) and one CSN read per asset.
+    """
+    databases = len(tables_per_db)
+    tables = sum(tables_per_db.values())
+    listing = 1 + sum(max(1, math.ceil(n / 100)) for n in tables_per_db.values())
+    glue_min = {
+        "full": 1 + databases + tables,
+        "noop": listing,
+        "one_percent": listing + changed,
+        "resume": 1 + databases + tables,
+    }
+    for name, sc in scenarios.items():
+        made = sum(sc["glue_calls"].values())
+        sc["min_glue_calls"] = glue_min[name]
+        sc["glue_call_ratio"] = round(made / glue_min[name], 3) if glue_min[name] else None
+        ds = sc["datasphere_calls"]
+        reads = sum(v for k, v in ds.items() if "{name}" in k)
+        pages = sum(v for k, v in ds.items() if "{name}" not in k and "oauth" not in k)
+        assets = sc.get("assets_in_tenant", 0)
+        ds_min = 1 + pages + assets
+        sc["min_datasphere_calls"] = ds_min
+        sc["datasphere_call_ratio"] = round((reads + pages + ds.get("POST /oauth/token", 0)) / ds_min, 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--assets", type=int, default=1000)
@@ -306,6 +337,13 @@ def main() -> int:
         databases = len({k.split(".", 1)[0] for k in v_full})
         scenarios["noop"]["glue_read_budget"] = math.ceil(tables / 100) + databases
         scenarios["full"]["tables"] = tables
+        per_db: dict[str, int] = {}
+        for key in v_full:
+            per_db[key.split(".", 1)[0]] = per_db.get(key.split(".", 1)[0], 0) + 1
+        for sc in scenarios.values():
+            sc["assets_in_tenant"] = args.assets
+        scenarios["resume"]["assets_in_tenant"] = 2 * args.assets  # two runs read the tenant
+        minimum_calls(scenarios, per_db, len(changes))
     finally:
         bench.stop()
         if not args.keep:
