@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -49,8 +50,9 @@ def _print_items(report: Any, *, show_noop: bool) -> None:
             )
             if len(item.diffs) > 8:
                 detail += f"\n  … {len(item.diffs) - 8} more"
+        affected = item.impact_tables or item.impact
         table.add_row(item.action.value, item.object, item.asset or "", detail,
-                      ", ".join(item.impact[:5]) + (" …" if len(item.impact) > 5 else ""))
+                      ", ".join(affected[:5]) + (" …" if len(affected) > 5 else ""))
         shown += 1
     console = Console()
     if shown:
@@ -86,6 +88,21 @@ def _print_summary(report: Any) -> None:
                 click.echo(f"    hint: {item.hint}")
 
 
+def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any]) -> Any:
+    """Build the services and an engine, run ``action(engine)`` with a live progress bar on a
+    terminal (table format), and close everything."""
+    from core.sync.engine import SyncEngine
+
+    settings = state.settings()
+    bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
+    with build_services(settings) as services:
+        engine = SyncEngine(services, progress=on_progress)
+        if bar is None:
+            return action(engine)
+        with bar:
+            return action(engine)
+
+
 def register(group: click.Group) -> None:
     @group.command("plan")
     @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
@@ -96,17 +113,9 @@ def register(group: click.Group) -> None:
     @handle_errors
     def plan_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str, show_all: bool) -> None:
         """Show what a sync would do, with field-level diffs and impact. Writes nothing."""
-        from core.sync.engine import SyncEngine
-
-        settings = state.settings()
-        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
-        with build_services(settings) as services:
-            engine = SyncEngine(services, progress=on_progress)
-            if bar is not None:
-                with bar:
-                    report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
-            else:
-                report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
+        report = _run_engine(
+            state, fmt, lambda engine: engine.dry_run(spaces=spaces or None, kinds=kinds or None)
+        )
         if fmt == "json":
             echo_json(report.model_dump(mode="json"))
             return
@@ -122,17 +131,11 @@ def register(group: click.Group) -> None:
     @handle_errors
     def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool, fmt: str) -> None:
         """Apply the plan to Glue; exit code 1 when any object failed."""
-        from core.sync.engine import SyncEngine
-
-        settings = state.settings()
-        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
-        with build_services(settings) as services:
-            engine = SyncEngine(services, progress=on_progress)
-            if bar is not None:
-                with bar:
-                    report = engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
-            else:
-                report = engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+        report = _run_engine(
+            state,
+            fmt,
+            lambda engine: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume),
+        )
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})
             echo_json(body)

@@ -209,6 +209,14 @@ def _read_snapshot(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def _same_as_file(path: Path, data: dict[str, Any]) -> bool:
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(current == json.loads(json.dumps(data, default=str)))
+
+
 def _write_atomically(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -262,6 +270,8 @@ class EmbeddedGlue:
         if self.snapshot_path is None:
             return
         data = self.snapshot()
+        if _same_as_file(self.snapshot_path, data):
+            return  # nothing changed (e.g. after `dgsync plan`): leave the file alone
         _write_atomically(self.snapshot_path, data)
         log.debug(
             "embedded Glue saved",

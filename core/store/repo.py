@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -438,6 +438,19 @@ def upsert_asset_state(*, session: Session, state: AssetStateIn) -> AssetStateOu
     _upsert_state(session, state)
     row = session.get_one(AssetStateRow, (state.env, state.key), populate_existing=True)
     return AssetStateOut.model_validate(row)
+
+
+def set_glue_versions(*, session: Session, env: str, versions: dict[str, str]) -> None:
+    """Remember the Glue ``VersionId`` last verified for these assets' tables."""
+    if not versions:
+        return
+    table = AssetStateRow.__table__
+    session.execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.env == env, table.c.key == bindparam("k"))
+        .values(glue_version_id=bindparam("v")),
+        [{"k": k, "v": v} for k, v in versions.items()],
+    )
 
 
 def get_asset_states(

@@ -59,6 +59,11 @@ log = get_logger(__name__)
 ProgressFn = Callable[[str, int, int | None], None]
 
 
+#: Spaces planned ahead of the one being applied: the Glue listing, the extraction and the
+#: writes of different spaces overlap; memory stays bounded by this many spaces.
+PREFETCH_SPACES = 3
+
+
 def _noop_progress(stage: str, done: int, total: int | None) -> None:
     return None
 
@@ -145,6 +150,8 @@ class PlanOutcome(BaseModel):
     etags: dict[str, str] = Field(default_factory=dict)
     #: Assets unchanged since the last sync (304), neither mapped nor planned.
     unchanged: int = 0
+    #: Unchanged assets whose live table was hashed clean: key → its ``VersionId``.
+    verified_versions: dict[str, str] = Field(default_factory=dict)
 
 
 class SyncEngine:
@@ -249,11 +256,14 @@ class SyncEngine:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-live")
             wanted_now = {rules.database_name(sp, self.settings.env) for sp in spaces}
             live_future = pool.submit(copy_context(), self.read_live, wanted_now)
+        phases: dict[str, float] = {}
+        mark = time.monotonic()
         try:
             extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
         finally:
             if pool is not None:
                 pool.shutdown(wait=False)
+        phases["extract"] = time.monotonic() - mark
         fetched: list[Asset] = list(extraction.assets)
         unchanged: dict[str, Any] = dict(getattr(extraction, "unchanged", {}) or {})
         etags_read = dict(extraction.etags)
@@ -284,19 +294,26 @@ class SyncEngine:
             for k, kind in unchanged.items()
             if k not in context
         ]
+        mark = time.monotonic()
         if live_future is not None:
             live = live_future.result()
         else:
             wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
             live = self.read_live(wanted)
-        replan = self._drifted(unchanged, live) if unchanged else set()
+        phases["read_live_wait"] = time.monotonic() - mark
+        mark = time.monotonic()
+        verified: dict[str, str] = {}
+        replan = self._drifted(unchanged, live, verified) if unchanged else set()
         replan |= self._flow_targets(fetched, unchanged)
+        phases["drift"] = time.monotonic() - mark
         if replan:
             context.update(self._load_cached(sorted(replan)))
             stubs = [a for a in stubs if a.key not in replan]
         self.progress("map", 0, len(fetched) + len(replan))
         assets = [*fetched, *context.values()]
+        mark = time.monotonic()
         full = self.map([*assets, *stubs], extraction.spaces)
+        phases["map"] = time.monotonic() - mark
         planned_keys = {a.key for a in fetched} | (replan & set(context))
         mapping = full.model_copy(
             update={
@@ -305,6 +322,7 @@ class SyncEngine:
             }
         )
         known = set(unchanged) - planned_keys
+        mark = time.monotonic()
         plan = build_plan(
             mapping=mapping,
             live=live,
@@ -317,6 +335,11 @@ class SyncEngine:
             known_sources=known,
         )
         self._attach_impact(plan, assets)
+        phases["plan"] = time.monotonic() - mark
+        log.debug(
+            "space planned",
+            extra={"spaces": list(spaces or []), **{f"{k}_s": round(v, 3) for k, v in phases.items()}},
+        )
         client = self.services.datasphere_client()
         return PlanOutcome(
             plan=plan,
@@ -326,6 +349,7 @@ class SyncEngine:
             datasphere_calls=_diff_calls(_datasphere_calls(client), ds_before),
             etags=etags_read,
             unchanged=len(known),
+            verified_versions={k: v for k, v in verified.items() if k in known},
         )
 
     # -- incremental helpers --------------------------------------------------------------
@@ -374,8 +398,15 @@ class SyncEngine:
         with store.session(readonly=True) as session:
             return get_cached_assets(session=session, env=self.settings.env, keys=keys)
 
-    def _drifted(self, unchanged: dict[str, Any], live: LiveCatalog) -> set[str]:
-        """Unchanged assets whose Glue table was edited or removed outside dgsync."""
+    def _drifted(
+        self, unchanged: dict[str, Any], live: LiveCatalog, verified: dict[str, str]
+    ) -> set[str]:
+        """Unchanged assets whose Glue table was edited or removed outside dgsync.
+
+        A table whose ``VersionId`` is the one verified by an earlier run is unchanged since
+        (every ``UpdateTable`` moves it): no need to hash it again. Tables hashed clean now
+        are added to ``verified`` (stored by a sync, never by a plan).
+        """
         from core.store import repo
 
         store = self._store_if_present()
@@ -391,9 +422,14 @@ class SyncEngine:
             if table is None:
                 out.add(key)
                 continue
+            version = table.get("VersionId")
+            if version is not None and version == st.glue_version_id:
+                continue
             params = table.get("Parameters") or {}
             if params.get(TARGET_HASH) != table_input_hash(table):
                 out.add(key)
+            elif version is not None:
+                verified[key] = str(version)
         return out
 
     def _refresh_dependent_models(
@@ -437,7 +473,9 @@ class SyncEngine:
         """Downstream assets of every change: from this run's assets and stored lineage."""
         from core.mapping.mapper import impact
 
-        writes = [i for i in plan.items if i.action.writes and i.asset]
+        # Impact matters for changes to what exists (a new table has no consumers yet).
+        changes = (Action.UPDATE, Action.DEPRECATE, Action.DELETE)
+        writes = [i for i in plan.items if i.action in changes and i.asset]
         for item in plan.items:
             item.impact = []
         if not writes:
@@ -460,9 +498,22 @@ class SyncEngine:
                         seen.add(node)
                         stack.extend(graph.get(node, ()))
                 stored[key] = seen
+        tables: dict[str, str] = {}
+        every = set().union(*local.values(), *stored.values()) if (local or stored) else set()
+        if store is not None and every:
+            from core.store import repo
+
+            with store.session(readonly=True) as session:
+                states = repo.get_asset_states(session=session, env=self.settings.env, keys=every)
+            tables = {
+                k: f"{st.glue_database}.{st.glue_table}"
+                for k, st in states.items()
+                if st.glue_database and st.glue_table
+            }
         for item in writes:
             key = item.asset or ""
             item.impact = sorted(set(local.get(key, [])) | stored.get(key, set()))
+            item.impact_tables = sorted({tables[k] for k in item.impact if k in tables})
 
     def _space_groups(self, spaces: Sequence[str] | None) -> list[list[str]]:
         """The spaces a run covers, one group each (processed and committed space by space)."""
@@ -478,8 +529,8 @@ class SyncEngine:
         kinds: Sequence[str] | None = None,
         priority: Priority | None = None,
     ) -> Iterator[PlanOutcome]:
-        """Plan space by space; the next space is extracted while the caller applies this one
-        (bounded memory: one space in flight plus one prefetched)."""
+        """Plan space by space, up to :data:`PREFETCH_SPACES` ahead of the caller applying them
+        (bounded memory; extraction, Glue listings and writes of different spaces overlap)."""
         from core.log import copy_context
 
         groups = self._space_groups(spaces)
@@ -487,17 +538,22 @@ class SyncEngine:
         self._etags = None
         if not groups:
             return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-prefetch") as pool:
+        depth = PREFETCH_SPACES
+        with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="dgsync-prefetch") as pool:
+
             def submit(group: list[str]) -> Future[PlanOutcome]:
                 return pool.submit(copy_context(), self.plan, spaces=group, kinds=kinds, priority=priority)
 
-            future = submit(groups[0])
-            for index in range(len(groups)):
-                outcome = future.result()
-                if index + 1 < len(groups) and not self._stop.is_set():
-                    future = submit(groups[index + 1])
+            pending = [submit(g) for g in groups[:depth]]
+            queued = groups[depth:]
+            while pending:
+                outcome = pending.pop(0).result()
+                if queued and not self._stop.is_set():
+                    pending.append(submit(queued.pop(0)))
                 yield outcome
                 if self._stop.is_set():
+                    for future in pending:
+                        future.cancel()
                     return
 
     def dry_run(
@@ -721,6 +777,13 @@ class SyncEngine:
                     results.append(future.result())
                 except SyncAborted:
                     continue
+        if outcome.verified_versions:
+            from core.store import repo
+
+            with self.services.store().session() as session:
+                repo.set_glue_versions(
+                    session=session, env=self.settings.env, versions=outcome.verified_versions
+                )
         if not self._stop.is_set():
             # Assets with a table outside this run's scope (another priority slice) are left
             # uncached: their slice must still see them as changed.

@@ -93,6 +93,8 @@ class PlanItem(BaseModel):
     priority: Priority = Priority.LOW
     #: Downstream assets affected by this change (impact analysis).
     impact: list[str] = Field(default_factory=list)
+    #: Their Glue tables (``database.table``), as last synced.
+    impact_tables: list[str] = Field(default_factory=list)
 
     @property
     def object(self) -> str:

@@ -296,3 +296,69 @@ def test_services_are_closed_cleanly(make_settings) -> None:
     services.glue()
     services.close()
     services.close()
+
+
+def _mutate_one(emulator: Any) -> set[str]:
+    changes = httpx.post(
+        f"{emulator.base_url}/_emulator/mutate",
+        json={"count": 1, "seed": 5, "operations": ["change_column", "add_column"], "space": "MCT_DEMO"},
+    ).json()["changes"]
+    return {f"{c['space']}.{c['name']}" for c in changes}
+
+
+@pytest.mark.parametrize(("losses", "expected"), [(1, "update"), (2, "conflict")])
+def test_concurrent_modification_is_replanned_and_retried_once(
+    make_settings, emulator, losses, expected
+) -> None:
+    from core.glue.testing import GlueFaults
+
+    settings = make_settings()
+    run_sync(settings)
+    changed = _mutate_one(emulator)
+    with build_services(settings) as services:
+        faults = GlueFaults().install(services.glue().boto_client)
+        faults.fail("UpdateTable", "ConcurrentModificationException", times=losses, status=400)
+        report = SyncEngine(services).sync()
+        faults.uninstall()
+        from core.store import repo
+
+        with services.store().session() as session:
+            conflicts = repo.list_conflicts(session=session)
+    item = next(i for i in report.items if i.asset in changed)
+    assert item.action.value == expected
+    assert report.counts["failed"] == 0
+    if expected == "conflict":
+        assert item.conflict == "concurrent_modification"
+        assert any(c.kind.value == "concurrent_modification" for c in conflicts)
+    else:
+        assert not any(c.kind.value == "concurrent_modification" for c in conflicts)
+
+
+def test_plan_shows_field_diffs_and_impact_of_a_change(make_settings, emulator) -> None:
+    settings = make_settings()
+    run_sync(settings)
+    httpx.post(
+        f"{emulator.base_url}/_emulator/mutate",
+        json={"count": 1, "seed": 3, "operations": ["change_column"], "space": "SALES"},
+    )
+    with build_services(settings) as services:
+        report = SyncEngine(services).dry_run()
+    updates = [i for i in report.plan.items if i.action.value == "update"]
+    assert updates
+    assert all(i.diffs for i in updates)
+    assert all(d.field.startswith(("column.", "Parameters.", "Description")) for i in updates for d in i.diffs)
+
+
+def test_another_environments_tables_are_never_judged(make_settings, raw_glue, emulator) -> None:
+    """Two prefixes (environments) in one account: a sync with `delete` leaves the other's alone."""
+    dog = make_settings(deletion_policy="delete")
+    run_sync(dog)
+    mine = tables_of(raw_glue, make_settings.prefix)
+    other = f"o{secrets.token_hex(3)}_"
+    raw_glue.create_database(DatabaseInput={"Name": f"{other}mct_demo", "Parameters": {MANAGED_BY: "dgsync", "dgsync.source": "MCT_DEMO"}})
+    stray = {"Name": "not_in_the_source", "Parameters": {MANAGED_BY: "dgsync", "dgsync.source": "MCT_DEMO.GONE"}}
+    raw_glue.create_table(DatabaseName=f"{other}mct_demo", TableInput=stray)
+    report = run_sync(dog)
+    assert report.counts["deleted"] == 0
+    assert raw_glue.get_table(DatabaseName=f"{other}mct_demo", Name="not_in_the_source")
+    assert tables_of(raw_glue, make_settings.prefix).keys() == mine.keys()
