@@ -223,3 +223,14 @@ def test_fetch_asset_is_conditional() -> None:
     got = extractor.fetch_asset("SALES", AssetKind.LOCAL_TABLE, "T_ORDERS")
     assert got.etag == '"e1"'
     assert [a.name for a in got.value] == ["T_ORDERS"]  # type: ignore[union-attr]
+
+
+def test_a_server_that_ignores_if_none_match_is_read_in_full() -> None:
+    """Fallback: a server without conditional requests answers 200 every time; the object is
+    then simply read and mapped again (no 304 assumed, nothing lost)."""
+    fake = _tenant({"SALES": {"localtables": {"T_ORDERS": TABLE}}})
+    extractor = Extractor(_client(fake), kinds=[AssetKind.LOCAL_TABLE])
+    result = extractor.extract(etags={"SALES.T_ORDERS": '"e1"'})
+    assert [a.name for a in result.assets] == ["T_ORDERS"]
+    assert result.unchanged == {}
+    assert result.etags == {"SALES.T_ORDERS": '"e1"'}
