@@ -59,9 +59,13 @@ log = get_logger(__name__)
 ProgressFn = Callable[[str, int, int | None], None]
 
 
+#: Spaces whose Glue listing is read ahead (its own pipeline: moto/Glue work overlaps the
+#: Datasphere reads of earlier spaces).
+LIVE_AHEAD = 2
+
 #: Spaces planned ahead of the one being applied: the Glue listing, the extraction and the
 #: writes of different spaces overlap; memory stays bounded by this many spaces.
-PREFETCH_SPACES = 3
+PREFETCH_SPACES = 1
 
 
 def _noop_progress(stage: str, done: int, total: int | None) -> None:
@@ -167,6 +171,7 @@ class SyncEngine:
         self._db_lock = threading.Lock()
         self._databases: list[dict[str, Any]] | None = None
         self._etags: dict[str, str] | None = None
+        self._graph: dict[str, set[str]] | None = None
 
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
@@ -235,6 +240,7 @@ class SyncEngine:
         kinds: Sequence[str] | None = None,
         priority: Priority | None = None,
         incremental: bool = True,
+        live_ahead: Future[LiveCatalog] | None = None,
     ) -> PlanOutcome:
         """Extract, map, read the live catalog and decide. Writes nothing anywhere.
 
@@ -247,9 +253,9 @@ class SyncEngine:
         etags = self._known_etags() if incremental else {}
         ds_before = _datasphere_calls(self.services.datasphere_client())
         rules = self.services.rules()
-        live_future: Future[LiveCatalog] | None = None
+        live_future: Future[LiveCatalog] | None = live_ahead
         pool: ThreadPoolExecutor | None = None
-        if spaces:
+        if spaces and live_future is None:
             # The Glue listing does not depend on the extraction: read both at once.
             from core.log import copy_context
 
@@ -387,6 +393,16 @@ class SyncEngine:
         bad = {k for k, st in states.items() if st.status.value not in ("synced", "skipped")}
         return {k: v for k, v in etags.items() if k not in bad}
 
+    def _lineage(self, store: Any) -> dict[str, set[str]]:
+        """The stored lineage graph as of the start of the run (read once per run)."""
+        from core.store import repo
+
+        with self._db_lock:
+            if self._graph is None:
+                with store.session(readonly=True) as session:
+                    self._graph = repo.lineage_graph(session=session)
+            return self._graph
+
     def _load_cached(self, keys: Sequence[str]) -> dict[str, Asset]:
         if not keys:
             return {}
@@ -436,14 +452,12 @@ class SyncEngine:
         self, fetched: Sequence[Asset], unchanged: dict[str, Any]
     ) -> list[tuple[Asset, str | None]]:
         from core.datasphere.client import NOT_MODIFIED
-        from core.store import repo
 
         models = [k for k, kind in unchanged.items() if AssetKind(kind) is AssetKind.ANALYTIC_MODEL]
         store = self._store_if_present()
         if not models or store is None:
             return []
-        with store.session(readonly=True) as session:
-            graph = repo.lineage_graph(session=session)
+        graph = self._lineage(store)
         changed = {a.key for a in fetched}
         wanted = sorted(k for k in models if any(k in graph.get(c, ()) for c in changed))
         if not wanted:
@@ -487,8 +501,7 @@ class SyncEngine:
         if store is not None:
             from core.store import repo
 
-            with store.session(readonly=True) as session:
-                graph = repo.lineage_graph(session=session)
+            graph = self._lineage(store)
             for key in changed:
                 seen: set[str] = set()
                 stack = list(graph.get(key, ()))
@@ -536,25 +549,50 @@ class SyncEngine:
         groups = self._space_groups(spaces)
         self._databases = None  # fresh listings for every run
         self._etags = None
+        self._graph = None
         if not groups:
             return
         depth = PREFETCH_SPACES
-        with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="dgsync-prefetch") as pool:
+        rules = self.services.rules()
+        live_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-live")
+        lives: dict[int, Future[LiveCatalog]] = {}
 
-            def submit(group: list[str]) -> Future[PlanOutcome]:
-                return pool.submit(copy_context(), self.plan, spaces=group, kinds=kinds, priority=priority)
+        def read_live_ahead(index: int) -> None:
+            # The Glue listing runs its own pipeline, LIVE_AHEAD spaces ahead at most.
+            if index < len(groups) and index not in lives:
+                wanted = {rules.database_name(sp, self.settings.env) for sp in groups[index]}
+                lives[index] = live_pool.submit(copy_context(), self.read_live, wanted)
 
-            pending = [submit(g) for g in groups[:depth]]
-            queued = groups[depth:]
-            while pending:
-                outcome = pending.pop(0).result()
-                if queued and not self._stop.is_set():
-                    pending.append(submit(queued.pop(0)))
-                yield outcome
-                if self._stop.is_set():
-                    for future in pending:
-                        future.cancel()
-                    return
+        for index in range(min(LIVE_AHEAD, len(groups))):
+            read_live_ahead(index)
+        try:
+            with ThreadPoolExecutor(max_workers=depth, thread_name_prefix="dgsync-prefetch") as pool:
+
+                def submit(index: int) -> Future[PlanOutcome]:
+                    read_live_ahead(index)
+                    return pool.submit(
+                        copy_context(), self.plan, spaces=groups[index], kinds=kinds,
+                        priority=priority, live_ahead=lives[index],
+                    )
+
+                pending = [submit(i) for i in range(min(depth, len(groups)))]
+                next_index = len(pending)
+                done = 0
+                while pending:
+                    outcome = pending.pop(0).result()
+                    lives.pop(done, None)
+                    done += 1
+                    read_live_ahead(done + LIVE_AHEAD - 1)
+                    if next_index < len(groups) and not self._stop.is_set():
+                        pending.append(submit(next_index))
+                        next_index += 1
+                    yield outcome
+                    if self._stop.is_set():
+                        for future in pending:
+                            future.cancel()
+                        return
+        finally:
+            live_pool.shutdown(wait=False, cancel_futures=True)
 
     def dry_run(
         self,
