@@ -362,3 +362,36 @@ def test_another_environments_tables_are_never_judged(make_settings, raw_glue, e
     assert report.counts["deleted"] == 0
     assert raw_glue.get_table(DatabaseName=f"{other}mct_demo", Name="not_in_the_source")
     assert tables_of(raw_glue, make_settings.prefix).keys() == mine.keys()
+
+
+def test_a_source_change_made_during_a_run_is_picked_up_by_the_next_run(
+    make_settings, emulator, raw_glue, monkeypatch
+) -> None:
+    """The ETag stored is the one of the version read and written, so a change made while the
+    run is in flight is seen as a change next time (no lost in-flight change)."""
+    from core.glue.client import GlueClient
+
+    settings = make_settings()
+    real_create = GlueClient.create_table
+    changed: dict[str, Any] = {}
+
+    def create_and_change_the_source(self: GlueClient, database: str, table_input: Any) -> None:
+        real_create(self, database, table_input)
+        if not changed and table_input["Name"] == "mct_products":
+            # The run has read MCT_Products already; change it in the source right now.
+            body = httpx.post(
+                f"{emulator.base_url}/_emulator/mutate",
+                json={"count": 1, "seed": 1, "operations": ["add_column"], "space": "MCT_DEMO"},
+            ).json()
+            changed.update(body["changes"][0])
+
+    monkeypatch.setattr(GlueClient, "create_table", create_and_change_the_source)
+    first = run_sync(settings)
+    assert first.counts["failed"] == 0 and changed
+    monkeypatch.setattr(GlueClient, "create_table", real_create)
+    key = f"{changed['space']}.{changed['name']}"
+    second = run_sync(settings)
+    updated = {i.asset for i in second.items if i.action.value == "update"}
+    assert key in updated
+    third = run_sync(settings)
+    assert third.glue_writes == 0
