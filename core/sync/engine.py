@@ -222,15 +222,12 @@ class SyncEngine:
 
     def policy(self) -> PlanPolicy:
         sync = self.settings.sync
-        rules = self.services.rules()
-        unmanaged = getattr(rules, "unmanaged", None)
-        adopt: frozenset[str] = frozenset(getattr(unmanaged, "adopt", []) or [])
-        unmanaged_policy = getattr(unmanaged, "policy", None) or sync.unmanaged_policy
+        unmanaged = self.services.rules().unmanaged
         return PlanPolicy(
             deletion_policy=sync.deletion_policy,
             max_delete_share=sync.max_delete_share,
-            unmanaged_policy=unmanaged_policy,
-            adopt=adopt,
+            unmanaged_policy=unmanaged.policy or sync.unmanaged_policy,
+            adopt=frozenset(unmanaged.adopt),
         )
 
     def plan(
@@ -253,25 +250,12 @@ class SyncEngine:
         etags = self._known_etags() if incremental else {}
         ds_before = _datasphere_calls(self.services.datasphere_client())
         rules = self.services.rules()
-        live_future: Future[LiveCatalog] | None = live_ahead
-        pool: ThreadPoolExecutor | None = None
-        if spaces and live_future is None:
-            # The Glue listing does not depend on the extraction: read both at once.
-            from core.log import copy_context
-
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dgsync-live")
-            wanted_now = {rules.database_name(sp, self.settings.env) for sp in spaces}
-            live_future = pool.submit(copy_context(), self.read_live, wanted_now)
         phases: dict[str, float] = {}
         mark = time.monotonic()
-        try:
-            extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=False)
+        extraction = self.extract(spaces=spaces, kinds=kinds, etags=etags)
         phases["extract"] = time.monotonic() - mark
         fetched: list[Asset] = list(extraction.assets)
-        unchanged: dict[str, Any] = dict(getattr(extraction, "unchanged", {}) or {})
+        unchanged: dict[str, Any] = dict(extraction.unchanged)
         etags_read = dict(extraction.etags)
         if unchanged and fetched:
             # Analytic models take their column types from their sources: an unchanged model
@@ -301,8 +285,8 @@ class SyncEngine:
             if k not in context
         ]
         mark = time.monotonic()
-        if live_future is not None:
-            live = live_future.result()
+        if live_ahead is not None:
+            live = live_ahead.result()
         else:
             wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
             live = self.read_live(wanted)
@@ -689,13 +673,9 @@ class SyncEngine:
         status = RunStatus.FAILED
         fatal: DgsyncError | None = None
         try:
-            done_before: set[str] = set()
-            if resumed_from:
-                with store.session(readonly=True) as session:
-                    done_before = repo.completed_items(session=session, run_id=resumed_from)
             parts: list[PlanOutcome] = []
             for part in self.outcomes(spaces=spaces, kinds=kinds, priority=priority):
-                results.extend(self._apply(run_id, part, done_before))
+                results.extend(self._apply(run_id, part))
                 # Keep the summaries, not the specs: memory stays bounded by one space.
                 parts.append(part.model_copy(update={"assets": [], "mapping": MappingResult(),
                                                      "plan": part.plan.model_copy(update={"items": []})}))
@@ -772,7 +752,7 @@ class SyncEngine:
             raise fatal
         return report
 
-    def _apply(self, run_id: str, outcome: PlanOutcome, done_before: set[str]) -> list[ItemResult]:
+    def _apply(self, run_id: str, outcome: PlanOutcome) -> list[ItemResult]:
         self._run_assets = {a.key: a for a in outcome.assets}
         self._run_etags = dict(outcome.etags)
         plan = outcome.plan
@@ -794,7 +774,7 @@ class SyncEngine:
             if self._stop.is_set():
                 raise SyncAborted("stopped before this object")
             spec = specs.get((item.database, item.name or ""))
-            result = self._apply_table(run_id, item, spec, done_before)
+            result = self._apply_table(run_id, item, spec)
             with lock:
                 done += 1
                 self.progress("apply", done, total)
@@ -904,18 +884,11 @@ class SyncEngine:
         return _as_result(item, "done")
 
     def _apply_table(
-        self, run_id: str, item: PlanItem, spec: TableSpec | None, done_before: set[str]
+        self, run_id: str, item: PlanItem, spec: TableSpec | None
     ) -> ItemResult:
-        key = item.asset or item.object
-        if item.action is Action.NOOP:
+        if not item.action.writes:  # noop, skip, conflict: recorded, nothing sent
             self._checkpoint(run_id, item, spec, "done", write=False)
             return _as_result(item, "done")
-        if item.action in (Action.SKIP, Action.CONFLICT):
-            self._checkpoint(run_id, item, spec, "done", write=False)
-            return _as_result(item, "done")
-        if key in done_before and item.action is not Action.DELETE:
-            # Finished by the interrupted run and changed since: plan says write, so write.
-            log.info("resumed object changed again since the interrupted run", extra={"object": item.object})
         try:
             self._write(run_id, item, spec)
         except ConcurrentModification:
@@ -1165,18 +1138,17 @@ def _as_result(item: PlanItem, status: str, error: DgsyncError | None = None) ->
     )
 
 
-def _summarise_extraction(extraction: Any) -> ExtractionSummary:
-    errors = []
-    for key, err in (getattr(extraction, "errors", {}) or {}).items() if isinstance(getattr(extraction, "errors", None), dict) else []:
-        errors.append({"asset": str(key), "code": str(getattr(err, "code", "extraction_error")),
-                       "message": str(getattr(err, "message", err)), "hint": str(getattr(err, "hint", ""))})
-    if isinstance(getattr(extraction, "errors", None), list):
-        for err in extraction.errors:
-            errors.append({"asset": str(getattr(err, "asset", "")), "code": str(getattr(err, "code", "extraction_error")),
-                           "message": str(getattr(err, "message", err)), "hint": str(getattr(err, "hint", ""))})
-    spaces = [getattr(s, "name", str(s)) for s in (getattr(extraction, "spaces", []) or [])]
-    skipped = {str(k): str(v) for k, v in (getattr(extraction, "skipped_spaces", {}) or {}).items()}
-    return ExtractionSummary(assets=len(extraction.assets), spaces=spaces, skipped_spaces=skipped, errors=errors)
+def _summarise_extraction(extraction: ExtractionResult) -> ExtractionSummary:
+    errors = [
+        {"asset": key, "code": err.code, "message": err.message, "hint": err.hint or ""}
+        for key, err in extraction.errors.items()
+    ]
+    return ExtractionSummary(
+        assets=len(extraction.assets),
+        spaces=[sp.name for sp in extraction.spaces],
+        skipped_spaces=dict(extraction.skipped_spaces),
+        errors=errors,
+    )
 
 
 def _glue_calls(snapshot: Any) -> dict[str, int]:
