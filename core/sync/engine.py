@@ -21,12 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import (
     AlreadyExists,
+    AuthError,
     ConcurrentModification,
     DgsyncError,
     SyncAborted,
 )
 from core.log import bind_run, get_logger
-from core.models import Asset, AssetKind, Priority
+from core.models import Asset, AssetKind, DependencyKind, Priority
 from core.specs import (
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -78,11 +79,16 @@ class ItemResult(BaseModel):
     object: str
     asset: str | None = None
     action: Action
-    status: str  # done | failed
+    #: ``done``; ``failed`` (the call was rejected or the object could not be written);
+    #: ``recovered`` (Glue rejected the call because another writer got there first, e.g.
+    #: ``AlreadyExists``; dgsync re-read, re-planned and finished the object).
+    status: str
     reason: str | None = None
     conflict: str | None = None
     error: str | None = None
     hint: str | None = None
+    #: Why a deletion is held for confirmation.
+    hold: str | None = None
 
 
 class ExtractionSummary(BaseModel):
@@ -92,6 +98,10 @@ class ExtractionSummary(BaseModel):
     spaces: list[str] = Field(default_factory=list)
     skipped_spaces: dict[str, str] = Field(default_factory=dict)
     errors: list[dict[str, str]] = Field(default_factory=list)
+    #: ``SPACE.NAME`` → why its table was kept as is (an input failed this run).
+    incomplete: dict[str, str] = Field(default_factory=dict)
+    #: Kinds the tenant does not offer (their design-time list answered 404).
+    not_offered: list[str] = Field(default_factory=list)
 
 
 class SyncReport(BaseModel):
@@ -114,6 +124,10 @@ class SyncReport(BaseModel):
     failsafe: str | None = None
     plan: Plan | None = None
     resumed_from: str | None = None
+    #: Calls Glue rejected, per operation and AWS error code.
+    rejected: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: Why the run is not ``succeeded`` (one line each), empty when it is.
+    not_in_sync: list[str] = Field(default_factory=list)
 
     @property
     def failed(self) -> int:
@@ -121,6 +135,8 @@ class SyncReport(BaseModel):
 
 
 COUNT_KEYS = ("created", "updated", "unchanged", "deprecated", "deleted", "conflicts", "failed", "skipped")
+#: Counted in reports (not a stored run column): races with another writer dgsync recovered from.
+RECOVERED = "recovered"
 _COUNT_OF = {
     Action.CREATE: "created",
     Action.UPDATE: "updated",
@@ -133,13 +149,41 @@ _COUNT_OF = {
 
 
 def count_items(items: Iterable[ItemResult]) -> dict[str, int]:
-    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts = dict.fromkeys((*COUNT_KEYS, RECOVERED), 0)
     for item in items:
         if item.status == "failed":
             counts["failed"] += 1
         else:
             counts[_COUNT_OF[item.action]] += 1
+            if item.status == RECOVERED:
+                counts[RECOVERED] += 1
     return counts
+
+
+def stored_counts(counts: dict[str, int]) -> dict[str, int]:
+    """The counts the store has columns for."""
+    return {k: v for k, v in counts.items() if k in COUNT_KEYS}
+
+
+def not_in_sync(items: Sequence[ItemResult], extraction: ExtractionSummary) -> list[str]:
+    """Why a run did not bring everything in scope in sync (empty: it did)."""
+    out: list[str] = []
+    failed = [i for i in items if i.status == "failed"]
+    if failed:
+        out.append(f"{len(failed)} object(s) failed")
+    conflicts = [i for i in items if i.status != "failed" and i.action is Action.CONFLICT]
+    if conflicts:
+        out.append(f"{len(conflicts)} conflict(s) left unresolved")
+    held = [i for i in items if i.status != "failed" and i.hold]
+    if held:
+        out.append(f"{len(held)} deletion(s) held for confirmation (dgsync deletions pending)")
+    if extraction.errors:
+        out.append(f"{len(extraction.errors)} extraction error(s)")
+    if extraction.skipped_spaces:
+        out.append(f"{len(extraction.skipped_spaces)} space(s) skipped")
+    if extraction.incomplete:
+        out.append(f"{len(extraction.incomplete)} asset(s) kept as is: inputs failed this run")
+    return out
 
 
 class PlanOutcome(BaseModel):
@@ -205,7 +249,7 @@ class SyncEngine:
         The database listing is read once per run (``GetDatabases``) and reused per space.
         """
         glue = self.services.glue()
-        live = LiveCatalog()
+        live = LiveCatalog(checked=set(wanted))
         with self._db_lock:
             if self._databases is None:
                 self._databases = [dict(db) for db in glue.iter_databases()]
@@ -257,16 +301,29 @@ class SyncEngine:
         fetched: list[Asset] = list(extraction.assets)
         unchanged: dict[str, Any] = dict(extraction.unchanged)
         etags_read = dict(extraction.etags)
+        refresh_failed: dict[str, str] = {}
         if unchanged and fetched:
             # Analytic models take their column types from their sources: an unchanged model
             # over a changed source is re-read and re-resolved against it.
-            for asset, etag in self._refresh_dependent_models(fetched, unchanged):
+            refreshed, refresh_failed = self._refresh_dependent_models(fetched, unchanged)
+            for asset, etag in refreshed:
                 fetched.append(asset)
                 unchanged.pop(asset.key, None)
                 if etag:
                     etags_read[asset.key] = etag
         summary = _summarise_extraction(extraction)
         summary.assets += len(unchanged)
+        # Every asset written here belongs to a space of this run: an object listed by a
+        # consumer space but owned by another is synced by its owner (or is a lineage node).
+        group = set(spaces) if spaces else {sp.name for sp in extraction.spaces}
+        shared: dict[str, str] = dict(_extraction_field(extraction, "shared", {}))
+        for asset in [a for a in fetched if a.space not in group]:
+            shared.setdefault(asset.key, f"owned by space {asset.space}, outside this run's scope")
+        fetched = [a for a in fetched if a.space in group]
+        incomplete: dict[str, str] = dict(_extraction_field(extraction, "incomplete", {}))
+        for key, why in refresh_failed.items():
+            incomplete.setdefault(key, why)
+        summary.incomplete = incomplete
         scope = list(spaces) if spaces else None
         if extraction.skipped_spaces:
             # A space we could not read is not judged: its tables are neither orphans nor
@@ -288,7 +345,7 @@ class SyncEngine:
         if live_ahead is not None:
             live = live_ahead.result()
         else:
-            wanted = {rules.database_name(sp.name, self.settings.env) for sp in extraction.spaces}
+            wanted = {rules.database_name(sp, self.settings.env) for sp in sorted(group)}
             live = self.read_live(wanted)
         phases["read_live_wait"] = time.monotonic() - mark
         mark = time.monotonic()
@@ -302,16 +359,25 @@ class SyncEngine:
         self.progress("map", 0, len(fetched) + len(replan))
         assets = [*fetched, *context.values()]
         mark = time.monotonic()
-        full = self.map([*assets, *stubs], extraction.spaces)
+        full = self.map([*assets, *stubs], [sp for sp in extraction.spaces if sp.name in group])
         phases["map"] = time.monotonic() - mark
         planned_keys = {a.key for a in fetched} | (replan & set(context))
         mapping = full.model_copy(
             update={
                 "tables": [t for t in full.tables if str(t.source) in planned_keys],
                 "issues": [i for i in full.issues if i.asset is None or i.asset in planned_keys],
+                "databases": [d for d in full.databases if d.source_space in group],
             }
         )
+        # The planner reads what it may write: every database of this plan is listed live.
+        needed = {d.name for d in mapping.databases} | {t.database for t in mapping.tables}
+        if needed - live.checked:
+            live.merge(self.read_live(needed - live.checked))
         known = set(unchanged) - planned_keys
+        present = known | set(incomplete) | {
+            f"{e.space}.{e.name}" for e in extraction.errors.values() if e.space and e.name
+        }
+        listed_kinds, listed_counts = _listing_evidence(extraction, fetched, unchanged)
         mark = time.monotonic()
         plan = build_plan(
             mapping=mapping,
@@ -321,9 +387,16 @@ class SyncEngine:
             scope_priority=priority,
             scope_kinds=list(kinds) if kinds else None,
             extraction_errors=len(summary.errors),
-            assets_found=len(fetched) + len(unchanged),
-            known_sources=known,
+            assets_found=len(fetched) + len(unchanged) + len(incomplete),
+            known_sources=present,
+            listed_kinds=listed_kinds,
+            listed_counts=listed_counts,
+            approved_deletions=self._approved_deletions(),
         )
+        plan.shared = dict(sorted(shared.items()))
+        plan.not_offered = list(summary.not_offered)
+        for key, why in sorted(incomplete.items()):
+            plan.skipped_assets.setdefault(key, f"kept as is: {why}")
         self._attach_impact(plan, assets)
         phases["plan"] = time.monotonic() - mark
         log.debug(
@@ -376,6 +449,16 @@ class SyncEngine:
         # Only what was synced cleanly may be skipped; failures and conflicts are re-read.
         bad = {k for k, st in states.items() if st.status.value not in ("synced", "skipped")}
         return {k: v for k, v in etags.items() if k not in bad}
+
+    def _approved_deletions(self) -> set[str]:
+        """``database.table`` deletions an operator approved (``dgsync deletions approve``)."""
+        from core.store.deletions import approved_objects
+
+        store = self._store_if_present()
+        if store is None:
+            return set()
+        with store.session(readonly=True) as session:
+            return approved_objects(session=session, env=self.settings.env)
 
     def _lineage(self, store: Any) -> dict[str, set[str]]:
         """The stored lineage graph as of the start of the run (read once per run)."""
@@ -434,29 +517,39 @@ class SyncEngine:
 
     def _refresh_dependent_models(
         self, fetched: Sequence[Asset], unchanged: dict[str, Any]
-    ) -> list[tuple[Asset, str | None]]:
+    ) -> tuple[list[tuple[Asset, str | None]], dict[str, str]]:
+        """Unchanged analytic models over a changed source, re-read and re-typed; and the
+        models that could not be (key → why): those stay as they are this run."""
         from core.datasphere.client import NOT_MODIFIED
 
         models = [k for k, kind in unchanged.items() if AssetKind(kind) is AssetKind.ANALYTIC_MODEL]
         store = self._store_if_present()
         if not models or store is None:
-            return []
+            return [], {}
         graph = self._lineage(store)
         changed = {a.key for a in fetched}
         wanted = sorted(k for k in models if any(k in graph.get(c, ()) for c in changed))
         if not wanted:
-            return []
+            return [], {}
         extractor = self.services.extractor()
         sources = {up for up, downs in graph.items() if any(k in downs for k in wanted)}
         cached = self._load_cached(sorted(sources - changed))
         known = {a.ref: a for a in [*cached.values(), *fetched]}
         out: list[tuple[Asset, str | None]] = []
+        failed: dict[str, str] = {}
         for key in wanted:
             space, _, name = key.partition(".")
-            got = extractor.fetch_asset(space, AssetKind.ANALYTIC_MODEL, name, None, known=known)
+            try:
+                got = extractor.fetch_asset(space, AssetKind.ANALYTIC_MODEL, name, None, known=known)
+            except AuthError:
+                raise
+            except DgsyncError as exc:
+                # Never written degraded: the model keeps its table until it can be re-typed.
+                failed[key] = f"re-typing over a changed source failed: {exc.message}"
+                continue
             if got.value is not NOT_MODIFIED and isinstance(got.value, list):
                 out.extend((a, got.etag) for a in got.value)
-        return out
+        return out, failed
 
     @staticmethod
     def _flow_targets(fetched: Sequence[Asset], unchanged: dict[str, Any]) -> set[str]:
@@ -684,7 +777,7 @@ class SyncEngine:
             failed = sum(1 for r in results if r.status == "failed")
             if self._stop.is_set():
                 status = RunStatus.ABORTED
-            elif failed or outcome.extraction.errors or outcome.extraction.skipped_spaces:
+            elif not_in_sync(results, outcome.extraction):
                 status = RunStatus.PARTIAL if len(results) > failed else RunStatus.FAILED
             else:
                 status = RunStatus.SUCCEEDED
@@ -703,6 +796,18 @@ class SyncEngine:
             for r in results
             if r.status == "failed"
         ]
+        errors.extend(
+            RunError(object=r.object, code=f"conflict_{r.conflict or 'unresolved'}", message=r.reason or "",
+                     hint=_CONFLICT_HINTS.get(r.conflict or "", "Resolve the conflict in Glue, then sync again."))
+            for r in results
+            if r.status != "failed" and r.action is Action.CONFLICT
+        )
+        errors.extend(
+            RunError(object=r.object, code="deletion_held", message=r.reason or "",
+                     hint="Review with `dgsync deletions pending`; confirm with `dgsync deletions approve`.")
+            for r in results
+            if r.status != "failed" and r.hold
+        )
         if outcome:
             errors.extend(
                 RunError(object=e.get("asset"), code=e.get("code", "extraction_error"), message=e.get("message", ""), hint=e.get("hint"))
@@ -712,23 +817,36 @@ class SyncEngine:
                 RunError(object=space, code="space_skipped", message=reason, hint="Add the technical user to the space, or exclude it.")
                 for space, reason in outcome.extraction.skipped_spaces.items()
             )
+            errors.extend(
+                RunError(object=key, code="asset_incomplete", message=why,
+                         hint="The table was kept as it is; the next run retries once the input is readable.")
+                for key, why in outcome.extraction.incomplete.items()
+            )
         if fatal:
             errors.append(RunError(object=None, code=fatal.code, message=fatal.message, hint=fatal.hint))
         retries = glue_after.retries - glue_before.retries
         throttles = glue_after.throttles - glue_before.throttles
+        rejected = _diff_rejected(glue_after.rejected, glue_before.rejected)
+        reasons = not_in_sync(results, outcome.extraction) if outcome else []
+        if fatal:
+            reasons.append(f"{fatal.code}: {fatal.message}")
         with store.session() as session:
             repo.finish_run(
                 session=session,
                 run_id=run_id,
                 result=RunResult(
                     status=status,
-                    counts=RunCounts(**counts),
+                    counts=RunCounts(**stored_counts(counts)),
                     assets_total=outcome.extraction.assets if outcome else 0,
-                    api_calls={"glue": glue_calls, "datasphere": ds_calls},
+                    api_calls={
+                        "glue": glue_calls,
+                        "datasphere": ds_calls,
+                        "glue_rejected": _flatten_rejected(rejected),
+                    },
                     retries=retries,
                     throttles=throttles,
                     errors=errors,
-                    summary=_summary_line(counts),
+                    summary=_summary_line(counts, reasons),
                 ),
             )
         report = SyncReport(
@@ -747,6 +865,8 @@ class SyncEngine:
             failsafe=outcome.plan.failsafe if outcome else None,
             plan=outcome.plan if outcome else None,
             resumed_from=resumed_from,
+            rejected=rejected,
+            not_in_sync=reasons,
         )
         if fatal is not None and outcome is None:
             raise fatal
@@ -802,12 +922,41 @@ class SyncEngine:
                 repo.set_glue_versions(
                     session=session, env=self.settings.env, versions=outcome.verified_versions
                 )
+        self._record_holds(run_id, outcome, results)
         if not self._stop.is_set():
             # Assets with a table outside this run's scope (another priority slice) are left
             # uncached: their slice must still see them as changed.
             tabled = {str(t.source) for t in outcome.mapping.tables}
             self._cache_untabled(run_id, {i.asset for i in table_items if i.asset} | tabled)
         return results
+
+    def _record_holds(self, run_id: str, outcome: PlanOutcome, results: Sequence[ItemResult]) -> None:
+        """Held deletions go to the store (pending); approved ones that ran are applied;
+        holds this run no longer needs (the source came back) are cancelled."""
+        from core.store import deletions
+
+        held = [i for i in outcome.plan.items if i.hold]
+        applied = [
+            r.object for r in results
+            if r.status == "done" and r.action in (Action.DELETE, Action.DEPRECATE)
+        ]
+        wanted = {
+            i.object for i in outcome.plan.items
+            if i.object_type == "table" and i.action in (Action.CREATE, Action.UPDATE, Action.NOOP)
+            and not i.hold
+        }
+        env = self.settings.env
+        with self.services.store().session() as session:
+            for item in held:
+                deletions.hold(
+                    session=session, env=env, object=item.object, asset=item.asset,
+                    kind=item.source_kind,
+                    action="deprecate" if self.settings.sync.deletion_policy == "deprecate" else "delete",
+                    reason=item.reason, run_id=run_id,
+                )
+            for obj in applied:
+                deletions.mark_applied(session=session, env=env, object=obj)
+            deletions.cancel_resolved(session=session, env=env, objects=wanted)
 
     def _cache_untabled(self, run_id: str, planned: set[str]) -> None:
         """Remember fetched assets that have no table of their own (flows, excluded assets),
@@ -833,7 +982,7 @@ class SyncEngine:
         from core.store.schemas import RunCounts
 
         with self.services.store().session() as session:
-            repo.heartbeat_run(session=session, run_id=run_id, counts=RunCounts(**count_items(results)))
+            repo.heartbeat_run(session=session, run_id=run_id, counts=RunCounts(**stored_counts(count_items(results))))
 
     # -- one object ---------------------------------------------------------------------
     def _apply_database(self, run_id: str, item: PlanItem, spec: DatabaseSpec | None) -> ItemResult:
@@ -855,14 +1004,19 @@ class SyncEngine:
                 else:
                     glue.update_database(target)
             except AlreadyExists as exc:
-                # Created since planning, e.g. by the run of another priority slice (the
-                # scheduler runs slices in parallel, and databases are shared): fine if ours.
+                # Glue rejected the create: someone created it since the listing was read
+                # (e.g. the run of another priority slice; databases are shared). A race,
+                # recovered if the database is ours — reported as such, never as "unchanged".
                 live = glue.get_database(spec.name)
                 if live is None or (live.get("Parameters") or {}).get(MANAGED_BY) != MANAGED_BY_VALUE:
                     return _as_result(item, "failed", exc)
                 return _as_result(
-                    item.model_copy(update={"action": Action.NOOP, "reason": "created meanwhile by another run"}),
-                    "done",
+                    item.model_copy(update={
+                        "action": Action.NOOP,
+                        "reason": "CreateDatabase rejected (AlreadyExistsException): created "
+                        "meanwhile by another dgsync writer; recovered",
+                    }),
+                    RECOVERED,
                 )
             except DgsyncError as exc:
                 return _as_result(item, "failed", exc)
@@ -891,14 +1045,23 @@ class SyncEngine:
             return _as_result(item, "done")
         try:
             self._write(run_id, item, spec)
-        except ConcurrentModification:
+        except (ConcurrentModification, AlreadyExists) as race:
+            # Another writer got there first: re-read, re-plan, retry once.
+            what = "AlreadyExistsException" if isinstance(race, AlreadyExists) else "ConcurrentModificationException"
             retried = self._replan_and_retry(run_id, item, spec)
             if retried is not None:
+                if retried.status == "done":
+                    retried.status = RECOVERED
+                    retried.reason = f"{item.action.value} rejected ({what}): another writer changed it; re-read and re-planned: {retried.reason}"
                 return retried
             item = item.model_copy(update={"action": Action.CONFLICT, "conflict": "concurrent_modification",
-                                           "reason": "changed concurrently twice; flagged"})
-            self._checkpoint(run_id, item, spec, "done", write=False)
-            return _as_result(item, "done")
+                                           "reason": f"changed concurrently twice ({what}); not written"})
+            error = ConcurrentModification(
+                f"{item.object}: {what} twice; the table was not written",
+                hint=_CONFLICT_HINTS["concurrent_modification"],
+            )
+            self._checkpoint(run_id, item, spec, "failed", write=False, error=error)
+            return _as_result(item, "failed", error)
         except DgsyncError as exc:
             self._checkpoint(run_id, item, spec, "failed", write=False, error=exc)
             return _as_result(item, "failed", exc)
@@ -916,12 +1079,7 @@ class SyncEngine:
             params[SYNCED_AT] = now
             payload["Parameters"] = dict(sorted(params.items()))
             if item.action is Action.CREATE:
-                try:
-                    glue.create_table(item.database, payload)
-                except AlreadyExists as exc:
-                    raise ConcurrentModification(
-                        f"{item.object} appeared while the run was planning", hint=exc.hint
-                    ) from exc
+                glue.create_table(item.database, payload)
             else:
                 glue.update_table(
                     item.database,
@@ -955,7 +1113,7 @@ class SyncEngine:
             return _as_result(fresh, "done")
         try:
             self._write(run_id, fresh, spec)
-        except ConcurrentModification:
+        except (ConcurrentModification, AlreadyExists):
             return None
         except DgsyncError as exc:
             self._checkpoint(run_id, fresh, spec, "failed", write=False, error=exc)
@@ -1060,7 +1218,7 @@ class SyncEngine:
                 repo.replace_lineage(
                     session=session, downstream=asset_key, edges=_lineage_of(asset), run_id=run_id
                 )
-            if item.conflict and status == "done":
+            if item.conflict:
                 repo.record_conflict(
                     session=session,
                     conflict=ConflictIn(
@@ -1101,8 +1259,16 @@ def _merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
         skipped.update(part.plan.skipped_assets)
         if part.plan.failsafe:
             failsafes.append(part.plan.failsafe)
+    shared: dict[str, str] = {}
+    not_offered: set[str] = set()
+    for part in parts:
+        summary.incomplete.update(part.extraction.incomplete)
+        not_offered.update(part.extraction.not_offered)
+        shared.update(part.plan.shared)
+    summary.not_offered = sorted(not_offered)
     plan = Plan(items=items, issues=issues, skipped_assets=skipped,
-                failsafe="; ".join(failsafes) or None)
+                failsafe="; ".join(failsafes) or None, shared=dict(sorted(shared.items())),
+                not_offered=sorted(not_offered))
     return PlanOutcome(
         plan=plan,
         mapping=MappingResult(),
@@ -1113,16 +1279,52 @@ def _merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
     )
 
 
+#: Dependencies that are not data flow: relationships, and a flow's own targets.
+_NOT_DATA_FLOW = frozenset({DependencyKind.ASSOCIATION, DependencyKind.MIXIN, DependencyKind.FLOW_TARGET})
+
+
 def _lineage_of(asset: Asset) -> list[Any]:
-    """The asset's upstream edges as store rows (flows: sources → flow → targets)."""
+    """The asset's upstream data-flow edges as store rows (flows: sources → flow → targets).
+    Associations and mixins are relationships, not lineage."""
     from core.store.schemas import LineageEdgeIn
 
     edges = [
         LineageEdgeIn(upstream=str(dep.ref), downstream=asset.key, kind=dep.kind.value)
         for dep in asset.upstream
-        if dep.kind.value != "flow_target"
+        if dep.kind not in _NOT_DATA_FLOW
     ]
     return edges
+
+
+def _extraction_field(extraction: Any, name: str, default: Any) -> Any:
+    """A field of the extraction result that older extractors (test doubles) may not have."""
+    value = getattr(extraction, name, None)
+    return default if value is None else value
+
+
+def _listing_evidence(
+    extraction: ExtractionResult, fetched: Sequence[Asset], unchanged: dict[str, Any]
+) -> tuple[dict[str, set[str]] | None, dict[tuple[str, str], int]]:
+    """(space → kinds listed completely this run, (space, kind) → objects listed), the
+    positive evidence deletions are judged on. ``None`` when the extractor does not say."""
+    listings = _extraction_field(extraction, "listings", None)
+    if listings is None:
+        return None, {}
+    not_offered = set(_extraction_field(extraction, "not_offered", []))
+    listed = {space: set(kinds) | not_offered for space, kinds in listings.items()}
+    counts: dict[tuple[str, str], int] = {}
+
+    def add(space: str, kind: str) -> None:
+        counts[(space, kind)] = counts.get((space, kind), 0) + 1
+
+    for asset in fetched:
+        add(asset.space, asset.kind.value)
+    for key, kind in unchanged.items():
+        add(key.split(".", 1)[0], str(AssetKind(kind).value))
+    for issue in extraction.errors.values():
+        if issue.space and issue.name and issue.kind:
+            add(issue.space, issue.kind)
+    return listed, counts
 
 
 def _as_result(item: PlanItem, status: str, error: DgsyncError | None = None) -> ItemResult:
@@ -1135,6 +1337,7 @@ def _as_result(item: PlanItem, status: str, error: DgsyncError | None = None) ->
         conflict=item.conflict,
         error=error.message if error else None,
         hint=error.hint if error else None,
+        hold=item.hold,
     )
 
 
@@ -1148,6 +1351,7 @@ def _summarise_extraction(extraction: ExtractionResult) -> ExtractionSummary:
         spaces=[sp.name for sp in extraction.spaces],
         skipped_spaces=dict(extraction.skipped_spaces),
         errors=errors,
+        not_offered=sorted(_extraction_field(extraction, "not_offered", [])),
     )
 
 
@@ -1165,5 +1369,31 @@ def _datasphere_calls(client: Any) -> dict[str, int]:
     return dict(client.stats.requests_by_route())
 
 
-def _summary_line(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} {v}" for k, v in counts.items())
+def _summary_line(counts: dict[str, int], reasons: Sequence[str] = ()) -> str:
+    line = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return line + (f" — not in sync: {'; '.join(reasons)}" if reasons else "")
+
+
+def _diff_rejected(
+    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for op, codes in after.items():
+        diff = {c: n - before.get(op, {}).get(c, 0) for c, n in codes.items()}
+        diff = {c: n for c, n in diff.items() if n}
+        if diff:
+            out[op] = diff
+    return out
+
+
+def _flatten_rejected(rejected: dict[str, dict[str, int]]) -> dict[str, int]:
+    """``{"CreateTable/AlreadyExistsException": 1}`` (the store keeps flat counters)."""
+    return {f"{op}/{code}": n for op, codes in rejected.items() for code, n in codes.items()}
+
+
+_CONFLICT_HINTS = {
+    "unmanaged": "A table dgsync does not manage is in the way: rename or drop it, or adopt it "
+    "(rules: unmanaged.adopt).",
+    "naming": "Two source assets map to one Glue table name: add a rules override with another name.",
+    "concurrent_modification": "Another writer kept changing the table; sync again when it is done.",
+}
