@@ -308,49 +308,22 @@ def plan_table(
             **base,
         )
     live_hash = table_input_hash(dict(live))
-    version = live.get("VersionId")
+    base.update(live_hash=live_hash, live_version_id=live.get("VersionId"))
     if not is_managed(live):
-        adopt = policy.unmanaged_policy == "adopt" or spec.key in policy.adopt
-        if not adopt:
-            return PlanItem(
-                action=Action.CONFLICT,
-                conflict="unmanaged",
-                reason="a table not managed by dgsync is in the way (skip_and_flag)",
-                live_hash=live_hash,
-                **base,
-            )
-        merged = merge_table_input(desired, live)
-        return PlanItem(
-            action=Action.UPDATE,
-            reason="adopting an unmanaged table (rules say adopt)",
-            conflict="unmanaged",
-            payload=merged,
-            diffs=diff_table_inputs(live, merged),
-            live_hash=live_hash,
-            live_version_id=version,
-            desired_hash=table_input_hash(merged),
-            **base,
-        )
+        return _plan_unmanaged(spec, desired, live, policy, base)
     owner = (live.get("Parameters") or {}).get(SOURCE)
     if owner and owner != str(spec.source):
+        base.pop("live_version_id")
         return PlanItem(
             action=Action.CONFLICT,
             conflict="naming",
             reason=f"the table belongs to another source asset ({owner})",
-            live_hash=live_hash,
             **base,
         )
     merged = merge_table_input(desired, live)
     merged_hash = table_input_hash(merged)
     if merged_hash == live_hash:
-        return PlanItem(
-            action=Action.NOOP,
-            reason="table up to date",
-            live_hash=live_hash,
-            desired_hash=merged_hash,
-            live_version_id=version,
-            **base,
-        )
+        return PlanItem(action=Action.NOOP, reason="table up to date", desired_hash=merged_hash, **base)
     written = (live.get("Parameters") or {}).get(TARGET_HASH)
     edited = bool(written) and written != live_hash
     return PlanItem(
@@ -363,9 +336,31 @@ def plan_table(
         conflict="out_of_band_edit" if edited else None,
         payload=merged,
         diffs=diff_table_inputs(live, merged),
-        live_hash=live_hash,
-        live_version_id=version,
         desired_hash=merged_hash,
+        **base,
+    )
+
+
+def _plan_unmanaged(
+    spec: TableSpec, desired: dict[str, Any], live: Mapping[str, Any], policy: PlanPolicy,
+    base: dict[str, Any],
+) -> PlanItem:
+    """A table not managed by dgsync is in the way: flagged, or adopted when the rules say so."""
+    if not (policy.unmanaged_policy == "adopt" or spec.key in policy.adopt):
+        return PlanItem(
+            action=Action.CONFLICT,
+            conflict="unmanaged",
+            reason="a table not managed by dgsync is in the way (skip_and_flag)",
+            **{k: v for k, v in base.items() if k != "live_version_id"},
+        )
+    merged = merge_table_input(desired, live)
+    return PlanItem(
+        action=Action.UPDATE,
+        reason="adopting an unmanaged table (rules say adopt)",
+        conflict="unmanaged",
+        payload=merged,
+        diffs=diff_table_inputs(live, merged),
+        desired_hash=table_input_hash(merged),
         **base,
     )
 
@@ -397,20 +392,19 @@ def build_plan(
     """
     scope = sorted(set(scope_spaces)) if scope_spaces is not None else None
     kinds = set(scope_kinds) if scope_kinds is not None else None
-    items: list[PlanItem] = []
-    desired_tables: dict[tuple[str, str], TableSpec] = {}
-    for db in sorted(mapping.databases, key=lambda d: d.name):
-        items.append(plan_database(db, live.databases.get(db.name)))
-    for spec in sorted(mapping.tables, key=lambda t: (t.priority.rank, t.database, t.name)):
-        if scope_priority is not None and spec.priority is not scope_priority:
-            continue
-        desired_tables[(spec.database, spec.name)] = spec
+    items = [plan_database(db, live.databases.get(db.name))
+             for db in sorted(mapping.databases, key=lambda d: d.name)]
+    desired_tables = {
+        (spec.database, spec.name): spec
+        for spec in sorted(mapping.tables, key=lambda t: (t.priority.rank, t.database, t.name))
+        if scope_priority is None or spec.priority is scope_priority
+    }
+    for spec in desired_tables.values():
         item = plan_table(spec, live.table(spec.database, spec.name), policy)
         item.source_kind = spec.parameters.get(SOURCE_KIND)
         if impact and item.asset:
             item.impact = list(impact.get(item.asset, []))
         items.append(item)
-
     orphans, managed = _orphans(
         mapping, live, desired_tables, scope=scope, scope_priority=scope_priority, kinds=kinds,
         known_sources=set(known_sources),
@@ -425,7 +419,26 @@ def build_plan(
             listed_kinds=listed_kinds,
             listed_counts=listed_counts,
         )
-    approved = set(approved_deletions)
+    items.extend(_judge_orphans(orphans, policy, failsafe, holds, set(approved_deletions), impact))
+    return Plan(
+        items=items,
+        issues=list(mapping.issues),
+        skipped_assets=dict(mapping.skipped),
+        failsafe=failsafe,
+        scope_spaces=scope,
+    )
+
+
+def _judge_orphans(
+    orphans: list[tuple[str, str, dict[str, Any], str]],
+    policy: PlanPolicy,
+    failsafe: str | None,
+    holds: Mapping[tuple[str, str], str],
+    approved: set[str],
+    impact: Mapping[str, list[str]] | None,
+) -> list[PlanItem]:
+    """The deletion policy applied to each orphan, unless the fail-safe or a hold stops it."""
+    items: list[PlanItem] = []
     budget = policy.max_deletes_per_run
     for db_name, name, table, reason in orphans:
         params = table.get("Parameters") or {}
@@ -441,11 +454,9 @@ def build_plan(
         }
         if impact and base["asset"]:
             base["impact"] = list(impact.get(base["asset"], []))
-        if policy.deletion_policy == "log":
-            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; deletion policy is log", **base))
-            continue
-        if failsafe:
-            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; deletion skipped by fail-safe: {failsafe}", **base))
+        if policy.deletion_policy == "log" or failsafe:
+            why = "deletion policy is log" if policy.deletion_policy == "log" else f"deletion skipped by fail-safe: {failsafe}"
+            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; {why}", **base))
             continue
         if policy.deletion_policy == "deprecate" and params.get(DEPRECATED) == "true":
             items.append(PlanItem(action=Action.NOOP, reason=f"{reason}; already deprecated", **base))
@@ -463,16 +474,8 @@ def build_plan(
             continue
         budget -= 1
         action = Action.DEPRECATE if policy.deletion_policy == "deprecate" else Action.DELETE
-        if hold is not None:
-            reason = f"{reason}; approved by an operator"
-        items.append(PlanItem(action=action, reason=reason, **base))
-    return Plan(
-        items=items,
-        issues=list(mapping.issues),
-        skipped_assets=dict(mapping.skipped),
-        failsafe=failsafe,
-        scope_spaces=scope,
-    )
+        items.append(PlanItem(action=action, reason=f"{reason}; approved by an operator" if hold else reason, **base))
+    return items
 
 
 def _space_kind(table: Mapping[str, Any]) -> tuple[str, str]:
