@@ -408,7 +408,10 @@ class _Parser:
     # ---------------------------------------------------------------- elements
     @staticmethod
     def _is_relationship(el: dict[str, Any]) -> bool:
-        return el.get("type") in _RELATIONSHIP_TYPES or ("target" in el and "type" not in el)
+        kind = el.get("type")  # may be a "type of" reference object: not a relationship
+        return (isinstance(kind, str) and kind in _RELATIONSHIP_TYPES) or (
+            "target" in el and "type" not in el
+        )
 
     def _association(self, me: AssetRef, el_name: str, el: dict[str, Any]) -> Association:
         target = el.get("target")

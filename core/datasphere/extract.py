@@ -373,6 +373,10 @@ class Extractor:
                 raise
             except IncompleteAsset as exc:
                 result.incomplete[exc.key] = exc.reason
+                if isinstance(exc.__cause__, DgsyncError):  # its own $metadata read failed
+                    result.errors[exc.key] = ExtractionIssue.from_error(
+                        exc.__cause__, space=ref.space, name=ref.name, kind=AssetKind.ANALYTIC_MODEL
+                    )
                 result.etags.pop(exc.key, None)  # read it again next run, never 304 it
                 log.warning(
                     "asset incomplete, not produced",
@@ -532,8 +536,10 @@ def apply_metadata(asset: Asset, metadata: str) -> Asset:
     """Fill unresolved column types (and missing labels/roles) from a ``$metadata`` document.
 
     Only columns still untyped are touched (``type_origin="metadata"``); what the sources
-    typed stays. The rest goes through :func:`_finish_unresolved`."""
+    typed stays. A measure whose ``$metadata`` type is not numeric (:data:`NUMERIC_TYPES`)
+    is not taken from it. The rest goes through :func:`_finish_unresolved`."""
     entity = parse_metadata(metadata).main
+    measures = {m.name for m in (asset.analytic.measures if asset.analytic else [])}
     by_name: dict[str, Column] = {}
     for col in entity.columns:
         by_name.setdefault(col.name, col)
@@ -541,6 +547,12 @@ def apply_metadata(asset: Asset, metadata: str) -> Asset:
     columns: list[Column] = []
     for col in asset.columns:
         meta = by_name.get(col.name) or by_name.get(_edm_safe(col.name))
+        if (
+            meta is not None
+            and (col.role is SemanticRole.MEASURE or col.name in measures)
+            and meta.type.name not in NUMERIC_TYPES
+        ):
+            meta = None  # a measure must stay summable: the fallbacks type it instead
         if col.type.name == UNRESOLVED_TYPE and meta is not None:
             update: dict[str, Any] = {
                 "type": meta.type,
@@ -554,6 +566,25 @@ def apply_metadata(asset: Asset, metadata: str) -> Asset:
     updated = asset.model_copy(update={"columns": columns})
     return _finish_unresolved(updated, "not in the analytical $metadata")
 
+
+#: CDS types a measure may have (summable); ``$metadata`` types outside are not taken.
+NUMERIC_TYPES: frozenset[str] = frozenset(
+    {
+        "cds.Integer",
+        "cds.Integer64",
+        "cds.Int16",
+        "cds.Int32",
+        "cds.Int64",
+        "cds.UInt8",
+        "cds.Decimal",
+        "cds.DecimalFloat",
+        "cds.Double",
+        "cds.hana.TINYINT",
+        "cds.hana.SMALLINT",
+        "cds.hana.SMALLDECIMAL",
+        "cds.hana.REAL",
+    }
+)
 
 #: The type a measure gets when neither its source nor the ``$metadata`` types it:
 #: Datasphere's decimal float (mapped to ``decimal(34,4)`` by default) — numeric, so Athena
