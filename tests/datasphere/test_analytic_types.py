@@ -9,11 +9,14 @@ The models are built over the two real SAP exports (``ER_MCT_MEDIUM.json``,
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from core.datasphere.client import DatasphereClient
 from core.datasphere.csn import UNRESOLVED_TYPE, parse_csn, resolve_analytic_types
@@ -29,8 +32,10 @@ from core.datasphere.extract import (
     _finish_unresolved,
 )
 from core.errors import IncompleteAsset
-from core.models import Asset, AssetKind, AssetRef, CdsType, SemanticRole
+from core.models import Asset, AssetKind, AssetRef, CdsType, Column, SemanticRole
 from core.settings import EmulatorSettings
+from dgsync_cli.cmd_datasphere import type_origins
+from dgsync_cli.main import cli
 
 from .test_extract import AM_METADATA, MODEL, TABLE, _client, _tenant
 from .test_integration import ds_settings
@@ -478,3 +483,72 @@ def test_metadata_measure_that_is_not_numeric_is_assumed_decimal_float() -> None
     assert cols["REGION"].type == CdsType(name="cds.String", length=3, edm_type="Edm.String")
     assert cols["REGION"].type_origin == "metadata"
     _assert_measures_numeric(am)
+
+
+# -- the realistic tenant: every analytic model, full read vs. the incremental path -------------------
+
+
+def test_every_model_of_the_realistic_tenant_is_the_same_via_fetch_asset() -> None:
+    with start_in_thread(EmulatorSettings()) as running:
+        full = Extractor(connector(running), concurrency=4).extract()
+        assert full.incomplete == {}
+        models = _models(full)
+        assert len(models) >= 4
+        cached = full.by_ref()
+        for key, expected in models.items():
+            _assert_measures_numeric(expected)
+            space, _, name = key.partition(".")
+            for known in (cached, {}):
+                got = Extractor(connector(running)).fetch_asset(
+                    space, AssetKind.ANALYTIC_MODEL, name, known=known
+                )
+                (asset,) = got.value  # type: ignore[misc]
+                assert asset.model_dump() == expected.model_dump(), key
+                assert asset.fingerprint == expected.fingerprint, key
+
+
+# -- dgsync extract shows where each type came from --------------------------------------------------
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.setenv("DGSYNC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    for name in (
+        "DGSYNC_ENV",
+        "DGSYNC_DATASPHERE__BASE_URL",
+        "DGSYNC_DATASPHERE__CLIENT_ID",
+        "DGSYNC_DATASPHERE__CLIENT_SECRET",
+        "DGSYNC_DATASPHERE__TOKEN_URL",
+        "DGSYNC_CONFIG_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return CliRunner()
+
+
+def test_extract_shows_type_origins_in_json_and_table(runner: CliRunner) -> None:
+    args = ["extract", "--space", "SALES", "--kind", "analytic_model", "--kind", "view"]
+    result = runner.invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assets = json.loads(result.stdout)
+    model = next(a for a in assets if a["kind"] == "analytic_model")
+    origins = {c["name"]: c["type_origin"] for c in model["columns"]}
+    assert all(o is not None for o in origins.values()), origins
+    assert any(o.startswith("source:") for o in origins.values())
+    for view in (a for a in assets if a["kind"] == "view"):
+        assert {c["type_origin"] for c in view["columns"]} == {"csn"}
+
+    table = runner.invoke(cli, [*args, "--format", "table"], env={"COLUMNS": "220"})
+    assert table.exit_code == 0, table.output
+    assert "types from" in table.stdout
+    row = next(line for line in table.stdout.splitlines() if model["name"] in line)
+    assert "source" in row
+    counts = type_origins(
+        Asset(space="S", name="A", kind=AssetKind.VIEW, columns=[
+            Column(name="a", type=CdsType(name="cds.Integer"), type_origin="csn"),
+            Column(name="b", type=CdsType(name="cds.Double"), type_origin=f"source:{SALARY}.x"),
+            Column(name="c", type=CdsType(name="cds.Double"), type_origin="source:S.T.y"),
+            Column(name="d", type=CdsType(name=UNRESOLVED_TYPE)),
+        ])
+    )
+    assert counts == "csn 1, source 2, unresolved 1"
