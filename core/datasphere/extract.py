@@ -7,8 +7,11 @@
    a space answering 403 is skipped and reported, the run goes on;
 3. one CSN read per object, in parallel (``concurrency`` threads), parsed by
    :func:`core.datasphere.csn.parse_csn` — a bad object is reported, the run goes on;
-4. analytic-model column types, resolved from their fact/dimension sources (any space) and
-   otherwise from the model's analytical ``$metadata``.
+4. analytic-model column types: from their fact/dimension sources (any space; read on demand
+   when this run did not read them), otherwise from the model's analytical ``$metadata``,
+   otherwise a measure is ``cds.DecimalFloat`` with a warning — the same order on every path
+   (:meth:`Extractor.type_analytic_model`). A model an input of which failed this run is
+   reported in ``ExtractionResult.incomplete``, never produced degraded.
 
 It returns an :class:`ExtractionResult` listing every failure per item; nothing is swallowed.
 Authentication failures are not per item: they stop the run (:class:`~core.errors.AuthError`).
@@ -341,11 +344,8 @@ class Extractor:
             if isinstance(extra, Asset):
                 given.setdefault(extra.ref, extra)
         given.update({a.ref: a for a in assets})
-        failed = {
-            key: issue.message
-            for key, issue in result.errors.items()
-            if "/" not in key and issue.code != "incomplete_asset"
-        }
+        # objects whose read failed this run (list failures are keyed SPACE/segment)
+        failed = {key: issue.message for key, issue in result.errors.items() if "/" not in key}
         reader = _SourceReader(
             self, given=given, kinds=dict(result.unchanged), failed=failed
         )

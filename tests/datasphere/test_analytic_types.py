@@ -552,3 +552,25 @@ def test_extract_shows_type_origins_in_json_and_table(runner: CliRunner) -> None
         ])
     )
     assert counts == "csn 1, source 2, unresolved 1"
+
+
+def test_source_shared_from_an_invisible_space_is_read_where_it_is_shared() -> None:
+    """The owner space answers 403; the consumer lists the object as ``OWNER.NAME``."""
+    context = {"kind": "context", "@DataWarehouse.space.name": "OWNER"}
+    model = copy.deepcopy(MODEL)
+    model["definitions"]["OWNER"] = context
+    model["businessLayerDefinitions"]["AM"]["sourceModel"]["factSources"]["f"]["dataEntity"][
+        "key"
+    ] = "OWNER.T_ORDERS"
+    table = {"definitions": {"OWNER.T_ORDERS": TABLE["definitions"]["T_ORDERS"], "OWNER": context}}
+    fake = _tenant(
+        {"DP": {"analyticmodels": {"AM": model}, "localtables": {"OWNER.T_ORDERS": table}},
+         "OWNER": {}},
+        OWNER=403,
+    )
+    extractor = Extractor(_client(fake))
+    got = extractor.fetch_asset("DP", AssetKind.ANALYTIC_MODEL, "AM", known={})
+    (am,) = got.value  # type: ignore[misc]
+    amount = next(c for c in am.columns if c.name == "AMOUNT")
+    assert amount.type == CdsType(name="cds.Decimal", precision=15, scale=2)
+    assert amount.type_origin == "source:OWNER.T_ORDERS.AMOUNT"
