@@ -118,8 +118,6 @@ class SyncSettings(_Section):
     max_deletes_per_run: int = Field(default=50, ge=0)
     #: What to do with an unmanaged Glue table in the way.
     unmanaged_policy: Literal["skip_and_flag", "adopt"] = "skip_and_flag"
-    #: Actor recorded in audit entries.
-    actor: str = "dgsync"
 
 
 class ScheduleSettings(_Section):

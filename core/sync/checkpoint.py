@@ -50,10 +50,10 @@ def lineage_edges(asset: Asset) -> list[LineageEdgeIn]:
 class Checkpoint:
     """The store side of a run."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, *, actor: str) -> None:
         self.store = store
         self.env = settings.env
-        self.actor = settings.sync.actor
+        self.actor = actor
         self.deletion_action = "deprecate" if settings.sync.deletion_policy == "deprecate" else "delete"
         self.lease_ttl_s = settings.schedule.lease_ttl_s
 

@@ -69,6 +69,21 @@ LIVE_AHEAD = 2
 PREFETCH_SPACES = 1
 
 
+def default_actor(trigger: str, slice_key: str | None = None) -> str:
+    """Who a run acts as when the caller does not say: the OS user for the CLI, the scheduler,
+    or the worker of a priority class."""
+    if trigger == "scheduler":
+        return "scheduler"
+    if trigger in ("lambda", "worker"):
+        return f"worker:{slice_key}" if slice_key else "worker"
+    import getpass
+
+    try:
+        return f"{trigger}:{getpass.getuser()}"
+    except Exception:  # no user name (a container without a passwd entry)
+        return f"{trigger}:unknown"
+
+
 class SyncEngine:
     """Runs plans and syncs over the services of one settings object."""
 
@@ -194,10 +209,16 @@ class SyncEngine:
         trigger: str = "cli",
         slice_key: str | None = None,
         priority: Priority | None = None,
+        actor: str | None = None,
     ) -> SyncReport:
-        """Apply the plan; every object is checkpointed with its audit record."""
+        """Apply the plan; every object is checkpointed with its audit record.
+
+        ``actor`` is who the audit records name (``cli:<user>``, ``key:<name>/<role>``,
+        ``scheduler``, ``worker:<class>``); by default it follows the trigger.
+        """
         ctx = self._new_context()
-        checkpoint = Checkpoint(self.services.store(), self.settings)
+        checkpoint = Checkpoint(self.services.store(), self.settings,
+                                actor=actor or default_actor(trigger, slice_key))
         run_id, resumed_from = checkpoint.start_run(
             spaces=spaces, kinds=kinds, priority=priority, resume=resume, trigger=trigger,
             slice_key=slice_key,

@@ -72,7 +72,7 @@ def _held(obj: str) -> PlanItem:
 
 def test_held_deletions_go_pending_then_approved_applied_or_cancelled(store: Store) -> None:
     settings = load_settings(env="dog", overrides={"sync": {"deletion_policy": "delete"}})
-    checkpoint = Checkpoint(store, settings)
+    checkpoint = Checkpoint(store, settings, actor="cli:test")
     held = PlanOutcome(plan=Plan(items=[_held("sales.a"), _held("sales.b")]), mapping=MappingResult(),
                        assets=[], extraction=ExtractionSummary())
     checkpoint.after_space("r1", held, [], stopped=False)
