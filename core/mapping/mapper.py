@@ -28,6 +28,7 @@ from core.models import (
     AssetRef,
     Column,
     DependencyKind,
+    SemanticRole,
     Space,
     canonical_json,
     content_hash,
@@ -530,7 +531,7 @@ class _Mapper:
         type_issues: list[str],
     ) -> ColumnSpec:
         key = asset.key
-        result = glue_type(col.type, setting)
+        result = glue_type(col.type, setting, measure=col.role is SemanticRole.MEASURE)
         glue = result.type
         if override is not None and override.type is not None:
             glue = override.type
@@ -690,9 +691,8 @@ class _Mapper:
         if asset.associations:
             params[P.ASSOCIATIONS] = _json([_dump(a) for a in asset.associations])
 
-        upstream = {
-            str(d.ref) for d in asset.upstream if d.kind is not DependencyKind.FLOW_TARGET
-        } | flow_sources
+        # Lineage means data flow: associations and mixins are in dgsync.associations.
+        upstream = {str(d.ref) for d in asset.upstream if d.kind.is_data_flow} | flow_sources
         upstream.discard(asset.key)
         if upstream:
             params[P.UPSTREAM] = _json(sorted(upstream))
