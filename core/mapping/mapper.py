@@ -7,6 +7,9 @@
   in Parameters).
 * Flows (data, replication, transformation flows, task chains) are not tables: they become
   :class:`LineageEdge` objects and a ``dgsync.lineage.flows`` entry on their target tables.
+* Lineage means data flow: ``dgsync.upstream`` and the lineage edges hold only dependencies
+  whose kind ``is_data_flow`` (``from``, joins, unions, fact/dimension sources, flow sources);
+  association and mixin targets are relationships, kept in ``dgsync.associations``.
 * Business context goes into Glue's text fields, cut by UTF-8 bytes to Glue's limits without
   splitting a character; the full texts and the semantics stay in Parameters
   (:mod:`core.mapping.params`). Every problem is a :class:`MappingIssue`; every asset the
@@ -219,7 +222,7 @@ class _Mapper:
         flows_into, flow_sources, lineage = self._flows(flows)
         for asset in tables:
             for dep in asset.upstream:
-                if dep.kind is DependencyKind.FLOW_TARGET:
+                if not dep.kind.is_data_flow:  # associations/mixins relate, they do not feed
                     continue
                 lineage.append(
                     LineageEdge(upstream=dep.ref, downstream=asset.ref, kind=dep.kind.value)

@@ -143,6 +143,8 @@ def assert_real_content_rules(assets: list[Asset], result: MappingResult) -> int
             str(d.ref) for d in asset.upstream if not d.kind.is_data_flow
         } | {str(a.target) for a in asset.associations}
         assert not (upstream & (related_only - flowing)), asset.key
+    kinds = {e.kind for e in result.lineage}
+    assert not kinds & {"association", "mixin"}, kinds
     return measures
 
 

@@ -60,8 +60,12 @@ def test_upstream_holds_data_flow_only_and_associations_stay_in_associations() -
             Association(name="_DIM", target=ref("OTHER.DIM")),
         ],
     )
-    params = only_table(map_assets([view], default_rules(), env="dog")).parameters
+    result = map_assets([view], default_rules(), env="dog")
+    params = only_table(result).parameters
     assert json.loads(params[P.UPSTREAM]) == ["S.FACT", "S.JOINED", "S.UNIONED"]
+    assert sorted((str(e.upstream), e.kind) for e in result.lineage) == [
+        ("S.FACT", "from"), ("S.JOINED", "join"), ("S.UNIONED", "union")
+    ]
     targets = [a["target"] for a in json.loads(params[P.ASSOCIATIONS])]
     assert targets == ["S.TEXTS", "OTHER.DIM"]
 
