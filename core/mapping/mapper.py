@@ -558,6 +558,8 @@ class _Mapper:
         }
         if col.type.edm_type:
             params[P.EDM_TYPE] = col.type.edm_type
+        if col.type.srid is not None:
+            params[P.SRID] = str(col.type.srid)
         if col.label:
             params[P.LABEL] = col.label
         if col.key:

@@ -167,3 +167,13 @@ def test_description_and_underscore_description_no_longer_collide() -> None:
     result = map_assets([asset], default_rules(), env="dog")
     assert [c.name for c in only_table(result).columns] == ["description", "_description"]
     assert not [i for i in result.issues if i.code == "name_collision"]
+
+
+def test_geo_column_keeps_its_original_type_and_srid_in_parameters() -> None:
+    point = col("LOCATION", "hana.ST_POINT")
+    point = point.model_copy(update={"type": point.type.model_copy(update={"srid": 4326})})
+    spec = only_table(map_assets([table("S", "T", point)], default_rules(), env="dog"))
+    (column,) = spec.columns
+    assert column.type == "string"
+    assert column.parameters[P.CDS_TYPE] == "hana.ST_POINT"
+    assert column.parameters[P.SRID] == "4326"
