@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import MappingError
+from core.lineage import impact_in
 from core.models import (
     Asset,
     AssetKind,
@@ -809,19 +810,7 @@ def impact(changed: set[str], assets: Iterable[Asset]) -> dict[str, list[str]]:
     impacts both; a table read by a data flow impacts the flow and the flow's target tables.
     Use :func:`impacted_tables` to turn the keys into Glue tables.
     """
-    graph = downstream_graph(assets)
-    out: dict[str, list[str]] = {}
-    for start in sorted(changed):
-        seen: set[str] = set()
-        stack = list(graph.get(start, ()))
-        while stack:
-            node = stack.pop()
-            if node in seen or node == start:
-                continue
-            seen.add(node)
-            stack.extend(graph.get(node, ()))
-        out[start] = sorted(seen)
-    return out
+    return impact_in(downstream_graph(assets), changed)
 
 
 def impacted_tables(

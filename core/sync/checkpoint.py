@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DgsyncError
-from core.models import Asset, DependencyKind, Priority
+from core.models import Asset, Priority
 from core.specs import TableSpec
 from core.sync.plan import Action, PlanItem
 from core.sync.report import DONE, FAILED, ItemResult, PlanOutcome, count_items, stored_counts
@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from core.settings import Settings
     from core.store.db import Store
     from core.store.schemas import AssetStateIn, AuditIn, LineageEdgeIn, RunResult
-
-#: Dependencies that are not data flow: relationships, and a flow's own targets.
-_NOT_DATA_FLOW = frozenset({DependencyKind.ASSOCIATION, DependencyKind.MIXIN, DependencyKind.FLOW_TARGET})
 
 _RESOLUTIONS = {
     "naming": "skipped_and_flagged",
@@ -43,7 +40,7 @@ def lineage_edges(asset: Asset) -> list[LineageEdgeIn]:
     return [
         LineageEdgeIn(upstream=str(dep.ref), downstream=asset.key, kind=dep.kind.value)
         for dep in asset.upstream
-        if dep.kind not in _NOT_DATA_FLOW
+        if dep.kind.is_data_flow
     ]
 
 

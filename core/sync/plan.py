@@ -496,7 +496,9 @@ def _orphans(
     """Managed tables in scope whose source asset is gone, and the managed tables in scope per
     (space, kind). Every desired source counts (a table re-classified to another priority is not
     an orphan); known sources (unchanged, unreadable, incomplete) are not orphans either."""
-    desired_sources = {str(t.source) for t in mapping.tables} | known_sources
+    table_of: dict[str, set[str]] = {}
+    for t in mapping.tables:
+        table_of.setdefault(str(t.source), set()).add(f"{t.database}.{t.name}")
     orphans: list[tuple[str, str, dict[str, Any], str]] = []
     managed: dict[tuple[str, str], int] = {}
     for db_name, tables in sorted(live.tables.items()):
@@ -513,9 +515,13 @@ def _orphans(
             if kinds is not None and params.get(SOURCE_KIND) not in kinds:
                 continue
             managed[space_kind] = managed.get(space_kind, 0) + 1
-            if (db_name, name) in desired_tables or source in desired_sources:
+            if (db_name, name) in desired_tables or (source in known_sources and source not in table_of):
                 continue
-            if source in mapping.skipped:
+            if source in table_of:
+                if f"{db_name}.{name}" in table_of[source]:
+                    continue  # desired, in another priority slice
+                reason = f"its source now maps to {', '.join(sorted(table_of[source]))} (Glue cannot rename a table)"
+            elif source in mapping.skipped:
                 reason = f"excluded by rules ({mapping.skipped[source]})"
             else:
                 reason = "source asset no longer exists"

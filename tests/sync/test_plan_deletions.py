@@ -171,3 +171,13 @@ def test_known_sources_are_never_orphans() -> None:
         listed_kinds={"SALES": {"view"}}, listed_counts=counts_of(views),
     )
     assert all(i.name != "v_unreadable" for i in plan.items)
+
+
+def test_a_table_whose_source_now_maps_to_another_name_is_an_orphan() -> None:
+    views = [spec(f"V{i}") for i in range(20)]
+    renamed = spec("V0")
+    old = renamed.model_copy(update={"name": "v0_old"})
+    plan = plan_for(views, [old], listed_kinds={"SALES": {"view"}}, listed_counts=counts_of(views))
+    item = next(i for i in plan.items if i.name == "v0_old")
+    assert item.action is Action.DELETE
+    assert "now maps to sales.v0" in item.reason
