@@ -23,7 +23,7 @@ from core.websec import AppName, csp_with_script_hashes
 from wolf_fastapi.auth import check_api_token, require_token
 from wolf_fastapi.errors import install_error_handlers
 from wolf_fastapi.routers import dashboard, health, login, plan, runs, status
-from wolf_fastapi.security import WebBaselineMiddleware
+from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
@@ -95,10 +95,11 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
-    authenticated = [Depends(require_token)]
+    # Auth first (401), then CSRF (403) on state-changing requests.
+    authenticated = [Depends(require_token), Depends(require_csrf)]
     app.include_router(api_docs_router(app), dependencies=authenticated)
     app.include_router(health.public)
-    app.include_router(login.router)
+    app.include_router(login.router, dependencies=[Depends(require_csrf)])
     app.include_router(health.router, dependencies=authenticated)
     app.include_router(runs.router, dependencies=authenticated)
     app.include_router(plan.router, dependencies=authenticated)

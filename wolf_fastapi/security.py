@@ -1,7 +1,8 @@
 """Wolf's (and so Bear's) adapter of the web baseline (``core/websec.py``): one ASGI middleware.
 
-Every HTTP request: the ``Host`` allow-list (400), CSRF on every state-changing request that
-is not authenticated by an ``Authorization`` header (403; the token comes in the
+Every HTTP request: the ``Host`` allow-list (400) and a CSRF session cookie; every route:
+:func:`require_csrf` after the auth dependency, so a state-changing request that is not
+authenticated by an ``Authorization`` header needs the CSRF token (403; in the
 ``X-CSRF-Token`` header htmx sends, or the ``csrf_token`` form field); every response: the
 security headers (HSTS when the client came over HTTPS, also behind API Gateway / a proxy
 that sets ``X-Forwarded-Proto``). Authentication itself is :mod:`wolf_fastapi.auth`.
@@ -53,7 +54,7 @@ def bearer_matches(policy: WebPolicy, headers: Headers, token: str | None) -> bo
 
 
 class WebBaselineMiddleware:
-    """Host allow-list, CSRF and security headers around the whole app (static files too)."""
+    """Host allow-list, the CSRF session cookie and the security headers around the whole app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -64,7 +65,6 @@ class WebBaselineMiddleware:
             return
         app_state = scope["app"].state if "app" in scope else None
         policy: WebPolicy | None = getattr(app_state, "web_policy", None)
-        settings = getattr(app_state, "settings", None)
         headers = Headers(scope=scope)
         https = websec.is_https(scope.get("scheme"), headers)
         given_sid = _cookie(headers, CSRF_COOKIE)
@@ -84,24 +84,35 @@ class WebBaselineMiddleware:
                     out.append("set-cookie", f"{CSRF_COOKIE}={sid}; HttpOnly; Path={root}/; SameSite=Strict{secure}")
             await send(message)
 
-        if policy is None:  # not started (no lifespan): the routes answer with their own error
-            await self.app(scope, receive, send_with_headers)
-            return
-        try:
-            token = settings.api_token.get_secret_value() if settings is not None and settings.api_token else None
-            authenticated = bearer_matches(policy, headers, token)
-            csrf_token = headers.get(CSRF_HEADER)
-            method = scope["method"].upper()
-            if csrf_token is None and method not in websec.SAFE_METHODS and not authenticated:
-                receive, csrf_token = await _form_field(scope, receive, headers, CSRF_FIELD)
-            websec.check_request(
-                policy, method=method, host=headers.get("host"), csrf_session=given_sid,
-                csrf_token=csrf_token, authenticated=authenticated,
-            )
-        except websec.RequestRejected as exc:
+        if policy is not None and not policy.host_ok(headers.get("host")):
+            exc = websec.BadHost("the Host header names a host this deployment does not serve")
             await JSONResponse(body_for(exc), status_code=exc.status)(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
+
+
+async def require_csrf(request: Request) -> None:
+    """Dependency (after auth): a state-changing request needs the CSRF token of its browser
+    session, unless it is authenticated by an ``Authorization: Bearer`` header."""
+    method = request.method.upper()
+    if method in websec.SAFE_METHODS:
+        return
+    policy = request_policy(request)
+    if policy is None:
+        raise websec.CsrfFailed("the app has not been started: no web policy")
+    settings = getattr(request.app.state, "settings", None)
+    token = settings.api_token.get_secret_value() if settings is not None and settings.api_token else None
+    authenticated = bearer_matches(policy, request.headers, token)
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and not authenticated and request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM:
+        body = await request.body()  # cached: the route can read it again
+        if len(body) > MAX_FORM_BYTES:
+            raise websec.CsrfFailed("the form is too large to carry a CSRF token")
+        given = parse_qs(body.decode("utf-8", "replace")).get(CSRF_FIELD, [None])[0]
+    websec.check_request(
+        policy, method=method, host=request.headers.get("host"), csrf_session=_cookie(request.headers, CSRF_COOKIE),
+        csrf_token=given, authenticated=authenticated,
+    )
 
 
 def _cookie(headers: Headers, name: str) -> str | None:
@@ -110,42 +121,3 @@ def _cookie(headers: Headers, name: str) -> str | None:
         if key == name:
             return value
     return None
-
-
-async def _form_field(scope: Scope, receive: Receive, headers: Headers, field: str) -> tuple[Receive, str | None]:
-    """Read a urlencoded body to find ``field``; return a ``receive`` that replays the body."""
-    if headers.get("content-type", "").split(";")[0].strip().lower() != _FORM:
-        return receive, None
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise FormTooLarge()
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    value = parse_qs(body.decode("utf-8", "replace")).get(field, [None])[0]
-    return replay, value
-
-
-class FormTooLarge(websec.RequestRejected):
-    status = 413
-    default_hint = "Post a smaller form."
-
-    def __init__(self) -> None:
-        super().__init__("the form is too large")

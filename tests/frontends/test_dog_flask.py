@@ -19,7 +19,7 @@ from dog_flask.app import create_app
 from dog_flask.extension import close_app
 from mcp_server.catalog import AssetCatalog
 
-from .conftest import real_env, seed_runs
+from .conftest import form_csrf_token, real_env, seed_runs
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -146,7 +146,10 @@ def test_unknown_asset_is_a_404_page_with_a_hint(embedded_client: FlaskClient) -
 
 def test_plan_preview_partial_is_a_dry_run(embedded_client: FlaskClient, embedded_services: Services) -> None:
     writes_before = embedded_services.glue().stats.snapshot().writes
-    response = embedded_client.post("/plan/_rows", data={"spaces": "HR", "kinds": ["local_table"], "show_all": "1"})
+    csrf = form_csrf_token(embedded_client.get("/plan/").get_data(as_text=True))
+    response = embedded_client.post(
+        "/plan/_rows", data={"spaces": "HR", "kinds": ["local_table"], "show_all": "1", "csrf_token": csrf}
+    )
     assert response.status_code == 200
     assert embedded_services.glue().stats.snapshot().writes == writes_before
     html = response.get_data(as_text=True)
@@ -155,7 +158,8 @@ def test_plan_preview_partial_is_a_dry_run(embedded_client: FlaskClient, embedde
 
 
 def test_plan_refuses_an_unknown_kind(embedded_client: FlaskClient) -> None:
-    assert embedded_client.post("/plan/_rows", data={"kinds": ["cube"]}).status_code == 400
+    csrf = form_csrf_token(embedded_client.get("/plan/").get_data(as_text=True))
+    assert embedded_client.post("/plan/_rows", data={"kinds": ["cube"]}, headers={"X-CSRF-Token": csrf}).status_code == 400
 
 
 # ------------------------------------------------------------------ in a browser
