@@ -186,3 +186,11 @@ class FakeEngine:
         if isinstance(outcome, BaseException):
             raise outcome
         return FakeReport(outcome)
+
+
+#: Collects Content-Security-Policy violations in the page (init scripts are exempt from CSP).
+CSP_WATCH = (
+    "window.__csp = [];"
+    "document.addEventListener('securitypolicyviolation',"
+    " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)

@@ -375,3 +375,48 @@ def test_served_by_uvicorn_on_a_loopback_port(uvicorn_url: tuple[str, Services])
         runs = http.get("/api/runs", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert runs.status_code == 200
     assert [r["id"] for r in runs.json()] == [run_id]
+
+
+@pytest.mark.browser
+def test_dashboard_in_chromium_signs_in_polls_and_reports_no_csp_violation(
+    uvicorn_url: tuple[str, Services]
+) -> None:
+    import os
+
+    from .conftest import CSP_WATCH
+
+    chromium = "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        if os.environ.get("DGSYNC_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{chromium} is missing and DGSYNC_REQUIRE_BROWSER=1: apt-get install -y chromium")
+        pytest.skip(f"{chromium} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    url, services = uvicorn_url
+    run_id = seed_runs(services, 1)[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            page = browser.new_page()
+            page.add_init_script(CSP_WATCH)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url + "/", wait_until="load")  # no session: redirected to /login
+            assert page.url.endswith("/login")
+            page.fill("input[name=token]", API_TOKEN)
+            page.click("main button[type=submit]")  # a form post with the CSRF field
+            page.wait_for_selector(f'#runs-rows tr.run[data-run-id="{run_id}"]', timeout=10_000)
+            with page.expect_response(lambda r: "/partials/runs" in r.url, timeout=10_000) as polled:
+                pass
+            assert polled.value.status == 200  # htmx polls with the session cookie
+            assert page.evaluate("getComputedStyle(document.querySelector('form.inline-form')).display") == "inline"
+            assert page.evaluate("window.__csp") == []
+            page.click("form.inline-form button")  # sign out: another CSRF-protected post
+            page.wait_for_url(url + "/login", timeout=10_000)
+            assert page.evaluate("window.__csp") == []
+            assert errors == []
+        finally:
+            browser.close()
