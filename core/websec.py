@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from core.errors import ConfigError, DgsyncError
+from core.log import register_secret
 from core.settings import Settings
 
 AppName = Literal["dog", "wolf", "bear"]
@@ -346,6 +347,9 @@ def web_policy(settings: Settings, *, app: AppName, bind_host: str | None = None
     or weak, or when a non-loopback Wolf names no allowed hosts.
     """
     loopback = bind_host is None or is_loopback(bind_host)
+    for secret in (settings.api_token, settings.web.secret_key):
+        if secret is not None and secret.get_secret_value():
+            register_secret(secret.get_secret_value())  # redacted from every log line
     if app == "dog":
         if settings.env != "dog":
             raise ConfigError(

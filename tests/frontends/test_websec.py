@@ -150,7 +150,7 @@ def test_policy_loopback_dog_needs_no_auth_but_checks_hosts_and_csrf(state_env: 
 
 
 def test_policy_non_loopback_wolf_in_the_dog_profile_requires_a_strong_token_and_hosts(state_env: Path) -> None:
-    with pytest.raises(ConfigError, match="0.0.0.0.*requires DGSYNC_API_TOKEN"):
+    with pytest.raises(ConfigError, match=r"0\.0\.0\.0.*requires DGSYNC_API_TOKEN"):
         websec.web_policy(_settings(), app="wolf", bind_host="0.0.0.0")
     with pytest.raises(ConfigError, match="too weak"):
         websec.web_policy(_settings(api_token="changemechangeme"), app="wolf", bind_host="0.0.0.0")
@@ -166,7 +166,7 @@ def test_policy_bear_always_requires_auth_and_dog_refuses_other_binds(state_env:
     with pytest.raises(ConfigError, match="Bear"):
         websec.web_policy(_settings(), app="bear")
     assert websec.web_policy(_settings(api_token=API_TOKEN), app="bear").auth_required
-    with pytest.raises(ConfigError, match="Dog refuses to listen on '0.0.0.0'"):
+    with pytest.raises(ConfigError, match=r"Dog refuses to listen on '0\.0\.0\.0'"):
         websec.web_policy(_settings(api_token=API_TOKEN), app="dog", bind_host="0.0.0.0")
     with pytest.raises(ConfigError, match="too weak"):
         websec.web_policy(_settings(web={"secret_key": "aaaaaaaaaaaaaaaaaaaa"}), app="dog")
@@ -409,7 +409,7 @@ def test_bear_requires_the_token_even_in_the_dog_profile(
 ) -> None:
     bear.reset()
     try:
-        with pytest.raises(ConfigError, match="Bear .*always requires DGSYNC_API_TOKEN"):
+        with pytest.raises(ConfigError, match=r"Bear .*always requires DGSYNC_API_TOKEN"):
             _invoke(http_api_v2_event("GET", "/health"))
     finally:
         bear.reset()
