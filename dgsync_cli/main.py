@@ -13,11 +13,11 @@ from dgsync_cli.context import CliState
 COMMAND_MODULES = (
     "dgsync_cli.cmd_datasphere",
     "dgsync_cli.cmd_emulator",
+    "dgsync_cli.cmd_keys",
     "dgsync_cli.cmd_sync",
     "dgsync_cli.cmd_rules",
     "dgsync_cli.cmd_store",
     "dgsync_cli.cmd_run",
-    "dgsync_cli.cmd_keys",
 )
 
 
