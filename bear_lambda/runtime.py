@@ -89,7 +89,9 @@ class BearRuntime:
                 # that close() can close it (a dropped, unclosed loop leaks its sockets).
                 self._loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(self._loop)
-                self._adapter = Mangum(create_app(services.settings, services=services), lifespan="auto")
+                self._adapter = Mangum(
+                    create_app(services.settings, services=services, frontend="bear"), lifespan="auto"
+                )
             return self._adapter
 
     def close(self) -> None:

@@ -142,6 +142,18 @@ class EmulatorSettings(_Section):
     port: int = Field(default=0, ge=0, le=65535)
 
 
+class WebSettings(_Section):
+    """The web frontends (Dog, Wolf, Bear): see ``core/websec.py`` and docs/operations-web.md."""
+
+    #: Host names a request's ``Host`` header may carry (DNS rebinding). Empty: localhost,
+    #: 127.0.0.1 and [::1] on a loopback bind; required on any other bind; any host in Bear.
+    #: ``*`` allows every host, ``.example.com`` a domain and its subdomains.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Signing key of the CSRF tokens (>= 128 bits). Empty: derived from the API token, else
+    #: random per process.
+    secret_key: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """All dgsync settings."""
 
@@ -166,6 +178,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     #: Shared secret for the web/API frontends outside dog (Bearer token).
     api_token: SecretStr | None = None
 

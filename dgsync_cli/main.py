@@ -13,6 +13,7 @@ from dgsync_cli.context import CliState
 COMMAND_MODULES = (
     "dgsync_cli.cmd_datasphere",
     "dgsync_cli.cmd_emulator",
+    "dgsync_cli.cmd_keys",
     "dgsync_cli.cmd_sync",
     "dgsync_cli.cmd_rules",
     "dgsync_cli.cmd_store",

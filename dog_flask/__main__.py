@@ -1,4 +1,4 @@
-"""``python -m dog_flask [--host 127.0.0.1] [--port 5050]``: serve Dog (werkzeug, local only)."""
+"""``python -m dog_flask [--host 127.0.0.1] [--port 5050]``: serve Dog (werkzeug, loopback only)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import signal
 import sys
 
+from core.errors import DgsyncError
 from core.log import configure_logging
+from core.websec import one_line
 from dog_flask.app import create_app
 from dog_flask.extension import close_app
 
@@ -17,7 +19,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5050)
     parser.add_argument("--debug", action="store_true", help="Flask debug mode (reloader off).")
     args = parser.parse_args(argv)
-    app = create_app()
+    try:
+        app = create_app(bind_host=args.host)
+    except DgsyncError as exc:  # one line with the fix, no traceback
+        print(one_line(exc), file=sys.stderr)
+        sys.exit(2)
     configure_logging(level="INFO")
     # SIGTERM (docker stop) unwinds like Ctrl-C, so the embedded Glue saves its snapshot.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

@@ -1,7 +1,9 @@
 """The Dog app factory: ``create_app(settings=None) -> Flask``.
 
 Dog is the developer UI over the embedded default (Datasphere emulator + moto Glue + SQLite);
-it refuses any other profile. One blueprint per area: home, catalog, plan, runs.
+it refuses any other profile (``DGSYNC_ENV`` is honoured: anything but ``dog`` is refused) and
+any non-loopback bind. One blueprint per area: home, catalog, plan, runs. The web baseline
+(Host allow-list, CSRF, security headers) is ``dog_flask/security.py`` over ``core/websec.py``.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from pathlib import Path
 
 from flask import Flask
 
-from core.errors import ConfigError
 from core.services import Services
 from core.settings import Settings, load_settings
+from core.websec import web_policy
 from dog_flask import blueprints, extension
 from dog_flask.errors import init_errors
+from dog_flask.security import init_security
 from mcp_server.catalog import AssetCatalog
 
 WEB_ROOT = Path(os.environ.get("DGSYNC_WEB_ROOT") or Path(__file__).resolve().parent.parent)
@@ -26,18 +29,16 @@ def create_app(
     *,
     services: Services | None = None,
     catalog: AssetCatalog | None = None,
+    bind_host: str | None = None,
 ) -> Flask:
     """Build the Dog app (settings loaded now when not given; services built lazily).
 
     ``services`` given: the caller owns (and closes) them; ``catalog`` shares an extraction.
+    ``bind_host``: the address it will listen on (a non-loopback one is refused).
     """
     if settings is None:
-        settings = services.settings if services is not None else load_settings(env="dog")
-    if settings.env != "dog":
-        raise ConfigError(
-            f"Dog serves only the dog profile, not {settings.env!r}",
-            hint="Unset DGSYNC_ENV (or use --env dog); for wolf/bear serve `python -m wolf_fastapi`.",
-        )
+        settings = services.settings if services is not None else load_settings()
+    policy = web_policy(settings, app="dog", bind_host=bind_host)
     app = Flask(
         __name__,
         template_folder=str(WEB_ROOT / "templates"),
@@ -46,6 +47,7 @@ def create_app(
     app.config["DGSYNC_ENV"] = settings.env
     extension.init_app(app, settings, services=services, catalog=catalog)
     init_errors(app)
+    init_security(app, policy)
     for area in (blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs):
         app.register_blueprint(area.bp)
     return app

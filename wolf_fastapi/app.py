@@ -7,6 +7,7 @@ per Lambda container across invocations, so it owns them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,10 +19,16 @@ from fastapi.staticfiles import StaticFiles
 
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
+from core.websec import AppName, csp_with_script_hashes
 from wolf_fastapi.auth import check_api_token, require_token
 from wolf_fastapi.errors import install_error_handlers
 from wolf_fastapi.routers import dashboard, health, login, plan, runs, status
+from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+#: Where FastAPI's Swagger UI page loads its assets from.
+_SWAGGER_CDN = "https://cdn.jsdelivr.net"
 
 
 def api_docs_router(app: FastAPI) -> APIRouter:
@@ -35,22 +42,37 @@ def api_docs_router(app: FastAPI) -> APIRouter:
     @router.get("/docs")
     async def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(openapi_url=root + "/openapi.json", title="dgsync Wolf API")
+        page = get_swagger_ui_html(openapi_url=root + "/openapi.json", title="dgsync Wolf API")
+        # The page bootstraps Swagger UI with one inline script: allow exactly it, by hash.
+        scripts = _INLINE_SCRIPT.findall(bytes(page.body).decode())
+        page.headers["Content-Security-Policy"] = csp_with_script_hashes(scripts, extra_sources=_SWAGGER_CDN)
+        return page
 
     return router
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
-    """Build the Wolf app. ``services`` given: the caller owns (and closes) them."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    bind_host: str | None = None,
+    frontend: AppName = "wolf",
+) -> FastAPI:
+    """Build the Wolf app. ``services`` given: the caller owns (and closes) them.
+
+    ``bind_host``: the address it will listen on (``python -m wolf_fastapi`` passes it; a
+    non-loopback one requires a strong DGSYNC_API_TOKEN and DGSYNC_WEB__ALLOWED_HOSTS).
+    ``frontend="bear"``: served by Bear (auth always required).
+    """
     if services is not None and settings is None:
         settings = services.settings
     if settings is not None:
-        check_api_token(settings)  # fail at build time when we can
+        check_api_token(settings, app=frontend, bind_host=bind_host)  # fail at build time when we can
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         current: Settings = settings if settings is not None else await anyio.to_thread.run_sync(load_settings)
-        check_api_token(current)
+        app.state.web_policy = check_api_token(current, app=frontend, bind_host=bind_host)
         owned = services is None
         current_services = services if services is not None else build_services(current)
         app.state.settings = current
@@ -72,10 +94,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         openapi_url=None,
     )
     install_error_handlers(app)
-    authenticated = [Depends(require_token)]
+    app.add_middleware(WebBaselineMiddleware)
+    # Auth first (401), then CSRF (403) on state-changing requests.
+    authenticated = [Depends(require_token), Depends(require_csrf)]
     app.include_router(api_docs_router(app), dependencies=authenticated)
     app.include_router(health.public)
-    app.include_router(login.router)
+    app.include_router(login.router, dependencies=[Depends(require_csrf)])
     app.include_router(health.router, dependencies=authenticated)
     app.include_router(runs.router, dependencies=authenticated)
     app.include_router(plan.router, dependencies=authenticated)

@@ -1,8 +1,11 @@
-"""Bearer-token authentication of the Wolf/Bear API (every route but ``/health``).
+"""Bearer-token authentication of the Wolf/Bear API (every route but ``/health``, ``/login``
+and ``/static``).
 
-In the ``dog`` profile (local, embedded systems) nothing is checked. Elsewhere the app refuses
-to start without a real ``DGSYNC_API_TOKEN`` and every request must carry
-``Authorization: Bearer <token>``, compared in constant time.
+When it is required is the web baseline's decision (``core.websec.web_policy``): always in
+Bear and outside the ``dog`` profile, and whenever Wolf listens on (or a request arrives on) a
+non-loopback address, whatever the profile. The token must be strong (>= 128 bits, see
+``dgsync keys create``); requests carry ``Authorization: Bearer <token>``, compared in
+constant time.
 
 A browser cannot send that header, so the dashboard has ``/login``: posting the token there
 sets an ``HttpOnly``, ``SameSite=Strict`` cookie holding an HMAC of the token (never the token
@@ -19,41 +22,38 @@ from fastapi import Request
 
 from core.errors import ConfigError
 from core.log import register_secret
-from core.settings import PLACEHOLDER_SECRETS, Settings
+from core.settings import Settings
+from core.websec import AppName, WebPolicy, web_policy
 from wolf_fastapi.deps import SettingsDep
 
-#: Shorter shared secrets are refused: they can be guessed over the network.
-MIN_TOKEN_LENGTH = 16
-
-TOKEN_HINT = "Set DGSYNC_API_TOKEN to a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+TOKEN_HINT = "Generate one with `dgsync keys create` and set it as DGSYNC_API_TOKEN."
 
 
 class Unauthorized(Exception):
     """The request carries no valid bearer token (answered with 401)."""
 
 
-def auth_required(settings: Settings) -> bool:
-    """Whether requests must authenticate (everywhere but the local dog profile)."""
-    return settings.env != "dog"
-
-
-def check_api_token(settings: Settings) -> None:
-    """Refuse to serve outside dog without a real API token; register it for redaction."""
+def check_api_token(settings: Settings, *, app: AppName = "wolf", bind_host: str | None = None) -> WebPolicy:
+    """Check the settings for serving (token strength, bind, hosts) and register the token
+    for redaction; return the web policy. Raises :class:`ConfigError` with the fix."""
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     if token:
         register_secret(token)
-    if not auth_required(settings):
-        return
-    if token.strip().lower() in PLACEHOLDER_SECRETS:
-        raise ConfigError(
-            f"environment {settings.env!r} refuses to serve the API without DGSYNC_API_TOKEN",
-            hint=TOKEN_HINT,
-        )
-    if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(
-            f"DGSYNC_API_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters",
-            hint=TOKEN_HINT,
-        )
+    return web_policy(settings, app=app, bind_host=bind_host)
+
+
+def policy_of(request: Request) -> WebPolicy:
+    found: WebPolicy | None = getattr(request.app.state, "web_policy", None)
+    if found is None:
+        raise ConfigError("the app has not been started: no web policy",
+                          hint="Serve the app with its lifespan (uvicorn, Mangum, or `with TestClient(app)`).")
+    return found
+
+
+def needs_auth(request: Request) -> bool:
+    """Whether this request must authenticate (the policy, or it arrived on a non-loopback address)."""
+    server = request.scope.get("server")
+    return policy_of(request).needs_auth(str(server[0]) if server else None)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -75,21 +75,29 @@ def session_value(settings: Settings) -> str:
     return hmac.new(token.encode(), _SESSION_PURPOSE, hashlib.sha256).hexdigest()
 
 
+def token_value_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison; an unset token matches nothing."""
+    return bool(expected) and given is not None and secrets.compare_digest(given.encode(), (expected or "").encode())
+
+
 def token_matches(settings: Settings, given: str | None) -> bool:
     """Constant-time check of ``given`` against the configured API token."""
     expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    return bool(expected) and given is not None and secrets.compare_digest(given.encode(), expected.encode())
+    return token_value_matches(expected, given)
 
 
 def require_token(request: Request, settings: SettingsDep) -> None:
-    """Dependency: let the request through only with the right bearer token (outside dog)."""
-    if not auth_required(settings):
+    """Dependency: let the request through only with the right bearer token (when required)."""
+    if not needs_auth(request):
         return
     if token_matches(settings, bearer_token(request)):
         return
     cookie = request.cookies.get(SESSION_COOKIE)
-    if request.method in ("GET", "HEAD") and cookie is not None and secrets.compare_digest(
-        cookie.encode(), session_value(settings).encode()
+    if (
+        request.method in ("GET", "HEAD")
+        and cookie is not None
+        and settings.api_token is not None
+        and secrets.compare_digest(cookie.encode(), session_value(settings).encode())
     ):
         return
     raise Unauthorized()

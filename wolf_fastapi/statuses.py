@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import errors as e
+from core import websec
 
 STATUS_BY_ERROR: dict[type[e.DgsyncError], int] = {
     e.ConfigError: 500,  # the server's settings or rules are broken: not the caller's fault
@@ -33,6 +34,9 @@ STATUS_BY_ERROR: dict[type[e.DgsyncError], int] = {
     e.StoreError: 503,
     e.LeaseHeld: 409,
     e.SyncAborted: 409,
+    websec.BadHost: websec.BadHost.status,
+    websec.CsrfFailed: websec.CsrfFailed.status,
+    websec.NotLoopback: websec.NotLoopback.status,
     e.DgsyncError: 500,
 }
 

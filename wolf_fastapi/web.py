@@ -16,4 +16,6 @@ STATIC_DIR = WEB_ROOT / "static"
 
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=str(TEMPLATES_DIR))
+    from wolf_fastapi.security import template_context
+
+    return Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[template_context])

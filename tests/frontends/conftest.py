@@ -10,6 +10,7 @@ test's writes could change.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
@@ -25,8 +28,25 @@ from core.store.db import Store
 from core.store.schemas import RunCounts, RunIn, RunResult, RunStatus, Trigger
 from mcp_server.catalog import AssetCatalog
 
-API_TOKEN = "wolf-test-token-0123456789abcdef"
+#: A strong token (made with `dgsync keys create`): weak ones are refused at start.
+API_TOKEN = "8dXb9fQ4m_auTV605WIS9tjJcnWQ-Q1BGUpElXuXLf4"
 DB_PASSWORD = "pw-never-shown-4711"
+
+
+#: Loopback: the Host (and server address) a local Wolf accepts without further configuration.
+LOCAL = "http://127.0.0.1"
+
+
+def local_client(app: FastAPI, **kwargs: Any) -> TestClient:
+    """A TestClient that talks to ``app`` as a browser on this machine would (127.0.0.1)."""
+    return TestClient(app, base_url=LOCAL, **kwargs)
+
+
+def form_csrf_token(html: str) -> str:
+    """The CSRF token of a page's form (``<input type="hidden" name="csrf_token" value=...>``)."""
+    found = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
 
 
 def _clear_dgsync_env(mp: pytest.MonkeyPatch) -> None:
@@ -166,3 +186,11 @@ class FakeEngine:
         if isinstance(outcome, BaseException):
             raise outcome
         return FakeReport(outcome)
+
+
+#: Collects Content-Security-Policy violations in the page (init scripts are exempt from CSP).
+CSP_WATCH = (
+    "window.__csp = [];"
+    "document.addEventListener('securitypolicyviolation',"
+    " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)

@@ -19,7 +19,7 @@ from dog_flask.app import create_app
 from dog_flask.extension import close_app
 from mcp_server.catalog import AssetCatalog
 
-from .conftest import real_env, seed_runs
+from .conftest import CSP_WATCH, form_csrf_token, real_env, seed_runs
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -146,7 +146,10 @@ def test_unknown_asset_is_a_404_page_with_a_hint(embedded_client: FlaskClient) -
 
 def test_plan_preview_partial_is_a_dry_run(embedded_client: FlaskClient, embedded_services: Services) -> None:
     writes_before = embedded_services.glue().stats.snapshot().writes
-    response = embedded_client.post("/plan/_rows", data={"spaces": "HR", "kinds": ["local_table"], "show_all": "1"})
+    csrf = form_csrf_token(embedded_client.get("/plan/").get_data(as_text=True))
+    response = embedded_client.post(
+        "/plan/_rows", data={"spaces": "HR", "kinds": ["local_table"], "show_all": "1", "csrf_token": csrf}
+    )
     assert response.status_code == 200
     assert embedded_services.glue().stats.snapshot().writes == writes_before
     html = response.get_data(as_text=True)
@@ -155,7 +158,8 @@ def test_plan_preview_partial_is_a_dry_run(embedded_client: FlaskClient, embedde
 
 
 def test_plan_refuses_an_unknown_kind(embedded_client: FlaskClient) -> None:
-    assert embedded_client.post("/plan/_rows", data={"kinds": ["cube"]}).status_code == 400
+    csrf = form_csrf_token(embedded_client.get("/plan/").get_data(as_text=True))
+    assert embedded_client.post("/plan/_rows", data={"kinds": ["cube"]}, headers={"X-CSRF-Token": csrf}).status_code == 400
 
 
 # ------------------------------------------------------------------ in a browser
@@ -196,13 +200,36 @@ def test_home_page_in_chromium_loads_htmx_and_swaps_in_the_runs_partial(
         )
         try:
             page = browser.new_page()
+            page.add_init_script(CSP_WATCH)
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.goto(served_dog + "/", wait_until="load")
             assert page.evaluate("typeof htmx === 'object' && htmx.version").startswith("2.")
             page.wait_for_selector(f'#runs-rows tr.run[data-run-id="{run_id}"]', timeout=10_000)
             page.wait_for_selector("#state-rows tr.empty", timeout=10_000)
             assert page.locator("#runs-rows tr.loading").count() == 0
-            assert errors == []
+            # The stylesheet applies under the CSP (no inline styles needed).
+            assert page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"
+            assert page.evaluate("window.__csp") == []
+            for path in ("/runs/", "/plan/", f"/runs/{run_id}"):
+                page.goto(served_dog + path, wait_until="load")
+                assert page.evaluate("window.__csp") == [], path
+            # A state-changing htmx request carries the session's CSRF token: a 400 for an
+            # unknown kind is the route's answer (a missing token would be a 403).
+            status = page.evaluate(
+                "async () => { const r = await fetch('/plan/_rows', {method: 'POST', headers: {"
+                "'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': "
+                "JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token']},"
+                " body: 'kinds=cube'}); return r.status; }"
+            )
+            assert status == 400
+            forged = page.evaluate(
+                "async () => (await fetch('/plan/_rows', {method: 'POST', body: 'kinds=cube',"
+                " headers: {'Content-Type': 'application/x-www-form-urlencoded'}})).status"
+            )
+            assert forged == 403
+            # Only the answers provoked above (and the favicon's 404) may show up as errors.
+            assert [e for e in errors if "the server responded with a status of" not in e] == []
         finally:
             browser.close()

@@ -22,7 +22,7 @@ from wolf_fastapi.app import create_app
 from wolf_fastapi.deps import get_services
 from wolf_fastapi.routers import status as status_router
 
-from .conftest import API_TOKEN, DB_PASSWORD, real_env, seed_runs
+from .conftest import API_TOKEN, DB_PASSWORD, form_csrf_token, local_client, real_env, seed_runs
 
 PROTECTED = [
     ("GET", "/ready"),
@@ -39,14 +39,14 @@ PROTECTED = [
 @pytest.fixture
 def wolf(wolf_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
     app = create_app(wolf_settings)
-    with TestClient(app) as client:
+    with local_client(app) as client:
         yield client, app.state.services
 
 
 def test_health_answers_without_token_or_store(state_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_env(monkeypatch, "wolf")
     monkeypatch.setenv("DGSYNC_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
-    with TestClient(create_app()) as client:
+    with local_client(create_app()) as client:
         response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "env": "wolf"}
@@ -91,7 +91,8 @@ def test_a_browser_without_a_session_is_sent_to_login(wolf: tuple[TestClient, Se
 def test_login_gives_a_read_only_session_cookie_that_is_not_the_token(wolf: tuple[TestClient, Services]) -> None:
     client, services = wolf
     run_id = seed_runs(services, 1)[0]
-    response = client.post("/login", data={"token": API_TOKEN}, follow_redirects=False)
+    csrf = form_csrf_token(client.get("/login").text)
+    response = client.post("/login", data={"token": API_TOKEN, "csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 303
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("dgsync_session=")
@@ -100,13 +101,14 @@ def test_login_gives_a_read_only_session_cookie_that_is_not_the_token(wolf: tupl
     assert run_id in client.get("/").text  # the client keeps the cookie
     assert client.get("/partials/runs").status_code == 200
     assert client.post("/api/plan", json={}).status_code == 401  # writes need the bearer token
-    client.post("/logout")
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 200  # → /login
     assert client.get("/api/runs").status_code == 401
 
 
 def test_login_with_a_wrong_token_sets_no_cookie(wolf: tuple[TestClient, Services]) -> None:
     client, _ = wolf
-    response = client.post("/login", data={"token": "not-the-token-at-all"}, follow_redirects=False)
+    csrf = form_csrf_token(client.get("/login").text)
+    response = client.post("/login", data={"token": "not-the-token-at-all", "csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 401
     assert "set-cookie" not in response.headers
     assert "not the API token" in response.text
@@ -126,7 +128,8 @@ def test_status_route_is_protected_when_mounted(wolf: tuple[TestClient, Services
 
 
 @pytest.mark.parametrize("env", ["wolf", "bear"])
-@pytest.mark.parametrize("token", [None, "changeme", "short-token"])
+@pytest.mark.parametrize("token", [None, "changeme", "short-token", "aaaaaaaaaaaaaaaa", "changemechangeme",
+                                   "wolf-test-token-0123456789abcdef"])
 def test_refuses_to_start_outside_dog_without_a_real_api_token(
     state_env: Path, monkeypatch: pytest.MonkeyPatch, env: str, token: str | None
 ) -> None:
@@ -134,12 +137,12 @@ def test_refuses_to_start_outside_dog_without_a_real_api_token(
     with pytest.raises(ConfigError, match="DGSYNC_API_TOKEN"):
         create_app(load_settings())
     # Settings loaded lazily: the lifespan refuses (uvicorn does not start).
-    with pytest.raises(ConfigError, match="DGSYNC_API_TOKEN"), TestClient(create_app()):
+    with pytest.raises(ConfigError, match="DGSYNC_API_TOKEN"), local_client(create_app()):
         pass
 
 
 def test_dog_profile_needs_no_token(dog_settings: Settings) -> None:
-    with TestClient(create_app(dog_settings)) as client:
+    with local_client(create_app(dog_settings)) as client:
         response = client.get("/api/runs")
     assert response.status_code == 200
     assert response.json() == []
@@ -157,7 +160,7 @@ def test_ready_is_503_with_hint_and_no_password_when_the_store_is_down(
 ) -> None:
     real_env(monkeypatch, "wolf")
     monkeypatch.setenv("DGSYNC_DATABASE_URL", f"postgresql+psycopg://dgsync:{DB_PASSWORD}@127.0.0.1:1/none")
-    with TestClient(create_app()) as client:
+    with local_client(create_app()) as client:
         response = client.get("/ready", headers=auth)
     assert response.status_code == 503
     body = response.json()["error"]
@@ -270,7 +273,7 @@ def test_unexpected_errors_are_a_generic_500_without_internal_text(
     app.dependency_overrides[get_services] = lambda: _FailingServices(
         RuntimeError("internal detail at /srv/app.py:42"), wolf_settings
     )
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with local_client(app, raise_server_exceptions=False) as client:
         response = client.get("/ready", headers=auth)
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_error"
@@ -299,7 +302,7 @@ def test_dashboard_lists_runs_and_polls_the_partial_with_htmx(
 
 def test_externally_owned_services_stay_open_and_owned_ones_are_closed(wolf_settings: Settings) -> None:
     app = create_app(wolf_settings)
-    with TestClient(app) as client:
+    with local_client(app) as client:
         client.get("/ready", headers={"Authorization": f"Bearer {API_TOKEN}"})
         owned = app.state.services
         assert owned._store is not None
@@ -307,7 +310,7 @@ def test_externally_owned_services_stay_open_and_owned_ones_are_closed(wolf_sett
 
     services = Services(wolf_settings)
     try:
-        with TestClient(create_app(wolf_settings, services=services)) as client:
+        with local_client(create_app(wolf_settings, services=services)) as client:
             client.get("/ready", headers={"Authorization": f"Bearer {API_TOKEN}"})
         assert services._store is not None  # the caller's to close
     finally:
@@ -317,8 +320,10 @@ def test_externally_owned_services_stay_open_and_owned_ones_are_closed(wolf_sett
 def test_plan_is_a_dry_run_over_the_embedded_default(embedded_services: Services) -> None:
     app = create_app(services=embedded_services)
     writes_before = embedded_services.glue().stats.snapshot().writes
-    with TestClient(app) as client:
-        response = client.post("/api/plan", json={"spaces": ["SALES"], "kinds": ["view"]})
+    with local_client(app) as client:
+        csrf = form_csrf_token(client.get("/login").text)  # dog: no auth, but CSRF
+        response = client.post("/api/plan", json={"spaces": ["SALES"], "kinds": ["view"]},
+                               headers={"X-CSRF-Token": csrf})
     assert response.status_code == 200
     report = response.json()
     assert report["dry_run"] is True
@@ -333,7 +338,7 @@ def test_plan_is_a_dry_run_over_the_embedded_default(embedded_services: Services
 def test_status_overview_when_the_core_has_it(embedded_services: Services) -> None:
     if not status_router.available():
         pytest.skip("core.sync.status.status_overview is not there yet")
-    with TestClient(create_app(services=embedded_services)) as client:
+    with local_client(create_app(services=embedded_services)) as client:
         response = client.get("/api/status")
     assert response.status_code == 200
     body = response.json()
@@ -370,3 +375,48 @@ def test_served_by_uvicorn_on_a_loopback_port(uvicorn_url: tuple[str, Services])
         runs = http.get("/api/runs", headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert runs.status_code == 200
     assert [r["id"] for r in runs.json()] == [run_id]
+
+
+@pytest.mark.browser
+def test_dashboard_in_chromium_signs_in_polls_and_reports_no_csp_violation(
+    uvicorn_url: tuple[str, Services]
+) -> None:
+    import os
+
+    from .conftest import CSP_WATCH
+
+    chromium = "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        if os.environ.get("DGSYNC_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{chromium} is missing and DGSYNC_REQUIRE_BROWSER=1: apt-get install -y chromium")
+        pytest.skip(f"{chromium} is missing (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    url, services = uvicorn_url
+    run_id = seed_runs(services, 1)[0]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            page = browser.new_page()
+            page.add_init_script(CSP_WATCH)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url + "/", wait_until="load")  # no session: redirected to /login
+            assert page.url.endswith("/login")
+            page.fill("input[name=token]", API_TOKEN)
+            page.click("main button[type=submit]")  # a form post with the CSRF field
+            page.wait_for_selector(f'#runs-rows tr.run[data-run-id="{run_id}"]', timeout=10_000)
+            with page.expect_response(lambda r: "/partials/runs" in r.url, timeout=10_000) as polled:
+                pass
+            assert polled.value.status == 200  # htmx polls with the session cookie
+            assert page.evaluate("getComputedStyle(document.querySelector('form.inline-form')).display") == "inline"
+            assert page.evaluate("window.__csp") == []
+            page.click("form.inline-form button")  # sign out: another CSRF-protected post
+            page.wait_for_url(url + "/login", timeout=10_000)
+            assert page.evaluate("window.__csp") == []
+            assert errors == []
+        finally:
+            browser.close()

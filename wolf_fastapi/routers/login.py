@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from wolf_fastapi.auth import SESSION_COOKIE, auth_required, session_value, token_matches
+from wolf_fastapi.auth import SESSION_COOKIE, needs_auth, session_value, token_matches
 from wolf_fastapi.deps import SettingsDep
 from wolf_fastapi.web import templates
 
@@ -35,9 +35,9 @@ def login_form(request: Request, settings: SettingsDep) -> HTMLResponse:
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep) -> Response:
     root = request.scope.get("root_path", "")
-    if not auth_required(settings):
+    if not needs_auth(request):
         return RedirectResponse(root + "/", status_code=303)
-    body = await request.body()
+    body = await request.body()  # the CSRF middleware has checked the form's csrf_token
     token = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("token", [""])[0]
     if len(body) > MAX_FORM_BYTES or not token_matches(settings, token.strip()):
         return _page(request, settings, failed=True)
