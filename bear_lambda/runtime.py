@@ -38,9 +38,7 @@ EngineFactory = Callable[[Services], SliceEngine]
 
 
 def _default_engine(services: Services) -> SliceEngine:
-    from core.sync.engine import SyncEngine
-
-    return SyncEngine(services)
+    return services.engine()
 
 
 class BearRuntime:

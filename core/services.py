@@ -19,6 +19,7 @@ from core.log import get_logger, register_secret
 from core.settings import DatasphereSettings, Settings
 
 if TYPE_CHECKING:
+    from core.catalog import AssetCatalog
     from core.datasphere.client import DatasphereClient
     from core.datasphere.extract import Extractor
     from core.glue.client import GlueClient
@@ -45,6 +46,7 @@ class Services:
         self._glue: GlueClient | None = None
         self._store: Store | None = None
         self._rules: Rules | None = None
+        self._catalog: AssetCatalog | None = None
 
     # -- Datasphere ---------------------------------------------------------------------
     @property
@@ -164,6 +166,15 @@ class Services:
         from core.sync.engine import SyncEngine
 
         return SyncEngine(self, progress=progress)
+
+    def catalog(self) -> AssetCatalog:
+        """The cached view of the extracted assets for browsing and search (one per services)."""
+        with self._lock:
+            if self._catalog is None:
+                from core.catalog import AssetCatalog
+
+                self._catalog = AssetCatalog(self)
+            return self._catalog
 
     def scheduler(self, **options: Any) -> Scheduler:
         """The priority-class scheduler over these services (options: see ``Scheduler``)."""

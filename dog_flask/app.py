@@ -13,13 +13,13 @@ from pathlib import Path
 
 from flask import Flask
 
+from core.catalog import AssetCatalog
 from core.services import Services
 from core.settings import Settings, load_settings
 from core.websec import web_policy
 from dog_flask import blueprints, extension
 from dog_flask.errors import init_errors
 from dog_flask.security import init_security
-from mcp_server.catalog import AssetCatalog
 
 WEB_ROOT = Path(os.environ.get("DGSYNC_WEB_ROOT") or Path(__file__).resolve().parent.parent)
 

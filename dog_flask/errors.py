@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 
 from core.errors import DgsyncError
+from core.http import status_for
 from core.log import get_logger
-from wolf_fastapi.statuses import status_for
 
 log = get_logger(__name__)
 

@@ -1,16 +1,16 @@
 """``init_app``-style setup: the Services (and the asset catalog) of a Dog app.
 
 ``app.extensions["dgsync"]`` is the :class:`~core.services.Services`;
-``app.extensions["dgsync.catalog"]`` the cached :class:`~mcp_server.catalog.AssetCatalog`.
+``app.extensions["dgsync.catalog"]`` the cached :class:`~core.catalog.AssetCatalog`.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
+from core.catalog import AssetCatalog
 from core.services import Services, build_services
 from core.settings import Settings
-from mcp_server.catalog import AssetCatalog
 
 EXTENSION_KEY = "dgsync"
 CATALOG_KEY = "dgsync.catalog"
@@ -26,7 +26,7 @@ def init_app(
     """Attach Services (built lazily: nothing starts until a page needs it) to ``app``."""
     services = services or build_services(settings)
     app.extensions[EXTENSION_KEY] = services
-    app.extensions[CATALOG_KEY] = catalog or AssetCatalog(services)
+    app.extensions[CATALOG_KEY] = catalog or services.catalog()
     return services
 
 

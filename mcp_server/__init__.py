@@ -1,5 +1,5 @@
 """MCP server: dgsync for AI assistants.
 
 ``mcp_server.server.create_server(settings=None) -> MCPServer``; ``python -m mcp_server`` runs
-it on stdio. ``mcp_server.catalog`` (asset cache and search) imports no MCP code.
+it on stdio. ``core.catalog`` (asset cache and search) imports no MCP code.
 """

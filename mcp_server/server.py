@@ -19,11 +19,11 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.catalog import AssetCatalog, AssetHit
 from core.errors import DgsyncError
 from core.log import get_logger
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
-from mcp_server.catalog import AssetCatalog, AssetHit
 
 log = get_logger(__name__)
 
@@ -122,7 +122,7 @@ def create_server(
         owned = services is None
         current_services = services if services is not None else build_services(current)
         try:
-            yield McpContext(current, current_services, catalog or AssetCatalog(current_services))
+            yield McpContext(current, current_services, catalog or current_services.catalog())
         finally:
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
@@ -214,9 +214,7 @@ def create_server(
         state = _context(ctx)
 
         def plan() -> PlanSummary:
-            from core.sync.engine import SyncEngine
-
-            report = SyncEngine(state.services).dry_run(spaces=spaces or None)
+            report = state.services.engine().dry_run(spaces=spaces or None)
             items = [i for i in (report.plan.items if report.plan else []) if i.action.value != "noop"]
             return PlanSummary(
                 counts=report.counts,

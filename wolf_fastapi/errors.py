@@ -1,6 +1,6 @@
 """Exception handlers: every error leaves as ``{"error": {"code", "message", "hint"}}``.
 
-Core errors get the status of :mod:`wolf_fastapi.statuses`; anything unexpected becomes a
+Core errors get the status of :mod:`core.http`; anything unexpected becomes a
 generic 500 whose body says nothing about internals (the traceback goes to the log).
 """
 
@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DgsyncError
+from core.http import RETRYABLE, body_for, error_body, status_for
 from core.log import get_logger
 from wolf_fastapi.auth import Unauthorized
-from wolf_fastapi.statuses import RETRYABLE, body_for, error_body, status_for
 
 log = get_logger(__name__)
 

@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core import websec
+from core.http import body_for
 from core.websec import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, WebPolicy
-from wolf_fastapi.statuses import body_for
 
 #: Form bodies larger than this are refused before a route sees them (the UI posts a few bytes).
 MAX_FORM_BYTES = 64 * 1024

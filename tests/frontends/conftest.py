@@ -21,12 +21,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core.catalog import AssetCatalog
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.store import repo
 from core.store.db import Store
 from core.store.schemas import RunCounts, RunIn, RunResult, RunStatus, Trigger
-from mcp_server.catalog import AssetCatalog
 
 #: A strong token (made with `dgsync keys create`): weak ones are refused at start.
 API_TOKEN = "8dXb9fQ4m_auTV605WIS9tjJcnWQ-Q1BGUpElXuXLf4"

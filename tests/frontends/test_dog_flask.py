@@ -12,12 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from core.catalog import AssetCatalog
 from core.errors import ConfigError
 from core.services import Services
 from core.settings import Settings, load_settings
 from dog_flask.app import create_app
 from dog_flask.extension import close_app
-from mcp_server.catalog import AssetCatalog
 
 from .conftest import CSP_WATCH, form_csrf_token, real_env, seed_runs
 

@@ -13,9 +13,9 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from core.catalog import AssetCatalog
 from core.services import Services, build_services
 from core.settings import Settings
-from mcp_server.catalog import AssetCatalog
 from mcp_server.server import create_server
 
 from .conftest import seed_runs

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.models import AssetKind, Priority
-from core.sync.engine import SyncEngine, SyncReport
+from core.sync.report import SyncReport
 from wolf_fastapi.deps import ServicesDep
 
 router = APIRouter(prefix="/api", tags=["plan"])
@@ -26,7 +26,7 @@ class PlanRequest(BaseModel):
 def plan(services: ServicesDep, scope: PlanRequest | None = None) -> SyncReport:
     """Extract, map and compare with the live catalog; return the plan (a dry run)."""
     scope = scope or PlanRequest()
-    return SyncEngine(services).dry_run(
+    return services.engine().dry_run(
         spaces=scope.spaces or None,
         kinds=[k.value for k in scope.kinds] or None,
         priority=scope.priority,
