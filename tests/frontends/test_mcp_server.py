@@ -133,6 +133,9 @@ class _BrokenServices:
     def store(self) -> Any:
         raise RuntimeError("secret internals: /srv/dgsync/core/store/db.py line 42")
 
+    def catalog(self) -> AssetCatalog:
+        return AssetCatalog(self)  # type: ignore[arg-type]
+
 
 def test_an_unexpected_failure_reaches_the_model_only_as_a_generic_error(dog_settings: Settings) -> None:
     server = create_server(services=_BrokenServices(dog_settings))  # type: ignore[arg-type]
