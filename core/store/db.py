@@ -172,7 +172,7 @@ def classify_error(exc: BaseException, url: str, doing: str) -> StoreError:
     if cls is not None:
         return cls(f"cannot {doing} {where}: {reason[cls]}")
     return StoreError(
-        f"cannot {doing} {where} ({type(orig).__name__})",
+        f"cannot {doing} {where} ({type(exc).__name__})",
         hint="Check DGSYNC_DATABASE_URL and that the database is up; "
         "`dgsync db current` shows the schema version.",
     )
