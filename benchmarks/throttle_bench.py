@@ -112,6 +112,7 @@ def main() -> int:
     parser.add_argument("--throttles", type=int, default=60)
     parser.add_argument("--after", type=int, default=5, help="requests served before throttling")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="dgsync-throttle-"))
     bench = ThrottleBench(args.assets, args.seed, workdir, 20.0)
@@ -140,7 +141,10 @@ def main() -> int:
         }
     finally:
         bench.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if args.keep:
+            print(f"work directory: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         print(json.dumps(out, indent=2))
     else:

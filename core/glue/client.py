@@ -102,7 +102,7 @@ _UNAVAILABLE_CODES = frozenset(
 )
 #: A throttled call paced by an adaptive limiter may take this many times
 #: ``DGSYNC_GLUE__MAX_ATTEMPTS`` attempts before it fails with TargetThrottled.
-THROTTLE_ATTEMPTS_FACTOR = 2
+THROTTLE_ATTEMPTS_FACTOR = 3
 #: HTTP statuses that mean "slow down" whatever the error code (429 Too Many Requests, 503).
 _THROTTLE_STATUS = frozenset({429, 503})
 _PAGE_SIZE = 100
