@@ -57,13 +57,22 @@ _PG_MIGRATION_LOCK = 0x64677379  # "dgsy"
 UPGRADE_HINT = "Run `dgsync db upgrade` (it creates or migrates the state store)."
 
 
-class StoreUnreachable(StoreError):
+class _StoreCause(StoreError):
+    """Base of the specific store errors. Their ``code`` stays ``store_error`` (frontends and
+    scripts match on it); the class, message and hint name the cause."""
+
+    @property
+    def code(self) -> str:
+        return "store_error"
+
+
+class StoreUnreachable(_StoreCause):
     """Nothing answers at the database's host and port."""
 
     default_hint = "Start the database server, or fix the host/port in DGSYNC_DATABASE_URL."
 
 
-class StoreAuthFailed(StoreError):
+class StoreAuthFailed(_StoreCause):
     """The server refused the user's credentials."""
 
     default_hint = (
@@ -72,19 +81,19 @@ class StoreAuthFailed(StoreError):
     )
 
 
-class StoreRoleMissing(StoreError):
+class StoreRoleMissing(_StoreCause):
     """The database user (role) does not exist on the server."""
 
     default_hint = "Create the role (CREATE ROLE ... LOGIN) or fix the user in DGSYNC_DATABASE_URL."
 
 
-class StoreDatabaseMissing(StoreError):
+class StoreDatabaseMissing(_StoreCause):
     """The server has no database of that name."""
 
     default_hint = "Create it (createdb / CREATE DATABASE ...) or fix the name in DGSYNC_DATABASE_URL."
 
 
-class StorePermissionDenied(StoreError):
+class StorePermissionDenied(_StoreCause):
     """The user may connect but not create or change the store's tables."""
 
     default_hint = (
@@ -93,7 +102,7 @@ class StorePermissionDenied(StoreError):
     )
 
 
-class StoreReadOnly(StoreError):
+class StoreReadOnly(_StoreCause):
     """The store can be read but not written (read-only file, database or file system)."""
 
     default_hint = (
@@ -102,7 +111,7 @@ class StoreReadOnly(StoreError):
     )
 
 
-class StoreDirectoryMissing(StoreError):
+class StoreDirectoryMissing(_StoreCause):
     """The SQLite file or its directory cannot be opened or created."""
 
     default_hint = (

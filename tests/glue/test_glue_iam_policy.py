@@ -286,3 +286,25 @@ def test_deploy_example_is_what_the_generator_prints(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == json.loads(DEPLOY_POLICY.read_text(encoding="utf-8"))
+
+
+def test_cli_discover_reads_the_spaces_from_the_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dgsync_cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DGSYNC_ENV", "dog")  # the embedded emulator is the tenant
+    result = CliRunner().invoke(cli, ["iam-policy", "--discover", "--account", ACCOUNT])
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.stdout)
+    databases = {
+        r.rsplit("/", 1)[1]
+        for st in policy["Statement"]
+        for r in st["Resource"]
+        if ":database/" in r
+    }
+    assert {"sales", "finance", "hr"} <= databases and "*" not in databases
+    assert is_allowed(policy, "UpdateTable", OPERATION_RESOURCES["UpdateTable"]("hr"))
+    both = CliRunner().invoke(cli, ["iam-policy", "--discover", "--space", "SALES"])
+    assert both.exit_code == 2 and "exclude each other" in both.stderr

@@ -284,3 +284,10 @@ def test_no_alembic_lines_at_info_on_a_fresh_store(tmp_path: Path) -> None:
     assert set(codes.values()) == {0}, stderr
     for noise in ("alembic", "setup plugin", "Context impl", "Will assume"):
         assert noise not in stderr
+
+
+def test_specific_store_errors_keep_the_store_error_code() -> None:
+    # frontends (Wolf /ready, MCP) and scripts match on code; the class names the cause
+    error = classify_error(OSError(errno.EROFS, "ro"), "sqlite:///x.db", "open")
+    assert isinstance(error, StoreReadOnly)
+    assert error.to_dict()["code"] == "store_error"
