@@ -37,9 +37,9 @@ def parse_time(value: str, *, option: str, now: datetime | None = None) -> datet
 
 
 def _open_unchecked(state: CliState) -> Store:
-    from core.store.db import Store, make_engine
+    from core.store.db import Store
 
-    return Store(make_engine(state.settings().database_url))
+    return Store.open(state.settings().database_url)
 
 
 def _short(value: str | None) -> str:

@@ -6,7 +6,9 @@ Every request goes through :meth:`GlueClient._call`, which
    refuse it, moto would silently accept it;
 2. adds ``CatalogId`` when one is configured;
 3. waits for the client-side token bucket (:mod:`core.glue.ratelimit`);
-4. calls boto3 (botocore's adaptive retries run inside that call);
+4. calls boto3 (botocore's retries run inside that call; throttled attempts feed the
+   adaptive token bucket, which lowers its rate and paces their retries, and successful
+   attempts raise the rate back — see :meth:`GlueClient._on_pacing`);
 5. counts it in :attr:`GlueClient.stats` (attempts and throttled attempts are observed on
    botocore's ``needs-retry`` event, so retries botocore hides are counted too);
 6. translates botocore exceptions into the :class:`core.errors.TargetError` family.
@@ -49,7 +51,7 @@ from core.errors import (
     TargetUnavailable,
 )
 from core.glue import limits
-from core.glue.ratelimit import RateLimiter
+from core.glue.ratelimit import AdaptiveRateLimiter, RateLimiter
 from core.glue.results import (
     BatchEntryError,
     GlueDatabase,
@@ -63,7 +65,7 @@ from core.specs import DatabaseSpec
 
 log = get_logger(__name__)
 
-__all__ = ["THROTTLING_CODES", "GlueClient"]
+__all__ = ["THROTTLE_ATTEMPTS_FACTOR", "THROTTLING_CODES", "GlueClient"]
 
 #: Error codes botocore and AWS use for throttling.
 THROTTLING_CODES: frozenset[str] = frozenset(
@@ -98,6 +100,11 @@ _UNAVAILABLE_CODES = frozenset(
         "OperationTimeoutException",
     }
 )
+#: A throttled call paced by an adaptive limiter may take this many times
+#: ``DGSYNC_GLUE__MAX_ATTEMPTS`` attempts before it fails with TargetThrottled.
+THROTTLE_ATTEMPTS_FACTOR = 3
+#: HTTP statuses that mean "slow down" whatever the error code (429 Too Many Requests, 503).
+_THROTTLE_STATUS = frozenset({429, 503})
 _PAGE_SIZE = 100
 _PARTITION_PAGE_SIZE = 1000
 
@@ -163,6 +170,14 @@ class GlueClient:
         boto_client.meta.events.register(
             "needs-retry.glue", self._on_attempt, unique_id=f"dgsync-glue-stats-{id(self)}"
         )
+        # Throttle feedback into the limiter, and throttled attempts retried at its pace.
+        boto_client.meta.events.register_first(
+            "needs-retry.glue", self._on_pacing, unique_id=f"dgsync-glue-pacing-{id(self)}"
+        )
+        retries = getattr(boto_client.meta.config, "retries", None) or {}
+        self._max_attempts = int(
+            retries.get("total_max_attempts") or (retries.get("max_attempts", 4) + 1)
+        )
 
     @property
     def boto_client(self) -> Any:
@@ -193,6 +208,31 @@ class GlueClient:
             if _is_throttle(str(error.get("Code", "")), str(error.get("Message", ""))):
                 state.throttles += 1
         return None
+
+    def _on_pacing(
+        self, *, response: Any = None, attempts: int = 1, **_: Any
+    ) -> float | None:
+        """botocore ``needs-retry`` hook (runs first): tell an adaptive limiter about each
+        attempt's outcome; retry a throttled attempt after the limiter's (lowered) interval
+        instead of botocore's exponential backoff, up to ``THROTTLE_ATTEMPTS_FACTOR`` times
+        the configured attempts (paced retries add no load: the rate is already lowered).
+        ``None`` leaves the decision to botocore (other errors, last attempt)."""
+        limiter = self.limiter
+        if not isinstance(limiter, AdaptiveRateLimiter) or response is None:
+            return None
+        http, parsed = response
+        status = int(getattr(http, "status_code", 0) or 0)
+        error = (parsed or {}).get("Error") or {}
+        code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        if status < 300 and not code:
+            limiter.on_success()
+            return None
+        if not (_is_throttle(code, message) or status in _THROTTLE_STATUS):
+            return None
+        limiter.on_throttle()
+        if attempts >= THROTTLE_ATTEMPTS_FACTOR * self._max_attempts:
+            return None
+        return limiter.reserve()
 
     def _accepts_catalog_id(self, operation: str) -> bool:
         known = self._catalog_id_ops.get(operation)

@@ -6,8 +6,11 @@
 * ``endpoint_url`` points Glue (and STS) at moto or localstack. An in-process embedded Glue
   (:mod:`core.glue.embedded`) registers its dummy credentials for its endpoint, so a client
   built for that endpoint authenticates without touching the process environment.
-* botocore ``Config``: adaptive retries with ``max_attempts``, connect/read timeouts, a
-  connection pool sized for the configured concurrency.
+* botocore ``Config``: standard retries with ``max_attempts``, connect/read timeouts, a
+  connection pool sized for the configured concurrency. Not botocore's ``adaptive`` mode:
+  its own rate limiter collapses to 0.5 calls/s after a throttle burst and recovers slowly,
+  on top of dgsync's adaptive token bucket (:mod:`core.glue.ratelimit`), which is the one
+  that paces and adapts.
 
 Credentials are never logged; assumed-role secrets are registered with
 :func:`core.log.register_secret` so they are masked if they ever reach a log line.
@@ -94,7 +97,7 @@ def _endpoint_profile(endpoint_url: str | None) -> _EndpointProfile | None:
         return _endpoints.get(_norm_url(endpoint_url))
 
 
-def boto_config(settings: GlueSettings, *, retry_mode: RetryMode = "adaptive") -> Config:
+def boto_config(settings: GlueSettings, *, retry_mode: RetryMode = "standard") -> Config:
     """botocore ``Config`` for Glue: retries, timeouts, pool size, user agent."""
     return Config(
         region_name=settings.region,
@@ -243,7 +246,7 @@ def make_glue_client(
     *,
     credentials: StaticCredentials | None = None,
     session: boto3.Session | None = None,
-    retry_mode: RetryMode = "adaptive",
+    retry_mode: RetryMode = "standard",
 ) -> Any:
     """A boto3 Glue client for ``settings`` (region, profile/role, endpoint, retries)."""
     session = session or make_session(settings, credentials=credentials)
@@ -264,7 +267,7 @@ def build_glue_client(
     settings: GlueSettings,
     *,
     credentials: StaticCredentials | None = None,
-    retry_mode: RetryMode = "adaptive",
+    retry_mode: RetryMode = "standard",
 ) -> GlueClient:
     """A ready :class:`~core.glue.client.GlueClient`: boto3 client, catalog id, token bucket."""
     boto_client = make_glue_client(settings, credentials=credentials, retry_mode=retry_mode)

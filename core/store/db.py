@@ -17,24 +17,33 @@ refuses a database that is not at head.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+# Alembic announces its plugins ("setup plugin ...") at INFO when it is imported, and the
+# migration context ("Context impl", "Will assume") on every connection: quiet by default
+# (a level set explicitly, e.g. for debugging, is kept).
+for _name in ("alembic", "alembic.runtime.plugins", "alembic.runtime.migration"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
 
-from core.errors import StoreError
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine, event, text  # noqa: E402
+from sqlalchemy.engine import URL, make_url  # noqa: E402
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from sqlalchemy.pool import StaticPool  # noqa: E402
+
+from core.errors import StoreError  # noqa: E402
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -46,6 +55,136 @@ SQLITE_BEGIN_OPTION = "dgsync_sqlite_begin"
 _PG_MIGRATION_LOCK = 0x64677379  # "dgsy"
 
 UPGRADE_HINT = "Run `dgsync db upgrade` (it creates or migrates the state store)."
+
+
+class _StoreCause(StoreError):
+    """Base of the specific store errors. Their ``code`` stays ``store_error`` (frontends and
+    scripts match on it); the class, message and hint name the cause."""
+
+    @property
+    def code(self) -> str:
+        return "store_error"
+
+
+class StoreUnreachable(_StoreCause):
+    """Nothing answers at the database's host and port."""
+
+    default_hint = "Start the database server, or fix the host/port in DGSYNC_DATABASE_URL."
+
+
+class StoreAuthFailed(_StoreCause):
+    """The server refused the user's credentials."""
+
+    default_hint = (
+        "Fix the user/password in DGSYNC_DATABASE_URL (or the server's pg_hba.conf / "
+        "~/.pgpass); the password is never shown."
+    )
+
+
+class StoreRoleMissing(_StoreCause):
+    """The database user (role) does not exist on the server."""
+
+    default_hint = "Create the role (CREATE ROLE ... LOGIN) or fix the user in DGSYNC_DATABASE_URL."
+
+
+class StoreDatabaseMissing(_StoreCause):
+    """The server has no database of that name."""
+
+    default_hint = "Create it (createdb / CREATE DATABASE ...) or fix the name in DGSYNC_DATABASE_URL."
+
+
+class StorePermissionDenied(_StoreCause):
+    """The user may connect but not create or change the store's tables."""
+
+    default_hint = (
+        "Grant the user CREATE on the schema and rights on dgsync's tables (or run "
+        "`dgsync db upgrade` once as the owner), then retry."
+    )
+
+
+class StoreReadOnly(_StoreCause):
+    """The store can be read but not written (read-only file, database or file system)."""
+
+    default_hint = (
+        "Point DGSYNC_DATABASE_URL to a writable location (or make the file and its directory "
+        "writable); read-only commands (status, runs, audit) work on a read-only store at head."
+    )
+
+
+class StoreDirectoryMissing(_StoreCause):
+    """The SQLite file or its directory cannot be opened or created."""
+
+    default_hint = (
+        "Create the directory of the SQLite file (or point DGSYNC_DATABASE_URL to an existing, "
+        "writable directory)."
+    )
+
+
+_PG_SQLSTATE = {
+    "28P01": StoreAuthFailed,
+    "3D000": StoreDatabaseMissing,
+    "42501": StorePermissionDenied,
+    "25006": StoreReadOnly,  # read_only_sql_transaction (hot standby, default_transaction_read_only)
+}
+
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "could not connect",
+    "timeout expired",
+    "could not translate host name",
+    "name or service not known",
+    "no route to host",
+)
+
+
+def classify_error(exc: BaseException, url: str, doing: str) -> StoreError:
+    """Turn a SQLAlchemy/psycopg/sqlite3/OS error met while ``doing`` something with the store
+    at ``url`` (already password-masked) into the :class:`StoreError` that says what is wrong.
+    The driver's text is not repeated verbatim (it may echo connection details)."""
+    orig: BaseException = getattr(exc, "orig", None) or exc
+    text = str(orig).lower()
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "diag", None), "sqlstate", None
+    )
+    where = f"the state store at {url}"
+    if isinstance(orig, OSError) and not isinstance(orig, ConnectionError):
+        if orig.errno == errno.EROFS:
+            return StoreReadOnly(f"cannot {doing} {where}: read-only file system")
+        if orig.errno in (errno.EACCES, errno.EPERM):
+            return StoreReadOnly(f"cannot {doing} {where}: permission denied ({orig.strerror})")
+        return StoreDirectoryMissing(f"cannot {doing} {where}: {orig.strerror or type(orig).__name__}")
+    cls = _PG_SQLSTATE.get(str(sqlstate)) if sqlstate else None
+    if cls is None:
+        if "password authentication failed" in text or "authentication failed" in text:
+            cls = StoreAuthFailed
+        elif "role" in text and "does not exist" in text:
+            cls = StoreRoleMissing
+        elif "database" in text and "does not exist" in text:
+            cls = StoreDatabaseMissing
+        elif any(marker in text for marker in _UNREACHABLE_MARKERS):
+            cls = StoreUnreachable
+        elif "readonly database" in text or "read-only" in text or "read only" in text:
+            cls = StoreReadOnly
+        elif "permission denied" in text or "insufficient privilege" in text:
+            cls = StorePermissionDenied
+        elif "unable to open database file" in text:
+            cls = StoreDirectoryMissing
+    reason = {
+        StoreAuthFailed: "authentication failed",
+        StoreRoleMissing: "the database user (role) does not exist",
+        StoreDatabaseMissing: "the database does not exist",
+        StoreUnreachable: "cannot connect to the server (connection refused or host unreachable)",
+        StoreReadOnly: "the store is read-only",
+        StorePermissionDenied: "permission denied",
+        StoreDirectoryMissing: "the SQLite file cannot be opened (missing directory or file)",
+    }
+    if cls is not None:
+        return cls(f"cannot {doing} {where}: {reason[cls]}")
+    return StoreError(
+        f"cannot {doing} {where} ({type(exc).__name__})",
+        hint="Check DGSYNC_DATABASE_URL and that the database is up; "
+        "`dgsync db current` shows the schema version.",
+    )
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -92,6 +231,25 @@ def _sqlite_path(url: URL) -> Path | None:
     return Path(database)
 
 
+def _readonly_sqlite_url(url: URL) -> str | None:
+    """A read-only, immutable URI for an existing SQLite file this process cannot write
+    (``None`` otherwise). ``immutable`` lets SQLite read a WAL database without creating its
+    ``-shm`` file (impossible in a read-only directory)."""
+    if url.get_backend_name() != "sqlite" or url.query.get("mode") == "ro":
+        return None
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        return None
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return None
+    if not os.access(path, os.R_OK):
+        return None
+    return f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true"
+
+
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """Create an engine for ``url`` with the settings dgsync relies on (see module doc)."""
     parsed = normalise_url(url)
@@ -112,16 +270,16 @@ def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
         # One shared connection, so every session sees the same in-memory database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        try:
-            path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the directory of the SQLite database {path}: {exc.strerror}",
-                hint="Point DGSYNC_DATABASE_URL to a writable location.",
-            ) from exc
+        if url.query.get("mode") != "ro":
+            try:
+                path.expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise classify_error(
+                    exc, safe_url(url), "create the directory of the SQLite database for"
+                ) from exc
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_engine(url, **kwargs)
-    wal = path is not None
+    wal = path is not None and url.query.get("mode") != "ro"
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -132,8 +290,13 @@ def _make_sqlite_engine(url: URL, *, echo: bool) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    cursor.execute("PRAGMA synchronous = NORMAL")
+                except sqlite3.OperationalError:
+                    # a read-only file or file system: keep the journal mode it has
+                    # (reads work; a write then fails as StoreReadOnly)
+                    pass
         finally:
             cursor.close()
 
@@ -186,19 +349,54 @@ class Store:
     Build it once per process (``Store.from_url``) and pass it in; it is thread-safe.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, display_url: str | None = None) -> None:
         self.engine = engine
+        self._display_url = display_url
+        #: True when opened read-only (a SQLite file dgsync may not write).
+        self.read_only = engine.url.query.get("mode") == "ro"
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         read_engine = engine
         if self.dialect == "sqlite":
             read_engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        self._read_engine = read_engine
         self._read_sessions = sessionmaker(bind=read_engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str | URL, *, auto_upgrade: bool, echo: bool = False) -> Store:
-        """Open the store at ``url``; migrate it (``auto_upgrade``) or insist it is current."""
+    @classmethod
+    def open(cls, url: str | URL, *, echo: bool = False) -> Store:
+        """Open the store at ``url`` without checking or migrating its schema.
+
+        A SQLite file that cannot be written (read-only file, directory or file system) is
+        opened read-only instead (:attr:`read_only`), so read-only commands work on it; any
+        write then fails with :class:`StoreReadOnly`.
+        """
         store = cls(make_engine(url, echo=echo))
+        if store.dialect != "sqlite" or store.read_only:
+            return store
+        fallback = _readonly_sqlite_url(store.engine.url)
+        if fallback is None:
+            return store
+        shown = store.url
+        store.dispose()
+        ro = cls(make_engine(fallback, echo=echo), display_url=shown)
+        ro.read_only = True
+        return ro
+
+    @classmethod
+    def from_url(cls, url: str | URL, *, auto_upgrade: bool, echo: bool = False) -> Store:
+        """Open the store at ``url`` (see :meth:`open`); migrate it (``auto_upgrade``) or
+        insist it is current. A store already at head is never written to on open."""
+        store = cls.open(url, echo=echo)
         try:
+            current = store.current_revision()
+            head = head_revision()
+            if current == head:
+                return store
+            if auto_upgrade and store.read_only:
+                raise StoreReadOnly(
+                    f"the state store at {store.url} is read-only and at revision "
+                    f"{current or 'empty'}, not at head {head}: it cannot be migrated"
+                )
             if auto_upgrade:
                 store.upgrade()
             else:
@@ -216,7 +414,7 @@ class Store:
     @property
     def url(self) -> str:
         """The database URL with the password masked."""
-        return safe_url(self.engine.url)
+        return self._display_url or safe_url(self.engine.url)
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -235,11 +433,7 @@ class Store:
                 session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise StoreError(
-                f"state store error ({type(exc).__name__}) on {self.url}",
-                hint="Check DGSYNC_DATABASE_URL and that the database is up; "
-                "`dgsync db current` shows the schema version.",
-            ) from exc
+            raise classify_error(exc, self.url, "read" if readonly else "write to") from exc
         except BaseException:
             session.rollback()
             raise
@@ -254,23 +448,16 @@ class Store:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 command.upgrade(_alembic_config(conn), revision)
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot migrate the state store at {self.url} ({type(exc).__name__})",
-                hint="Check DGSYNC_DATABASE_URL, that the database is up and the user may "
-                "create tables.",
-            ) from exc
+            raise classify_error(exc, self.url, "migrate") from exc
 
     def current_revision(self) -> str | None:
         """The schema revision of the database (None: never migrated)."""
         _quiet_alembic()
         try:
-            with self.engine.connect() as conn:
+            with self._read_engine.connect() as conn:
                 heads = MigrationContext.configure(conn).get_current_heads()
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"cannot open the state store at {self.url} ({type(exc).__name__})",
-                hint="Check DGSYNC_DATABASE_URL and that the database is up.",
-            ) from exc
+            raise classify_error(exc, self.url, "open") from exc
         return ",".join(sorted(heads)) if heads else None
 
     def ensure_current(self) -> None:

@@ -51,10 +51,10 @@ def _base_session(region: str = "eu-central-1") -> boto3.Session:
     )
 
 
-def test_boto_config_uses_adaptive_retries_attempts_and_timeouts() -> None:
+def test_boto_config_uses_standard_retries_attempts_and_timeouts() -> None:
     settings = GlueSettings(max_attempts=5, connect_timeout_s=3, read_timeout_s=7, concurrency=16)
     config = boto_config(settings)
-    assert config.retries == {"mode": "adaptive", "total_max_attempts": 5}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert (config.connect_timeout, config.read_timeout) == (3, 7)
     assert config.max_pool_connections == 32
     assert config.region_name == settings.region
