@@ -149,7 +149,7 @@ class ConcurrentModification(TargetError):
 
 
 class TargetAccessDenied(TargetError):
-    default_hint = "Grant the Glue (and Lake Formation) permissions listed in deploy/iam-policy.json."
+    default_hint = "Grant the Glue (and Lake Formation) permissions `dgsync iam-policy` prints for these rules."
 
 
 class TargetUnavailable(TargetError):

@@ -326,7 +326,7 @@ class GlueClient:
                     hint=(
                         "Lake Formation governs this catalog: grant the dgsync role Lake "
                         "Formation permissions (CREATE_TABLE, ALTER, DROP, DESCRIBE) on the "
-                        "database, in addition to the IAM policy in deploy/iam-policy.json."
+                        "database, in addition to the IAM policy `dgsync iam-policy` prints."
                     ),
                 )
             return TargetAccessDenied(text)

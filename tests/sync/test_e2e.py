@@ -7,106 +7,17 @@ Glue state is read back through a plain boto3 client that no dgsync counter sees
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from e2e_support import columns, run_sync, tables_of, versions_of
 
-from core.datasphere.emulator.server import start_in_thread
 from core.services import Services, build_services
-from core.settings import (
-    DatasphereSettings,
-    EmulatorSettings,
-    GlueSettings,
-    Settings,
-    SyncSettings,
-)
 from core.specs import MANAGED_BY
 from core.sync.engine import SyncEngine
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture
-def emulator() -> Iterator[Any]:
-    emu = start_in_thread(EmulatorSettings(port=0))
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-@pytest.fixture
-def make_settings(
-    emulator: Any, moto_endpoint: str, tmp_path: Path, aws_env: None
-) -> Callable[..., Settings]:
-    prefix = f"e{secrets.token_hex(3)}_"
-
-    def make(**sync: Any) -> Settings:
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(
-            "version: 1\n"
-            "databases:\n"
-            "  template: '{prefix}{space}'\n"
-            f"  env_prefix: {{dog: {prefix}}}\n"
-            + sync.pop("rules_extra", ""),
-            encoding="utf-8",
-        )
-        return Settings(
-            env="dog",
-            state_dir=tmp_path / "state",
-            database_url=f"sqlite:///{tmp_path / 'state.db'}",
-            datasphere=DatasphereSettings(
-                base_url=emulator.base_url,
-                token_url=emulator.token_url,
-                client_id=emulator.client_id,
-                client_secret=emulator.client_secret,
-                max_backoff_s=0.05,
-            ),
-            glue=GlueSettings(
-                endpoint_url=moto_endpoint, calls_per_second=1000, burst=1000, max_attempts=3
-            ),
-            sync=SyncSettings(rules_file=rules, **sync),
-        )
-
-    make.prefix = prefix  # type: ignore[attr-defined]
-    return make
-
-
-def tables_of(raw_glue: Any, prefix: str) -> dict[str, dict[str, Any]]:
-    """Every table in the test's databases: ``db.table`` → Glue Table."""
-    out: dict[str, dict[str, Any]] = {}
-    for page in raw_glue.get_paginator("get_databases").paginate():
-        for db in page["DatabaseList"]:
-            if not db["Name"].startswith(prefix):
-                continue
-            for tpage in raw_glue.get_paginator("get_tables").paginate(DatabaseName=db["Name"]):
-                for table in tpage["TableList"]:
-                    out[f"{db['Name']}.{table['Name']}"] = table
-    return out
-
-
-def versions_of(raw_glue: Any, tables: dict[str, dict[str, Any]]) -> dict[str, int]:
-    out = {}
-    for key in tables:
-        db, name = key.split(".", 1)
-        out[key] = len(raw_glue.get_table_versions(DatabaseName=db, TableName=name)["TableVersions"])
-    return out
-
-
-def run_sync(settings: Settings, **kwargs: Any) -> Any:
-    with build_services(settings) as services:
-        return SyncEngine(services).sync(**kwargs)
-
-
-def columns(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {c["Name"]: c for c in table["StorageDescriptor"]["Columns"]}
 
 
 def test_first_sync_lands_every_asset_with_exact_types(make_settings, raw_glue) -> None:
