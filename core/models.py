@@ -213,6 +213,25 @@ class DependencyKind(StrEnum):
     FLOW_SOURCE = "flow_source"
     FLOW_TARGET = "flow_target"
 
+    @property
+    def is_data_flow(self) -> bool:
+        """Data flows from the dependency into this object (``from``/joins/unions,
+        analytic-model fact/dimension sources, flow sources); associations, mixins and flow
+        targets do not."""
+        return self in _DATA_FLOW_KINDS
+
+
+_DATA_FLOW_KINDS = frozenset(
+    {
+        DependencyKind.FROM,
+        DependencyKind.JOIN,
+        DependencyKind.UNION,
+        DependencyKind.FACT_SOURCE,
+        DependencyKind.DIMENSION_SOURCE,
+        DependencyKind.FLOW_SOURCE,
+    }
+)
+
 
 class Dependency(_Model):
     """An upstream object this asset reads from (``ref``; cross-space resolved)."""
