@@ -620,6 +620,20 @@ class DatasphereClient:
             for item in self.list_objects(space, kind, page_size=page_size)
         ]
 
+    def list_connections(self, space: str) -> list[dict[str, Any]]:
+        """The connections of ``space`` (``GET …/spaces/{space}/connections``: a bare JSON
+        list, one object per connection with at least ``name``). 403/404 raise
+        :class:`AccessDenied` / :class:`NotFound` like every other space read."""
+        url = f"{DESIGN_TIME_ROOT}/spaces/{quote(space, safe='')}/connections"
+        route = f"{DESIGN_TIME_ROOT}/spaces/{{space}}/connections"
+        body = self.get_json(url, route=route)
+        rows = body.get("value") if isinstance(body, dict) else body
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("name"), str) for r in rows
+        ):
+            raise UnexpectedResponse(f"{route}: expected a JSON array of connections with names")
+        return rows
+
     def read_csn(
         self, space: str, kind: AssetKind, name: str, etag: str | None = None
     ) -> Versioned[dict[str, Any]]:

@@ -7,6 +7,11 @@
 * ``DP_Salary_Analysis.json`` is split by the ``@DataWarehouse.space.name`` of its contexts:
   ``<SPACE>.<NAME>`` entities go to ``<SPACE>`` as ``<NAME>``; the rest stays in the data
   product space ``DP_SALARY`` together with the contexts of the spaces it references.
+* With ``shared=True`` (the default tenant) the data product space also lists the two
+  ``<SPACE>.<NAME>`` objects as the SAP export shows them: shared into ``DP_SALARY``, listed
+  there under ``<OWNER>.<NAME>``, their CSN carrying the owner-space ``context``. Owner
+  :data:`VISIBLE_OWNER` is a catalog space (it lists the object as ``<NAME>`` itself); owner
+  :data:`HIDDEN_OWNER` is a space the technical user cannot see (not in the catalog, 403).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from typing import Any
 from core.models import AssetKind
 
 from .csnbuild import document
-from .model import DesignObject, Json, SpaceInfo
+from .model import ConsumptionFlags, DesignObject, Json, SpaceInfo
 
 MCT_SPACE = SpaceInfo("MCT_DEMO", "MCT Demo (ER model export)", origin="fixture")
 DP_SPACE = SpaceInfo("DP_SALARY", "Salary Analysis (data product)", origin="fixture")
+#: Owner spaces of the data product's shared objects (``shared=True``).
+VISIBLE_OWNER = "D8D90336A0E24D678F9D"
+HIDDEN_OWNER = "ABC21B84BF4D4A7BA549"
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,7 +71,7 @@ def _refs(node: Any, out: set[str]) -> None:
             _refs(v, out)
 
 
-def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
+def load_fixture_content(*, shared: bool = False) -> tuple[list[SpaceInfo], list[DesignObject]]:
     spaces: list[SpaceInfo] = [MCT_SPACE, DP_SPACE]
     objects: list[DesignObject] = []
 
@@ -84,7 +92,8 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
         space_name = definition.get("@DataWarehouse.space.name")
         if definition.get("kind") == "context" and isinstance(space_name, str):
             contexts[name] = copy.deepcopy(definition)
-            spaces.append(SpaceInfo(space_name, _label(definition, space_name), origin="fixture"))
+            hidden = shared and space_name == HIDDEN_OWNER
+            spaces.append(SpaceInfo(space_name, _label(definition, space_name), origin="fixture", hidden=hidden))
     editor = dp.get("editorSettings") or {}
     for name, definition in dp["definitions"].items():
         if definition.get("kind") != "entity":
@@ -96,6 +105,14 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
             space = str(contexts[prefix]["@DataWarehouse.space.name"])
             doc = document(kind, rest, d, creator="CDS Compiler v1.19.2")
             objects.append(DesignObject(space=space, name=rest, kind=kind, label=_label(d, rest), doc=doc))
+            if shared:
+                # Listed by the consumer under OWNER.NAME, with the owner-space context; never
+                # in the consumer's catalog (the catalog lists assets where they are owned).
+                shared_doc = document(kind, name, copy.deepcopy(definition),
+                                      contexts={prefix: copy.deepcopy(contexts[prefix])},
+                                      creator="CDS Compiler v1.19.2")
+                objects.append(DesignObject(space=DP_SPACE.name, name=name, kind=kind, label=_label(d, rest),
+                                            doc=shared_doc, flags=ConsumptionFlags(False, False, False, False)))
             continue
         used: set[str] = set()
         _refs(d.get("query"), used)
