@@ -187,7 +187,7 @@ class Extractor:
                 result.errors.update(listing.issues)
                 if listing.skipped is not None:
                     result.skipped_spaces[space] = listing.skipped
-                    directory.add_invisible(space, listing.skipped)
+                    directory.add_invisible(space, listing.skipped.split(":", 1)[0])
                     log.warning("space skipped", extra={"space": space, "reason": listing.skipped})
                     continue
                 directory.add_catalog([space])  # listable: visible even if not in the catalog
