@@ -146,7 +146,6 @@ class Extractor:
         self.kinds = tuple(kinds) if kinds else ALL_KINDS
         self._known_spaces: set[str] | None = None
         self._directory: SpaceDirectory | None = None
-        self._warned_not_offered: set[AssetKind] = set()
         self._lock = threading.Lock()
 
     # -- full extraction ------------------------------------------------------------------
@@ -167,7 +166,9 @@ class Extractor:
         result = ExtractionResult()
         catalog_spaces = list(self.client.iter_spaces())
         labels = {s.name: s.label for s in catalog_spaces}
-        directory = SpaceDirectory(labels)
+        directory = SpaceDirectory(
+            labels, contexts=self.client.facts.contexts(), probe=self._probe_space
+        )
         with self._lock:
             self._known_spaces = set(labels)
             self._directory = directory
@@ -246,6 +247,7 @@ class Extractor:
                     progress(done, total)
 
             # Every document is read: its contexts are known, so identities are final.
+            self.client.facts.learn_contexts(directory.contexts)
             assets: list[Asset] = []
             lineage: dict[AssetRef, Asset] = {}
             for space, kind, name, doc in sorted(docs, key=lambda d: (d[0], d[2], d[1])):
@@ -300,12 +302,30 @@ class Extractor:
             extra={"space": space, "asset": name, "error": exc.message},
         )
 
+    def _probe_space(self, prefix: str) -> str | None:
+        """Ask the tenant whether ``prefix`` is a space (once per prefix and client)."""
+        known, answer = self.client.facts.probed(prefix)
+        if known:
+            return answer
+        offered = [k for k in self.kinds if not self.client.facts.is_not_offered(k.value)]
+        try:
+            answer = self.client.probe_space(prefix, offered)
+        except AuthError:
+            raise
+        except DgsyncError as exc:
+            log.warning(
+                "could not tell whether a name prefix is a space; taken as a namespace",
+                extra={"prefix": prefix, "error": exc.message},
+            )
+            return None
+        self.client.facts.remember_probe(prefix, answer)
+        return answer
+
     def _not_offered(self, kind: AssetKind) -> None:
-        """Log, once per extractor, that the tenant does not offer ``kind``'s list."""
-        with self._lock:
-            if kind in self._warned_not_offered:
-                return
-            self._warned_not_offered.add(kind)
+        """Log, once per client (one run, every extractor on it), that the tenant does not
+        offer ``kind``'s list."""
+        if not self.client.facts.first_not_offered(kind.value):
+            return
         log.warning(
             "object kind not offered by this tenant",
             extra={
@@ -435,7 +455,9 @@ class Extractor:
         spaces = self.known_spaces()
         with self._lock:
             if self._directory is None:
-                self._directory = SpaceDirectory(spaces)
+                self._directory = SpaceDirectory(
+                    spaces, contexts=self.client.facts.contexts(), probe=self._probe_space
+                )
             return self._directory
 
     def identity(self, space: str, name: str) -> AssetRef:
@@ -483,7 +505,7 @@ class Extractor:
         if got.not_modified or not isinstance(got.value, dict):
             return Versioned(NOT_MODIFIED, got.etag)
         directory = self.directory()
-        directory.learn(got.value)
+        self.client.facts.learn_contexts(directory.learn(got.value))
         asset = self._parse(got.value, space, kind, name, {space}, directory)
         if asset.space != space:
             return Versioned([], got.etag)

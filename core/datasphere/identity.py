@@ -12,7 +12,10 @@ and carry no dot, so only the first segment can ever be a space. The prefix is a
    it is **not** a space: the whole dotted string is one name in the current space;
 3. otherwise, when any document read in this run described it as a space context;
 4. otherwise, when it is a catalog space or a space the tenant answered 403/404 for in this
-   run (:meth:`SpaceDirectory.add_invisible`) — and it is not the current space.
+   run (:meth:`SpaceDirectory.add_invisible`) — and it is not the current space;
+5. otherwise, when it looks like a space id (``[A-Z0-9_]{1,20}``) and the directory has a
+   ``probe`` (the extractor asks the tenant once per prefix and run: a design-time list of
+   that space answering 403 means "a space this user cannot see"; 404 means "no space").
 
 Everything else is a namespaced name of the current space. :class:`SpaceDirectory` holds the
 run-wide knowledge (thread-safe: the extractor learns contexts from documents read in
@@ -22,14 +25,21 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from core.models import AssetRef
 
 #: Annotation of a ``kind: context`` definition that stands for a space.
 SPACE_ANNOTATION = "@DataWarehouse.space.name"
+#: What a space id looks like (datasphere-api.md §3).
+SPACE_ID = re.compile(r"[A-Z0-9_]{1,20}")
+
+#: ``probe(prefix)`` → why the tenant says ``prefix`` is a space nobody may read (e.g.
+#: ``"not a member (403)"``), ``""`` for a readable space, ``None`` when it is no space.
+Probe = Callable[[str], "str | None"]
 
 
 def _contexts(doc: Mapping[str, Any]) -> tuple[dict[str, str], set[str]]:
@@ -69,11 +79,14 @@ class SpaceDirectory:
         *,
         invisible: Mapping[str, str] | None = None,
         contexts: Mapping[str, str] | None = None,
+        probe: Probe | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._catalog: set[str] = set(catalog)
         self._invisible: dict[str, str] = dict(invisible or {})
         self._contexts: dict[str, str] = dict(contexts or {})
+        self._probe = probe
+        self._not_spaces: set[str] = set()
 
     # -- learning ---------------------------------------------------------------------------
     def add_catalog(self, spaces: Iterable[str]) -> None:
@@ -152,9 +165,28 @@ class SpaceDirectory:
         with self._lock:
             if prefix in self._contexts:
                 return AssetRef(space=self._contexts[prefix], name=rest)
-            if prefix != space and (prefix in self._catalog or prefix in self._invisible):
+            if prefix == space:
+                return AssetRef(space=space, name=name)
+            if prefix in self._catalog or prefix in self._invisible:
                 return AssetRef(space=prefix, name=rest)
+            unknown = prefix not in self._not_spaces
+        probe = unknown and self._probe is not None and SPACE_ID.fullmatch(prefix)
+        if probe and self._ask(prefix):
+            return AssetRef(space=prefix, name=rest)
         return AssetRef(space=space, name=name)
+
+    def _ask(self, prefix: str) -> bool:
+        assert self._probe is not None
+        why = self._probe(prefix)
+        with self._lock:
+            if why is None:
+                self._not_spaces.add(prefix)
+                return False
+            if why:
+                self._invisible.setdefault(prefix, why)
+            else:
+                self._catalog.add(prefix)
+            return True
 
     def for_document(self, doc: Mapping[str, Any], space: str) -> DocumentResolver:
         return DocumentResolver(self, doc, space)
@@ -178,3 +210,48 @@ class DocumentResolver:
 
     def is_foreign(self, name: str) -> bool:
         return self.ref(name).space != self.space
+
+
+class TenantFacts:
+    """What one connection learned about its tenant, shared by every extractor that uses it
+    (the sync engine extracts space by space with one client per run): space contexts seen in
+    documents, and the kinds already reported as not offered (one warning per run).
+    Refused spaces are not kept here: permissions may change between runs. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._contexts: dict[str, str] = {}
+        self._warned: set[str] = set()
+        self._probed: dict[str, str | None] = {}
+
+    def contexts(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._contexts)
+
+    def learn_contexts(self, contexts: Mapping[str, str]) -> None:
+        with self._lock:
+            for name, space in contexts.items():
+                self._contexts.setdefault(name, space)
+
+    def is_not_offered(self, kind: str) -> bool:
+        with self._lock:
+            return kind in self._warned
+
+    def first_not_offered(self, kind: str) -> bool:
+        """True the first time ``kind`` is reported as not offered, then False."""
+        with self._lock:
+            if kind in self._warned:
+                return False
+            self._warned.add(kind)
+            return True
+
+    def probed(self, prefix: str) -> tuple[bool, str | None]:
+        """``(True, answer)`` when ``prefix`` was probed before (see :data:`Probe`)."""
+        with self._lock:
+            if prefix in self._probed:
+                return True, self._probed[prefix]
+            return False, None
+
+    def remember_probe(self, prefix: str, answer: str | None) -> None:
+        with self._lock:
+            self._probed[prefix] = answer

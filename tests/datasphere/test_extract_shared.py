@@ -246,3 +246,51 @@ def test_connections_without_names_are_an_unexpected_response() -> None:
     with pytest.raises(UnexpectedResponse) as info:
         client.list_connections("SALES")
     assert info.value.hint
+
+
+def test_space_by_space_extraction_on_one_client_shares_what_it_learned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sync engine extracts one space per Extractor, all on the run's one client."""
+    tenant = _shared_tenant(missing=frozenset({"taskchains"}))
+    tenant.objects["FINANCE"] = {
+        # names the hidden owner's object without describing the owner space
+        "views": {"V_FIN": _view("V_FIN", f"{HIDDEN}.T_PAY")},
+    }
+    tenant.catalog.append("FINANCE")
+    client = tenant.client()
+    with caplog.at_level(logging.WARNING):
+        sales = Extractor(client, spaces=["SALES"]).extract()
+        finance = Extractor(client, spaces=["FINANCE"]).extract()
+    assert sales.not_offered == finance.not_offered == ["task_chain"]
+    assert len([r for r in caplog.records if "not offered" in r.getMessage()]) == 1
+    (view,) = finance.assets
+    assert [str(d.ref) for d in view.upstream] == [f"{HIDDEN}.T_PAY"]
+    # a fresh client (the next run) starts without that knowledge: a prefix nobody
+    # described is asked about once — 404 means no space, a namespace of FINANCE
+    (fresh,) = Extractor(tenant.client(), spaces=["FINANCE"]).extract().assets
+    assert [str(d.ref) for d in fresh.upstream] == [f"FINANCE.{HIDDEN}.T_PAY"]
+
+
+def test_an_undescribed_prefix_the_tenant_refuses_403_is_a_space_asked_once() -> None:
+    tenant = _shared_tenant(refused={HIDDEN: 403})
+    tenant.objects["FINANCE"] = {
+        "views": {
+            "V_FIN": _view("V_FIN", f"{HIDDEN}.T_PAY"),
+            "V_FIN2": _view("V_FIN2", f"{HIDDEN}.T_PAY"),
+            "V_NS": _view("V_NS", "SAP.TIME.DAY"),
+        },
+    }
+    tenant.catalog.append("FINANCE")
+    client = tenant.client()
+    result = Extractor(client, spaces=["FINANCE"]).extract()
+    ups = {a.name: [str(d.ref) for d in a.upstream] for a in result.assets}
+    assert ups == {
+        "V_FIN": [f"{HIDDEN}.T_PAY"],
+        "V_FIN2": [f"{HIDDEN}.T_PAY"],
+        "V_NS": ["FINANCE.SAP.TIME.DAY"],  # SAP: every list answers 404, no space
+    }
+    asked = [r.url.path for r in tenant.fake.requests if f"/spaces/{HIDDEN}/" in r.url.path]
+    assert len(asked) == 1
+    Extractor(client, spaces=["FINANCE"]).extract()  # same client: not asked again
+    assert len([r for r in tenant.fake.requests if f"/spaces/{HIDDEN}/" in r.url.path]) == 1

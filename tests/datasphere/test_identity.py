@@ -68,6 +68,26 @@ def test_refused_space_and_contexts_learned_from_other_documents_are_spaces() ->
     assert directory.visibility("SALES") is None
 
 
+def test_probe_decides_undescribed_space_shaped_prefixes_once() -> None:
+    asked: list[str] = []
+
+    def probe(prefix: str) -> str | None:
+        asked.append(prefix)
+        return {"HIDDEN": "not a member (403)", "OPEN": ""}.get(prefix)
+
+    directory = SpaceDirectory(["SALES"], probe=probe)
+    resolver = directory.for_document(load_fixture(MCT), "SALES")
+    assert resolver.ref("HIDDEN.V") == AssetRef(space="HIDDEN", name="V")
+    assert resolver.ref("HIDDEN.W") == AssetRef(space="HIDDEN", name="W")
+    assert resolver.ref("OPEN.V") == AssetRef(space="OPEN", name="V")
+    assert resolver.ref("NOPE.V") == AssetRef(space="SALES", name="NOPE.V")
+    assert resolver.ref("NOPE.W") == AssetRef(space="SALES", name="NOPE.W")
+    assert resolver.ref("SAP.TIME.X") == AssetRef(space="SALES", name="SAP.TIME.X")  # namespace
+    assert resolver.ref("lower.X") == AssetRef(space="SALES", name="lower.X")  # no space id
+    assert asked == ["HIDDEN", "OPEN", "NOPE"]
+    assert not directory.is_visible("HIDDEN") and directory.is_visible("OPEN")
+
+
 def test_own_space_prefix_without_context_stays_part_of_the_name() -> None:
     directory = SpaceDirectory(["SALES"])
     assert directory.resolve("SALES.X", space="SALES") == AssetRef(space="SALES", name="SALES.X")

@@ -1,6 +1,7 @@
 """The two real SAP CSN exports, loaded as spaces of the emulated tenant.
 
-* ``ER_MCT_MEDIUM.json`` (an ER model) becomes space ``MCT_DEMO``. Entities with a ``query``
+* ``ER_MCT_MEDIUM.json`` (an ER model) becomes space ``MCT_DEMO``; each document carries the
+  namespace contexts (``SAP``, ``SAP.TIME``) of the dotted names it has or uses. Entities with a ``query``
   are views, entities with ``@DataWarehouse.dataSource.*`` are remote tables, the rest local
   tables. The export has no exposure flags; the two views are marked exposed so the catalog
   serves them (tables stay unexposed).
@@ -76,6 +77,7 @@ def load_fixture_content(*, shared: bool = False) -> tuple[list[SpaceInfo], list
     objects: list[DesignObject] = []
 
     er = _load("ER_MCT_MEDIUM.json")
+    namespaces = {n: d for n, d in er["definitions"].items() if d.get("kind") == "context"}
     for name, definition in er["definitions"].items():
         if definition.get("kind") != "entity":
             continue
@@ -83,7 +85,13 @@ def load_fixture_content(*, shared: bool = False) -> tuple[list[SpaceInfo], list
         d = copy.deepcopy(definition)
         if kind is AssetKind.VIEW:
             d["@DataWarehouse.consumption.external"] = True
-        doc = document(kind, name, d, creator="ER Modeler")
+        # As in the export: the namespace contexts (SAP, SAP.TIME) of every dotted name the
+        # object has or uses travel with its document.
+        names: set[str] = {name}
+        _refs(d, names)
+        ns = {n: copy.deepcopy(namespaces[n]) for n in sorted(namespaces)
+              if any(u.startswith(n + ".") for u in names)}
+        doc = document(kind, name, d, contexts=ns or None, creator="ER Modeler")
         objects.append(DesignObject(space=MCT_SPACE.name, name=name, kind=kind, label=_label(d, name), doc=doc))
 
     dp = _load("DP_Salary_Analysis.json")
