@@ -202,7 +202,7 @@ class Extractor:
             # Objects a consumer lists under an owner known to be visible: the owner syncs them.
             tasks: list[tuple[str, AssetKind, str]] = []
             for space, kind, name in sorted(listed, key=lambda t: (t[0], t[2], t[1])):
-                ref = directory.resolve(name, space=space)
+                ref = directory.resolve(name, space=space, probe=False)  # unknown: read it
                 if ref.space != space and directory.is_visible(ref.space):
                     result.shared.setdefault(str(ref), _shared_reason(space, ref.space, None))
                 else:
@@ -481,7 +481,7 @@ class Extractor:
                 continue
             for item in items:
                 name = str(item["technicalName"])
-                ref = directory.resolve(name, space=space)
+                ref = directory.resolve(name, space=space, probe=False)
                 if ref.space != space and directory.is_visible(ref.space):
                     continue
                 etag = item.get("etag") or item.get("@odata.etag")

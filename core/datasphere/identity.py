@@ -153,8 +153,10 @@ class SpaceDirectory:
         space: str,
         doc_spaces: Mapping[str, str] | None = None,
         doc_namespaces: Collection[str] = (),
+        probe: bool = True,
     ) -> AssetRef:
-        """The identity of ``name`` seen from ``space`` (see the module docstring)."""
+        """The identity of ``name`` seen from ``space`` (see the module docstring).
+        ``probe=False``: decide with what is known, never ask the tenant."""
         prefix, dot, rest = name.partition(".")
         if not dot or not rest or not prefix:
             return AssetRef(space=space, name=name)
@@ -170,8 +172,8 @@ class SpaceDirectory:
             if prefix in self._catalog or prefix in self._invisible:
                 return AssetRef(space=prefix, name=rest)
             unknown = prefix not in self._not_spaces
-        probe = unknown and self._probe is not None and SPACE_ID.fullmatch(prefix)
-        if probe and self._ask(prefix):
+        ask = probe and unknown and self._probe is not None and SPACE_ID.fullmatch(prefix)
+        if ask and self._ask(prefix):
             return AssetRef(space=prefix, name=rest)
         return AssetRef(space=space, name=name)
 
