@@ -4,9 +4,15 @@
 
 1. the catalog's spaces (and the space filter);
 2. per space, the design-time lists of every object kind and the space's catalog assets —
-   a space answering 403 is skipped and reported, the run goes on;
-3. one CSN read per object, in parallel (``concurrency`` threads), parsed by
-   :func:`core.datasphere.csn.parse_csn` — a bad object is reported, the run goes on;
+   a space answering 403 is skipped and reported, the run goes on; a kind whose list answers
+   404 is "not offered by this tenant" (one warning per run, counts as listed, not an error);
+   ``listings`` says which kinds were fully listed per space;
+3. one CSN read per object, in parallel (``concurrency`` threads) — except objects a consumer
+   lists under a visible owner (``OWNER.NAME``: the owner has them) — then, once every
+   document's contexts are known, parsed by :func:`core.datasphere.csn.parse_csn` with one
+   :class:`~core.datasphere.identity.SpaceDirectory` — a bad object is reported, the run goes
+   on. An object that belongs to another space is never in ``assets``: it is reported in
+   ``shared`` (and, when its owner is invisible, ``lineage_only`` / ``lineage_assets``);
 4. analytic-model column types, resolved from their fact/dimension sources (any space) and
    otherwise from the model's analytical ``$metadata``.
 
