@@ -19,7 +19,8 @@ secrets.
     │   ├── NotFound                404 (not exposed / no such object)
     │   └── UnexpectedResponse      HTML where JSON was expected, malformed payload
     ├── ExtractionError             one asset could not be turned into the domain model
-    │   └── CsnError                malformed CSN document
+    │   ├── CsnError                malformed CSN document
+    │   └── IncompleteAsset         an input of the asset failed this run: not produced degraded
     ├── TargetError                 anything on the AWS Glue side
     │   ├── LimitExceeded           a request would break a documented Glue limit
     │   ├── TargetThrottled         throttled after all retries
@@ -114,6 +115,21 @@ class ExtractionError(DgsyncError):
 
 class CsnError(ExtractionError):
     default_hint = "The CSN document is malformed; check the object in the Datasphere editor."
+
+
+class IncompleteAsset(ExtractionError):
+    """An input of the asset (a source's CSN, its analytical ``$metadata``) failed this run.
+
+    The asset is not produced at all rather than produced degraded: the sync keeps its table
+    as is and the next run reads it again. ``key`` is ``SPACE.NAME``; ``reason`` says which
+    input failed."""
+
+    default_hint = "The table is kept as is; the next run reads the object again."
+
+    def __init__(self, key: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{key}: incomplete, not produced: {reason}", hint=hint)
+        self.key = key
+        self.reason = reason
 
 
 class TargetError(DgsyncError):

@@ -178,6 +178,13 @@ class Column(_Model):
     text_target: str | None = None
     #: Column-level lineage: source columns as ``SPACE.ASSET.COLUMN`` where the CSN allows.
     lineage: list[str] = Field(default_factory=list)
+    #: Where ``type`` came from: ``csn`` (the element's own type), ``source:SPACE.ASSET.COLUMN``
+    #: (an analytic model's source column), ``measure:NAME`` (the base of a restricted
+    #: measure), ``metadata`` (the analytical ``$metadata``), ``formula:NAME`` (a calculated
+    #: measure: the measure its formula names), ``assumed`` (a measure nothing typed:
+    #: ``cds.DecimalFloat``); ``None`` while unresolved. Provenance only: not part of
+    #: ``Asset.fingerprint``.
+    type_origin: str | None = None
 
 
 class Hierarchy(_Model):
@@ -215,13 +222,13 @@ class DependencyKind(StrEnum):
 
     @property
     def is_data_flow(self) -> bool:
-        """Data flows from the dependency into this object (``from``/joins/unions,
-        analytic-model fact/dimension sources, flow sources); associations, mixins and flow
-        targets do not."""
+        """True when data of ``ref`` flows into the dependent object (``from``, joins, unions,
+        analytic-model fact/dimension sources, flow sources). Associations and mixins only
+        relate objects, and a flow target is downstream, not upstream."""
         return self in _DATA_FLOW_KINDS
 
 
-_DATA_FLOW_KINDS = frozenset(
+_DATA_FLOW_KINDS: frozenset[DependencyKind] = frozenset(
     {
         DependencyKind.FROM,
         DependencyKind.JOIN,
@@ -349,7 +356,7 @@ class Asset(_Model):
         return self
 
     def compute_fingerprint(self) -> str:
-        """Hash of the canonical content (fingerprints, warnings and URLs excluded)."""
+        """Hash of the canonical content (fingerprints, warnings, URLs and type origins excluded)."""
         body = self.model_dump(
             mode="json",
             exclude={
@@ -360,6 +367,9 @@ class Asset(_Model):
                 "analytical_metadata_url",
             },
         )
+        # Type provenance is not content: the same types from another origin write the same table.
+        for column in body.get("columns", []):
+            column.pop("type_origin", None)
         # The domain model holds no volatile CSN keys: hash its canonical JSON directly.
         return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 

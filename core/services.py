@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from core.glue.client import GlueClient
     from core.mapping.rules import Rules
     from core.store.db import Store
+    from core.sync.engine import SyncEngine
+    from core.sync.report import ProgressFn
+    from core.sync.scheduler import Scheduler
 
 log = get_logger(__name__)
 
@@ -154,6 +157,19 @@ class Services:
                 path = self.settings.sync.rules_file
                 self._rules = load_rules(path) if path else default_rules()
             return self._rules
+
+    # -- the engine and the scheduler ------------------------------------------------------
+    def engine(self, *, progress: ProgressFn | None = None) -> SyncEngine:
+        """A sync engine over these services (one per concurrent run; cheap to build)."""
+        from core.sync.engine import SyncEngine
+
+        return SyncEngine(self, progress=progress)
+
+    def scheduler(self, **options: Any) -> Scheduler:
+        """The priority-class scheduler over these services (options: see ``Scheduler``)."""
+        from core.sync.scheduler import Scheduler
+
+        return Scheduler(self, **options)
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:

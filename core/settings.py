@@ -113,10 +113,11 @@ class SyncSettings(_Section):
     deletion_policy: Literal["log", "deprecate", "delete"] = "log"
     #: Fail-safe: skip deletions that would remove more than this share of managed objects.
     max_delete_share: float = Field(default=0.2, ge=0, le=1)
+    #: Absolute cap: at most this many deletions/deprecations per run; the rest are held for
+    #: confirmation (``dgsync deletions approve``).
+    max_deletes_per_run: int = Field(default=50, ge=0)
     #: What to do with an unmanaged Glue table in the way.
     unmanaged_policy: Literal["skip_and_flag", "adopt"] = "skip_and_flag"
-    #: Actor recorded in audit entries.
-    actor: str = "dgsync"
 
 
 class ScheduleSettings(_Section):

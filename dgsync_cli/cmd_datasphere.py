@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from core.errors import IncompleteAsset
 from core.models import Asset, AssetKind, DependencyKind
 from core.services import build_services
 from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
@@ -38,6 +39,7 @@ def asset_json(asset: Asset) -> dict[str, Any]:
                 "role": c.role.value,
                 "aggregation": c.aggregation,
                 "semantics": c.semantics,
+                "type_origin": c.type_origin,
             }
             for c in asset.columns
         ],
@@ -83,17 +85,33 @@ def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
         yield update
 
 
+def type_origins(asset: Asset) -> str:
+    """Where the asset's column types came from, counted: ``csn 12, source 3, assumed 1``
+    (``source:SPACE.ASSET.COLUMN`` counts as ``source``; untyped columns as ``unresolved``)."""
+    counts: dict[str, int] = {}
+    for c in asset.columns:
+        origin = (c.type_origin or "unresolved").split(":", 1)[0]
+        counts[origin] = counts.get(origin, 0) + 1
+    return ", ".join(f"{origin} {n}" for origin, n in counts.items())
+
+
 def _print_table(assets: list[Asset]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(show_header=True, header_style="bold")
-    for col in ("space", "name", "kind", "label", "columns", "upstream"):
+    for col in ("space", "name", "kind", "label", "columns", "types from", "upstream"):
         table.add_column(col, overflow="fold")
     for a in assets:
         upstream = {str(d.ref) for d in a.upstream if d.kind is not DependencyKind.FLOW_TARGET}
         table.add_row(
-            a.space, a.name, a.kind.value, a.label or "", str(len(a.columns)), str(len(upstream))
+            a.space,
+            a.name,
+            a.kind.value,
+            a.label or "",
+            str(len(a.columns)),
+            type_origins(a),
+            str(len(upstream)),
         )
     Console().print(table)
 
@@ -113,6 +131,9 @@ def _report_problems(result: Any) -> None:
     for key, issue in result.errors.items():
         click.secho(f"{key}: {issue.message}", fg="red", err=True)
         click.echo(f"  hint: {issue.hint}", err=True)
+    for key, reason in result.incomplete.items():
+        click.secho(f"{key}: incomplete, not produced: {reason}", fg="yellow", err=True)
+        click.echo(f"  hint: {IncompleteAsset.default_hint}", err=True)
 
 
 def register(group: click.Group) -> None:

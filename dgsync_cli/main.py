@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_rules",
     "dgsync_cli.cmd_store",
     "dgsync_cli.cmd_run",
+    "dgsync_cli.cmd_deletions",
 )
 
 

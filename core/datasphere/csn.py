@@ -394,7 +394,10 @@ class _Parser:
     # ---------------------------------------------------------------- elements
     @staticmethod
     def _is_relationship(el: dict[str, Any]) -> bool:
-        return el.get("type") in _RELATIONSHIP_TYPES or ("target" in el and "type" not in el)
+        kind = el.get("type")  # may be a "type of" reference object: not a relationship
+        return (isinstance(kind, str) and kind in _RELATIONSHIP_TYPES) or (
+            "target" in el and "type" not in el
+        )
 
     def _association(self, me: AssetRef, el_name: str, el: dict[str, Any]) -> Association:
         target = el.get("target")
@@ -516,10 +519,12 @@ class _Parser:
             return None
 
         is_key = bool(el.get("key", False))
+        cds_type = self._cds_type(me, el_name, el, warnings, untyped_ok=untyped_ok)
         return Column(
             name=el_name,
             label=_str_or_none(el.get("@EndUserText.label")),
-            type=self._cds_type(me, el_name, el, warnings, untyped_ok=untyped_ok),
+            type=cds_type,
+            type_origin=None if cds_type.name == UNRESOLVED_TYPE else "csn",
             key=is_key,
             nullable=not (is_key or bool(el.get("notNull", False))),
             role=role,
@@ -1148,10 +1153,71 @@ def _dependencies(
     return [Dependency(ref=ref, kind=kind) for ref, kind in ordered]
 
 
+#: How deep a source column's type is followed through views' ``from`` chains.
+_MAX_CHAIN = 8
+
+#: Prefix of the parse-time note on analytic-model columns without a CSN type.
+UNTYPED_NOTE = "column types not in the CSN"
+
+
+def _lineage_target(
+    lineage: str, candidates: Iterable[AssetRef]
+) -> tuple[AssetRef, str] | None:
+    """``SPACE.ASSET.COLUMN`` → ``(ref, COLUMN)`` for the candidate ref it starts with.
+
+    Names may contain dots, so the split is decided by the known upstream refs (the longest
+    match wins), never guessed."""
+    best: tuple[AssetRef, str] | None = None
+    for ref in candidates:
+        prefix = f"{ref}."
+        longer = best is None or len(str(ref)) > len(str(best[0]))
+        if lineage.startswith(prefix) and len(lineage) > len(prefix) and longer:
+            best = (ref, lineage[len(prefix) :])
+    return best
+
+
+def _source_column(
+    ref: AssetRef,
+    element: str,
+    lookup: Callable[[AssetRef], Asset | None],
+    depth: int = 0,
+) -> tuple[Column, str] | None:
+    """The typed column ``element`` of source ``ref`` and its ``SPACE.ASSET.COLUMN``.
+
+    A source column without a type of its own (a view over another view) is followed
+    through its column lineage to the object its ``from`` names, up to :data:`_MAX_CHAIN`
+    steps."""
+    src = lookup(ref)
+    if src is None:
+        return None
+    col = next((c for c in src.columns if c.name == element), None)
+    if col is None:
+        return None
+    if col.type.name != UNRESOLVED_TYPE:
+        return col, f"{ref}.{element}"
+    if depth >= _MAX_CHAIN or len(col.lineage) != 1:
+        return None
+    target = _lineage_target(col.lineage[0], (d.ref for d in src.upstream))
+    if target is None:
+        return None
+    found = _source_column(target[0], target[1], lookup, depth + 1)
+    return None if found is None else (col.model_copy(update={"type": found[0].type}), found[1])
+
+
 def _resolve_columns(
     columns: list[Column], analytic: AnalyticDefinition, lookup: Callable[[AssetRef], Asset | None]
 ) -> list[Column]:
+    """Type untyped analytic-model columns from their sources.
+
+    A column mapped by the business layer (``attributeMapping`` / ``measureMapping`` /
+    ``sourceKey`` + ``key``) takes the type of that source's column; a column without a
+    mapping follows its own query lineage (``{ref: [alias, element], as: name}``) to a fact or
+    dimension source. Source columns without a type are followed through their views'
+    ``from`` chains (:func:`_source_column`). A restricted measure takes its base measure's
+    type. Each typed column records ``type_origin``; ``lookup`` is only called for sources a
+    still untyped column needs."""
     sources = {s.alias: s.ref for s in [*analytic.fact_sources, *analytic.dimension_sources]}
+    source_refs = list(dict.fromkeys(sources.values()))
     mapping: dict[str, tuple[str, str]] = {}
     for attr in analytic.attributes:
         if attr.source and attr.source_element:
@@ -1166,17 +1232,23 @@ def _resolve_columns(
     by_name: dict[str, Column] = {}
     for col in columns:
         new = col
-        if col.type.name == UNRESOLVED_TYPE and col.name in mapping:
-            alias, element = mapping[col.name]
-            ref = sources.get(alias)
-            src = lookup(ref) if ref is not None else None
-            src_col = next((c for c in src.columns if c.name == element), None) if src else None
-            if src_col is not None and src_col.type.name != UNRESOLVED_TYPE:
+        if col.type.name == UNRESOLVED_TYPE:
+            target: tuple[AssetRef, str] | None = None
+            if col.name in mapping:
+                alias, element = mapping[col.name]
+                ref = sources.get(alias)
+                target = None if ref is None else (ref, element)
+            elif col.name not in measure_base and len(col.lineage) == 1:
+                target = _lineage_target(col.lineage[0], source_refs)
+            found = None if target is None else _source_column(target[0], target[1], lookup)
+            if found is not None and target is not None:
+                src_col, origin = found
                 new = col.model_copy(
                     update={
                         "type": src_col.type,
+                        "type_origin": f"source:{origin}",
                         "label": col.label or src_col.label,
-                        "lineage": col.lineage or [f"{ref}.{element}"],
+                        "lineage": col.lineage or [f"{target[0]}.{target[1]}"],
                     }
                 )
         by_name[col.name] = new
@@ -1187,7 +1259,11 @@ def _resolve_columns(
             base_col = by_name[base]
             if base_col.type.name != UNRESOLVED_TYPE:
                 out[i] = col.model_copy(
-                    update={"type": base_col.type, "lineage": col.lineage or base_col.lineage}
+                    update={
+                        "type": base_col.type,
+                        "type_origin": f"measure:{base}",
+                        "lineage": col.lineage or base_col.lineage,
+                    }
                 )
     return out
 
@@ -1195,17 +1271,20 @@ def _resolve_columns(
 def resolve_analytic_types(asset: Asset, lookup: Callable[[AssetRef], Asset | None]) -> Asset:
     """Fill unresolved analytic-model column types from their fact/dimension sources.
 
-    ``lookup`` returns an already extracted asset (any space) or ``None``. Returns a new asset
-    (fingerprint recomputed); columns that stay unresolved keep :data:`UNRESOLVED_TYPE`."""
+    ``lookup`` returns a source asset (any space) or ``None`` when it has none; it is called
+    only for the sources still untyped columns map to (and, for source columns without a
+    type, the objects their views read from). Returns a new asset (fingerprint recomputed);
+    columns that stay unresolved keep :data:`UNRESOLVED_TYPE` and are listed in a warning.
+    The result depends only on the asset and what ``lookup`` returns — never on the order
+    or path that produced them."""
     if asset.analytic is None or not any(c.type.name == UNRESOLVED_TYPE for c in asset.columns):
         return asset
     columns = _resolve_columns(asset.columns, asset.analytic, lookup)
-    warnings = [w for w in asset.warnings if not w.startswith("column types not in the CSN")]
+    warnings = [w for w in asset.warnings if not w.startswith(UNTYPED_NOTE)]
     missing = [c.name for c in columns if c.type.name == UNRESOLVED_TYPE]
     if missing:
         warnings.append(
-            "column types not in the CSN (resolved from sources or $metadata): "
-            + ", ".join(missing)
+            f"{UNTYPED_NOTE} (resolved from sources or $metadata): " + ", ".join(missing)
         )
     return refingerprint(asset.model_copy(update={"columns": columns, "warnings": warnings}))
 

@@ -13,8 +13,11 @@
    :class:`~core.datasphere.identity.SpaceDirectory` — a bad object is reported, the run goes
    on. An object that belongs to another space is never in ``assets``: it is reported in
    ``shared`` (and, when its owner is invisible, ``lineage_only`` / ``lineage_assets``);
-4. analytic-model column types, resolved from their fact/dimension sources (any space) and
-   otherwise from the model's analytical ``$metadata``.
+4. analytic-model column types: from their fact/dimension sources (any space; read on demand
+   when this run did not read them), otherwise from the model's analytical ``$metadata``,
+   otherwise a measure is ``cds.DecimalFloat`` with a warning — the same order on every path
+   (:meth:`Extractor.type_analytic_model`). A model an input of which failed this run is
+   reported in ``ExtractionResult.incomplete``, never produced degraded.
 
 It returns an :class:`ExtractionResult` listing every failure per item; nothing is swallowed.
 Authentication failures are not per item: they stop the run (:class:`~core.errors.AuthError`).
@@ -35,16 +38,31 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core.datasphere.client import NOT_MODIFIED, CatalogAsset, DatasphereClient, Versioned
-from core.datasphere.csn import UNRESOLVED_TYPE, parse_csn, refingerprint, resolve_analytic_types
+from core.datasphere.csn import (
+    UNRESOLVED_TYPE,
+    UNTYPED_NOTE,
+    parse_csn,
+    refingerprint,
+    resolve_analytic_types,
+)
 from core.datasphere.edmx import parse_metadata
 from core.datasphere.identity import SpaceDirectory
-from core.errors import AccessDenied, AuthError, CsnError, DgsyncError, NotFound
+from core.errors import (
+    AccessDenied,
+    AuthError,
+    CsnError,
+    DgsyncError,
+    IncompleteAsset,
+    NotFound,
+    UnexpectedResponse,
+)
 from core.log import copy_context, get_logger
 from core.models import (
     DESIGN_TIME_SEGMENTS,
     Asset,
     AssetKind,
     AssetRef,
+    CdsType,
     Column,
     SemanticRole,
     Space,
@@ -122,6 +140,10 @@ class ExtractionResult(BaseModel):
     listings: dict[str, list[str]] = Field(default_factory=dict)
     #: Kinds whose list endpoint the tenant answers 404 for: not offered by this tenant.
     not_offered: list[str] = Field(default_factory=list)
+    #: ``SPACE.NAME`` → why the asset was not produced: an input of it failed this run (a
+    #: source's CSN, its analytical ``$metadata``). Not in ``assets`` and no ETag in ``etags``:
+    #: its table is kept as is and the next run reads it again (never written degraded).
+    incomplete: dict[str, str] = Field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -273,13 +295,12 @@ class Extractor:
                     lineage.setdefault(asset.ref, asset)
 
             own = {a.ref for a in assets}
-            resolved = self._resolve_analytic_models(
-                [*assets, *(a for r, a in lineage.items() if r not in own)], pool, result
+            # lineage assets serve as analytic-model sources; they are never typed or written
+            result.lineage_assets = sorted(
+                (a for r, a in lineage.items() if r not in own), key=lambda a: (a.space, a.name)
             )
-        result.assets = sorted((a for a in resolved if a.ref in own), key=lambda a: (a.space, a.name))
-        result.lineage_assets = sorted(
-            (a for a in resolved if a.ref not in own), key=lambda a: (a.space, a.name)
-        )
+            resolved = self._resolve_analytic_models(assets, pool, result)
+        result.assets = sorted(resolved, key=lambda a: (a.space, a.name))
         result.stats = _diff_stats(self.client.stats.snapshot(), before)
         result.duration_s = time.monotonic() - started
         log.info(
@@ -412,40 +433,135 @@ class Extractor:
     def _resolve_analytic_models(
         self, assets: list[Asset], pool: ThreadPoolExecutor, result: ExtractionResult
     ) -> list[Asset]:
-        by_ref = {a.ref: a for a in assets}
-        pending: dict[AssetRef, Future[Asset]] = {}
-        for asset in assets:
-            if asset.kind is not AssetKind.ANALYTIC_MODEL or not _unresolved(asset):
-                continue
-            resolved = resolve_analytic_types(asset, by_ref.get)
-            by_ref[asset.ref] = resolved
-            if _unresolved(resolved):
-                pending[asset.ref] = pool.submit(copy_context(), self._from_metadata, resolved)
+        """Type every analytic model's columns (see :meth:`type_analytic_model`), in parallel.
+
+        Sources come from this run's assets, then ``result.lineage_assets`` (objects of
+        spaces this user cannot read), then on-demand reads — a source answered ``304`` this
+        run is read again, one in a space outside the selection is read there — so the
+        types never depend on which objects this particular run happened to read. A model
+        an input of which failed lands in ``result.incomplete``, not in the returned list."""
+        given: dict[AssetRef, Asset] = {}
+        # ``lineage_assets`` (objects of spaces this user cannot read, parsed from a consumer's
+        # read) is filled by the listing side; absent, there is nothing to add.
+        for extra in getattr(result, "lineage_assets", None) or []:
+            if isinstance(extra, Asset):
+                given.setdefault(extra.ref, extra)
+        given.update({a.ref: a for a in assets})
+        # objects whose read failed this run (list failures are keyed SPACE/segment)
+        failed = {key: issue.message for key, issue in result.errors.items() if "/" not in key}
+        reader = _SourceReader(
+            self, given=given, kinds=dict(result.unchanged), failed=failed
+        )
+        no_catalog = {
+            key.split("/", 1)[0] for key in result.errors if key.endswith("/catalog")
+        }
+        pending: dict[AssetRef, Future[Asset]] = {
+            a.ref: pool.submit(
+                copy_context(),
+                self._type_model,
+                a,
+                reader,
+                a.space in no_catalog,
+            )
+            for a in assets
+            if a.kind is AssetKind.ANALYTIC_MODEL and _unresolved(a)
+        }
+        typed: dict[AssetRef, Asset] = {}
         for ref, future in pending.items():
             try:
-                by_ref[ref] = future.result()
+                typed[ref] = future.result()
             except AuthError:
+                for other in pending.values():
+                    other.cancel()
                 raise
-            except DgsyncError as exc:
-                asset = _finish_unresolved(
-                    by_ref[ref], f"analytical $metadata not readable: {exc.message}"
+            except IncompleteAsset as exc:
+                result.incomplete[exc.key] = exc.reason
+                if isinstance(exc.__cause__, DgsyncError):  # its own $metadata read failed
+                    result.errors[exc.key] = ExtractionIssue.from_error(
+                        exc.__cause__, space=ref.space, name=ref.name, kind=AssetKind.ANALYTIC_MODEL
+                    )
+                result.etags.pop(exc.key, None)  # read it again next run, never 304 it
+                log.warning(
+                    "asset incomplete, not produced",
+                    extra={"space": ref.space, "asset": ref.name, "reason": exc.reason},
                 )
-                by_ref[ref] = asset
-                result.errors[f"{ref}"] = ExtractionIssue.from_error(
-                    exc, space=ref.space, name=ref.name, kind=AssetKind.ANALYTIC_MODEL
-                )
-        return [by_ref[a.ref] for a in assets]
+        for key, issue in reader.issues().items():
+            result.errors.setdefault(key, issue)
+        return [typed.get(a.ref, a) for a in assets if str(a.ref) not in result.incomplete]
+
+    def type_analytic_model(
+        self, asset: Asset, known: Mapping[AssetRef, Asset] | None = None
+    ) -> Asset:
+        """Type the untyped columns of analytic model ``asset``; the one order on every path.
+
+        1. **Sources**: the model's fact/dimension source columns (views' ``from`` chains
+           followed; other spaces too): ``known`` first, else the source is read on demand
+           (its owner space, or the model's space for an object shared into it).
+        2. **``$metadata``** (the analytical service), only for what sources cannot type.
+        3. A calculated measure takes the type of the measure its formula names; any other
+           measure still untyped becomes ``cds.DecimalFloat`` with a warning; other columns
+           stay unresolved with a warning.
+
+        A source that does not exist or that this user may not see is simply absent (step 2
+        takes over); a read that **failed** (5xx, timeout, malformed answer) raises
+        :class:`~core.errors.IncompleteAsset`, as does a failed ``$metadata`` read a column
+        needed. A ``$metadata`` answering 404 is a warning on the asset."""
+        reader = _SourceReader(self, given=dict(known or {}), kinds={}, failed={})
+        return self._type_model(asset, reader, False)
+
+    def _type_model(self, asset: Asset, reader: _SourceReader, no_catalog: bool) -> Asset:
+        failures: list[str] = []
+
+        def lookup(ref: AssetRef) -> Asset | None:
+            got = reader.get(ref, consumer=asset.space)
+            if isinstance(got, _Failed):
+                failures.append(got.reason)
+                return None
+            return got
+
+        resolved = resolve_analytic_types(asset, lookup)
+        if failures:
+            raise IncompleteAsset(asset.key, "; ".join(dict.fromkeys(failures)))
+        if not _unresolved(resolved):
+            return _finish_unresolved(resolved, "")
+        if no_catalog:
+            raise IncompleteAsset(
+                asset.key,
+                f"the catalog of space {asset.space} could not be read, so its analytical "
+                "$metadata URL is unknown",
+            )
+        return self._from_metadata(resolved)
 
     def _from_metadata(self, asset: Asset) -> Asset:
-        """Type the still unresolved columns from the analytical ``$metadata``."""
+        """Type the still unresolved columns from the analytical ``$metadata``.
+
+        No analytical URL (not exposed) or a ``404``: the fallbacks of
+        :func:`_finish_unresolved`, with a warning. Any other failure raises
+        :class:`~core.errors.IncompleteAsset` (never a degraded asset)."""
         url = asset.analytical_metadata_url
         if not url:
             return _finish_unresolved(
                 asset, "not exposed: no analytical $metadata to read types from"
             )
-        got = self.client.read_metadata(url)
-        assert isinstance(got.value, str)
-        return apply_metadata(asset, got.value)
+        try:
+            got = self.client.read_metadata(url)
+            if not isinstance(got.value, str):
+                raise UnexpectedResponse(f"{asset.key}: the analytical $metadata is not text")
+            return apply_metadata(asset, got.value)
+        except AuthError:
+            raise
+        except NotFound:
+            why = "analytical $metadata not found (404)"
+            noted = asset.model_copy(
+                update={"warnings": [*asset.warnings, f"{why}; types taken from sources only"]}
+            )
+            return _finish_unresolved(noted, why)
+        except DgsyncError as exc:
+            raise IncompleteAsset(
+                asset.key,
+                f"analytical $metadata needed for column types could not be read: {exc.message}",
+                hint=exc.hint,
+            ) from exc
 
     # -- incremental API ------------------------------------------------------------------
     def known_spaces(self) -> set[str]:
@@ -504,9 +620,15 @@ class Extractor:
         known: Mapping[AssetRef, Asset] | None = None,
     ) -> Versioned[list[Asset]]:
         """One object: :data:`~core.datasphere.client.NOT_MODIFIED` when its ETag still
-        matches, else ``[asset]`` (catalog URLs attached, analytic types resolved from
-        ``known`` assets or the ``$metadata``) with the new ETag — or ``[]`` when the object
-        turns out to be owned by another space (a shared object listed by ``space``)."""
+        matches, else ``[asset]`` (catalog URLs attached) with the new ETag — or ``[]`` when
+        the object turns out to be owned by another space (a shared object listed by
+        ``space``).
+
+        An analytic model is typed exactly as by :meth:`extract`
+        (:meth:`type_analytic_model`): ``known`` (cached and fetched assets) serves its
+        sources, a source missing from it is read on demand — never typed another way. When
+        an input failed this run it raises :class:`~core.errors.IncompleteAsset`: keep the
+        model's table as is and read it again next run."""
         got = self.client.read_csn(space, kind, name, etag=etag)
         if got.not_modified or not isinstance(got.value, dict):
             return Versioned(NOT_MODIFIED, got.etag)
@@ -517,10 +639,7 @@ class Extractor:
             return Versioned([], got.etag)
         asset = attach_catalog(asset, self.client.catalog_asset(space, name))
         if asset.kind is AssetKind.ANALYTIC_MODEL and _unresolved(asset):
-            lookup = dict(known or {})
-            asset = resolve_analytic_types(asset, lookup.get)
-            if _unresolved(asset):
-                asset = self._from_metadata(asset)
+            asset = self.type_analytic_model(asset, known)
         return Versioned([asset], got.etag)
 
 
@@ -573,8 +692,13 @@ def _unresolved(asset: Asset) -> bool:
 
 
 def apply_metadata(asset: Asset, metadata: str) -> Asset:
-    """Fill unresolved column types (and missing labels/roles) from a ``$metadata`` document."""
+    """Fill unresolved column types (and missing labels/roles) from a ``$metadata`` document.
+
+    Only columns still untyped are touched (``type_origin="metadata"``); what the sources
+    typed stays. A measure whose ``$metadata`` type is not numeric (:data:`NUMERIC_TYPES`)
+    is not taken from it. The rest goes through :func:`_finish_unresolved`."""
     entity = parse_metadata(metadata).main
+    measures = {m.name for m in (asset.analytic.measures if asset.analytic else [])}
     by_name: dict[str, Column] = {}
     for col in entity.columns:
         by_name.setdefault(col.name, col)
@@ -582,25 +706,65 @@ def apply_metadata(asset: Asset, metadata: str) -> Asset:
     columns: list[Column] = []
     for col in asset.columns:
         meta = by_name.get(col.name) or by_name.get(_edm_safe(col.name))
+        if (
+            meta is not None
+            and (col.role is SemanticRole.MEASURE or col.name in measures)
+            and meta.type.name not in NUMERIC_TYPES
+        ):
+            meta = None  # a measure must stay summable: the fallbacks type it instead
         if col.type.name == UNRESOLVED_TYPE and meta is not None:
-            update: dict[str, Any] = {"type": meta.type, "label": col.label or meta.label}
+            update: dict[str, Any] = {
+                "type": meta.type,
+                "type_origin": "metadata",
+                "label": col.label or meta.label,
+            }
             if col.role is SemanticRole.ATTRIBUTE and meta.role is not SemanticRole.ATTRIBUTE:
                 update["role"] = meta.role
             col = col.model_copy(update=update)
         columns.append(col)
-    warnings = [w for w in asset.warnings if not w.startswith("column types not in the CSN")]
-    updated = asset.model_copy(update={"columns": columns, "warnings": warnings})
+    updated = asset.model_copy(update={"columns": columns})
     return _finish_unresolved(updated, "not in the analytical $metadata")
 
 
+#: CDS types a measure may have (summable); ``$metadata`` types outside are not taken.
+NUMERIC_TYPES: frozenset[str] = frozenset(
+    {
+        "cds.Integer",
+        "cds.Integer64",
+        "cds.Int16",
+        "cds.Int32",
+        "cds.Int64",
+        "cds.UInt8",
+        "cds.Decimal",
+        "cds.DecimalFloat",
+        "cds.Double",
+        "cds.hana.TINYINT",
+        "cds.hana.SMALLINT",
+        "cds.hana.SMALLDECIMAL",
+        "cds.hana.REAL",
+    }
+)
+
+#: The type a measure gets when neither its source nor the ``$metadata`` types it:
+#: Datasphere's decimal float (mapped to ``decimal(34,4)`` by default) — numeric, so Athena
+#: can aggregate it; never ``string``.
+ASSUMED_MEASURE_TYPE = CdsType(name="cds.DecimalFloat")
+
+
 def _finish_unresolved(asset: Asset, why: str) -> Asset:
-    """Last resort for columns still untyped: a calculated measure takes the type of the first
-    measure its formula names; anything else stays unresolved, with a warning."""
-    measures = {m.name: m for m in (asset.analytic.measures if asset.analytic else [])}
+    """Last resort for columns still untyped, in column order.
+
+    A calculated measure takes the type of the first typed measure its formula names
+    (``type_origin="formula:NAME"``); any other measure becomes
+    :data:`ASSUMED_MEASURE_TYPE` (``assumed``) with a warning; anything else stays unresolved,
+    with a warning. The parse-time note on untyped columns is dropped: the warnings left say
+    only what the final asset lacks."""
+    analytic_measures = asset.analytic.measures if asset.analytic else []
+    measures = {m.name: m for m in analytic_measures}
     typed = {c.name: c for c in asset.columns if c.type.name != UNRESOLVED_TYPE}
     columns: list[Column] = []
     still: list[str] = []
-    warnings = [w for w in asset.warnings if not w.startswith("column types not in the CSN")]
+    warnings = [w for w in asset.warnings if not w.startswith(UNTYPED_NOTE)]
     for col in asset.columns:
         if col.type.name == UNRESOLVED_TYPE:
             measure = measures.get(col.name)
@@ -614,9 +778,19 @@ def _finish_unresolved(asset: Asset, why: str) -> Asset:
                 None,
             )
             if base is not None:
-                col = col.model_copy(update={"type": base.type})
+                col = col.model_copy(
+                    update={"type": base.type, "type_origin": f"formula:{base.name}"}
+                )
                 warnings.append(
                     f"column {col.name!r}: type assumed from measure {base.name!r} ({why})"
+                )
+            elif measure is not None or col.role is SemanticRole.MEASURE:
+                col = col.model_copy(
+                    update={"type": ASSUMED_MEASURE_TYPE, "type_origin": "assumed"}
+                )
+                warnings.append(
+                    f"measure {col.name}: type not found in its source or $metadata; "
+                    "assumed DecimalFloat"
                 )
             else:
                 still.append(col.name)
@@ -624,6 +798,117 @@ def _finish_unresolved(asset: Asset, why: str) -> Asset:
     if still:
         warnings.append(f"column types unresolved ({why}): " + ", ".join(still))
     return refingerprint(asset.model_copy(update={"columns": columns, "warnings": warnings}))
+
+
+class _Failed:
+    """A source read that failed this run (the model using it is incomplete)."""
+
+    __slots__ = ("issue", "key", "reason")
+
+    def __init__(self, key: str, reason: str, issue: ExtractionIssue | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.issue = issue
+
+
+#: Kinds an analytic model's source can be, in the order they are tried when unknown.
+_SOURCE_KINDS: tuple[AssetKind, ...] = (
+    AssetKind.VIEW,
+    AssetKind.LOCAL_TABLE,
+    AssetKind.REMOTE_TABLE,
+)
+
+
+class _SourceReader:
+    """Source assets for analytic-model typing: given ones first, then on-demand reads.
+
+    Thread-safe; each source is read at most once per reader (and consumer space). A read
+    answered 403/404 for every kind means "no such source visible" (``None``); any other
+    failure is a :class:`_Failed` — the caller must not type the model another way."""
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        *,
+        given: Mapping[AssetRef, Asset],
+        kinds: Mapping[str, AssetKind],
+        failed: Mapping[str, str],
+    ) -> None:
+        self._extractor = extractor
+        self._given = dict(given)
+        self._kinds = dict(kinds)
+        self._failed = dict(failed)
+        self._lock = threading.Lock()
+        self._slots: dict[tuple[AssetRef, str], _Slot] = {}
+        self._issues: dict[str, _Failed] = {}
+
+    def get(self, ref: AssetRef, *, consumer: str) -> Asset | _Failed | None:
+        if ref in self._given:
+            return self._given[ref]
+        key = str(ref)
+        if key in self._failed:
+            return _Failed(key, f"source {key} could not be read this run: {self._failed[key]}")
+        with self._lock:
+            slot = self._slots.setdefault((ref, consumer), _Slot())
+        with slot.lock:
+            if not slot.done:
+                slot.value = self._read(ref, consumer)
+                slot.done = True
+                if isinstance(slot.value, _Failed):
+                    with self._lock:
+                        self._issues[slot.value.reason] = slot.value
+            return slot.value
+
+    def issues(self) -> dict[str, ExtractionIssue]:
+        """``SPACE.NAME`` → issue of every on-demand source read that failed (each one made a
+        model incomplete: a source is only read when a model needs it)."""
+        with self._lock:
+            return {f.key: f.issue for f in self._issues.values() if f.issue is not None}
+
+    def _read(self, ref: AssetRef, consumer: str) -> Asset | _Failed | None:
+        key = str(ref)
+        known = self._extractor.known_spaces() | {ref.space, consumer}
+        kind = self._kinds.get(key)
+        kinds = (kind,) if kind is not None else _SOURCE_KINDS
+        # The owner space first; an object shared into the consumer space is also listed
+        # (and readable) there under ``OWNER.NAME``.
+        places = [(ref.space, ref.name)]
+        if ref.space != consumer:
+            places.append((consumer, key))
+        client = self._extractor.client
+        for space, name in places:
+            for k in kinds:
+                try:
+                    got = client.read_csn(space, k, name)
+                except NotFound:
+                    continue
+                except AccessDenied:
+                    break  # this space is not visible: try the next place
+                except AuthError:
+                    raise
+                except DgsyncError as exc:
+                    return self._failure(key, space, k, exc)
+                if not isinstance(got.value, dict):
+                    continue
+                try:
+                    return self._extractor._parse(got.value, space, k, name, known)
+                except DgsyncError as exc:
+                    return self._failure(key, space, k, exc)
+        return None
+
+    @staticmethod
+    def _failure(key: str, space: str, kind: AssetKind, exc: DgsyncError) -> _Failed:
+        issue = ExtractionIssue.from_error(exc, space=space, name=key.split(".", 1)[1], kind=kind)
+        return _Failed(key, f"source {key} could not be read: {exc.message}", issue)
+
+
+class _Slot:
+    __slots__ = ("done", "lock", "value")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done = False
+        self.value: Asset | _Failed | None = None
 
 
 def _diff_stats(

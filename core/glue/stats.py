@@ -52,6 +52,8 @@ class StatsSnapshot(BaseModel):
     by_operation: dict[str, OperationStats] = Field(default_factory=dict)
     #: Error codes of failed calls (``ThrottlingException``, ``AccessDeniedException``, …).
     errors_by_code: dict[str, int] = Field(default_factory=dict)
+    #: Calls Glue rejected, per operation and error code: ``{"CreateTable": {"AlreadyExistsException": 1}}``.
+    rejected: dict[str, dict[str, int]] = Field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class CallStats:
         self._lock = threading.Lock()
         self._ops: dict[str, _Op] = {}
         self._errors_by_code: dict[str, int] = {}
+        self._rejected: dict[str, dict[str, int]] = {}
         self._throttled_calls = 0
         self._wait_s = 0.0
 
@@ -92,6 +95,8 @@ class CallStats:
             if error_code is not None:
                 op.errors += 1
                 self._errors_by_code[error_code] = self._errors_by_code.get(error_code, 0) + 1
+                codes = self._rejected.setdefault(operation, {})
+                codes[error_code] = codes.get(error_code, 0) + 1
             if throttled:
                 self._throttled_calls += 1
 
@@ -119,6 +124,7 @@ class CallStats:
             limiter_wait_s=round(self._wait_s, 6),
             by_operation=by_op,
             errors_by_code=dict(sorted(self._errors_by_code.items())),
+            rejected={op: dict(sorted(c.items())) for op, c in sorted(self._rejected.items())},
         )
 
     def reset(self) -> StatsSnapshot:
@@ -127,6 +133,7 @@ class CallStats:
             snap = self._snapshot_locked()
             self._ops.clear()
             self._errors_by_code.clear()
+            self._rejected.clear()
             self._throttled_calls = 0
             self._wait_s = 0.0
         return snap

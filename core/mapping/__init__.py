@@ -1,7 +1,8 @@
 """Mapping engine: pure functions from Datasphere assets to Glue specs (no I/O).
 
-* :mod:`core.mapping.types`  — CDS/EDM → Glue types (``glue_type``, ``is_valid_athena_type``)
-* :mod:`core.mapping.names`  — Glue names (``glue_name``, ``NameAllocator``)
+* :mod:`core.mapping.types`  — CDS/EDM → Glue types (``glue_type``, ``is_valid_athena_type``,
+  ``is_numeric_glue_type``)
+* :mod:`core.mapping.names`  — Glue names (``glue_name``, ``glue_column_name``, ``NameAllocator``)
 * :mod:`core.mapping.rules`  — the YAML rules (``parse_rules``, ``load_rules``, ``default_rules``)
 * :mod:`core.mapping.mapper` — ``map_assets``, ``map_asset_preview``, ``impact``
 * :mod:`core.mapping.params` — the ``dgsync.*`` Parameters keys
@@ -14,9 +15,14 @@ from core.mapping.mapper import (
     map_asset_preview,
     map_assets,
 )
-from core.mapping.names import NameAllocator, glue_name
+from core.mapping.names import NameAllocator, glue_column_name, glue_name
 from core.mapping.rules import Rules, check_rules, default_rules, load_rules, parse_rules
-from core.mapping.types import DecimalFloatPolicy, glue_type, is_valid_athena_type
+from core.mapping.types import (
+    DecimalFloatPolicy,
+    glue_type,
+    is_numeric_glue_type,
+    is_valid_athena_type,
+)
 
 __all__ = [
     "AssetPreview",
@@ -25,10 +31,12 @@ __all__ = [
     "Rules",
     "check_rules",
     "default_rules",
+    "glue_column_name",
     "glue_name",
     "glue_type",
     "impact",
     "impacted_tables",
+    "is_numeric_glue_type",
     "is_valid_athena_type",
     "load_rules",
     "map_asset_preview",

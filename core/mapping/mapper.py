@@ -7,6 +7,9 @@
   in Parameters).
 * Flows (data, replication, transformation flows, task chains) are not tables: they become
   :class:`LineageEdge` objects and a ``dgsync.lineage.flows`` entry on their target tables.
+* Lineage means data flow: ``dgsync.upstream`` and the lineage edges hold only dependencies
+  whose kind ``is_data_flow`` (``from``, joins, unions, fact/dimension sources, flow sources);
+  association and mixin targets are relationships, kept in ``dgsync.associations``.
 * Business context goes into Glue's text fields, cut by UTF-8 bytes to Glue's limits without
   splitting a character; the full texts and the semantics stay in Parameters
   (:mod:`core.mapping.params`). Every problem is a :class:`MappingIssue`; every asset the
@@ -22,12 +25,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import MappingError
+from core.lineage import impact_in
 from core.models import (
     Asset,
     AssetKind,
     AssetRef,
     Column,
     DependencyKind,
+    SemanticRole,
     Space,
     canonical_json,
     content_hash,
@@ -218,7 +223,7 @@ class _Mapper:
         flows_into, flow_sources, lineage = self._flows(flows)
         for asset in tables:
             for dep in asset.upstream:
-                if dep.kind is DependencyKind.FLOW_TARGET:
+                if not dep.kind.is_data_flow:  # associations/mixins relate, they do not feed
                     continue
                 lineage.append(
                     LineageEdge(upstream=dep.ref, downstream=asset.ref, kind=dep.kind.value)
@@ -530,7 +535,7 @@ class _Mapper:
         type_issues: list[str],
     ) -> ColumnSpec:
         key = asset.key
-        result = glue_type(col.type, setting)
+        result = glue_type(col.type, setting, measure=col.role is SemanticRole.MEASURE)
         glue = result.type
         if override is not None and override.type is not None:
             glue = override.type
@@ -554,6 +559,8 @@ class _Mapper:
         }
         if col.type.edm_type:
             params[P.EDM_TYPE] = col.type.edm_type
+        if col.type.srid is not None:
+            params[P.SRID] = str(col.type.srid)
         if col.label:
             params[P.LABEL] = col.label
         if col.key:
@@ -690,9 +697,8 @@ class _Mapper:
         if asset.associations:
             params[P.ASSOCIATIONS] = _json([_dump(a) for a in asset.associations])
 
-        upstream = {
-            str(d.ref) for d in asset.upstream if d.kind is not DependencyKind.FLOW_TARGET
-        } | flow_sources
+        # Lineage means data flow: associations and mixins are in dgsync.associations.
+        upstream = {str(d.ref) for d in asset.upstream if d.kind.is_data_flow} | flow_sources
         upstream.discard(asset.key)
         if upstream:
             params[P.UPSTREAM] = _json(sorted(upstream))
@@ -804,19 +810,7 @@ def impact(changed: set[str], assets: Iterable[Asset]) -> dict[str, list[str]]:
     impacts both; a table read by a data flow impacts the flow and the flow's target tables.
     Use :func:`impacted_tables` to turn the keys into Glue tables.
     """
-    graph = downstream_graph(assets)
-    out: dict[str, list[str]] = {}
-    for start in sorted(changed):
-        seen: set[str] = set()
-        stack = list(graph.get(start, ()))
-        while stack:
-            node = stack.pop()
-            if node in seen or node == start:
-                continue
-            seen.add(node)
-            stack.extend(graph.get(node, ()))
-        out[start] = sorted(seen)
-    return out
+    return impact_in(downstream_graph(assets), changed)
 
 
 def impacted_tables(

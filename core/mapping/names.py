@@ -1,16 +1,24 @@
 """Glue names from Datasphere names, and deterministic collision handling.
 
-``glue_name(raw)`` always returns ``^[a-z][a-z0-9_]{0,254}$`` (ASCII, so ≤ 255 UTF-8 bytes):
+The rule: a Glue name is the source's technical name **lowercased**, wherever Glue and Athena
+allow it. A Glue table over files written by a replication flow matches columns by name, so a
+column named differently from the data reads as NULL in Athena. Glue accepts any UTF-8 name of
+1–255 bytes and stores it lowercase; Athena accepts ``[a-z0-9_]`` (a name that begins with
+``_`` is quoted with backticks in DDL, one that begins with a digit with double quotes in
+DML). So:
 
 1. Letters with a conventional ASCII spelling are transliterated (``ä → ae``, ``ß → ss``,
    ``é → e``), a few symbols become words (``∞ → inf``, ``% → pct``, ``€ → eur``, ``& → and``);
    any other non-ASCII character becomes ``u<hex code point>`` so that it still distinguishes
    names (``数量 → u6570_u91cf``).
-2. Lowercase; every run of characters outside ``[a-z0-9_]`` becomes one ``_``; underscores that
-   were in the name stay as they are; leading and trailing ``_`` are dropped.
-3. Conservative start: Glue accepts names that begin with a digit, but Athena DDL and many
-   tools need them quoted, so such names get the prefix ``n_`` (``3VF_SALARY → n_3vf_salary``).
-   A name that is empty after cleaning becomes ``n_<hash>``.
+2. Lowercase; every run of characters outside ``[a-z0-9_]`` becomes one ``_`` (dropped at the
+   start and end of the name); underscores that were in the name **stay as they are**, leading
+   and trailing ones included (``_DESCRIPTION → _description``, ``A__B → a__b``).
+3. Column names keep a leading digit (``0CALDAY → 0calday``): they must match the data.
+   Table and database names that begin with a digit get the prefix ``n_``
+   (``3VF_SALARY → n_3vf_salary``): Glue cannot rename a table, so their names stay what
+   earlier versions wrote, and unquoted SQL keeps working. A name that is empty after cleaning
+   becomes ``n_<hash>``.
 4. Longer than 255 bytes: cut and end in ``_<8 hex digits of SHA-256 of the raw name>``.
 
 Technical names are case-sensitive in Datasphere, so different names can map to the same Glue
@@ -35,7 +43,10 @@ from core.specs import MappingIssue
 MAX_NAME_BYTES = 255
 DIGIT_PREFIX = "n_"
 HASH_LEN = 8
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,254}$")
+#: Table and database names: no leading digit (see rule 3).
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,254}$")
+#: Column names: any ``[a-z0-9_]`` name of 1–255 bytes.
+COLUMN_NAME_RE = re.compile(r"^[a-z0-9_]{1,255}$")
 
 _SEP = "\x00"
 # Applied before NFKD (which would turn ä into a + combining mark and lose the "e").
@@ -83,21 +94,36 @@ _SEP_NEXT_TO_UNDERSCORE = re.compile(f"_{_SEP}|{_SEP}_")
 _SEPS = re.compile(f"{_SEP}+")
 
 
-@lru_cache(maxsize=65536)  # pure: a memo, not state (column names repeat across tables)
-def glue_name(raw: str) -> str:
-    """A valid, deterministic Glue/Athena name for ``raw`` (see the module docstring)."""
+def _clean(raw: str) -> str:
+    """Rules 1 and 2: lowercase ``[a-z0-9_]`` text, possibly empty or starting with a digit."""
     text = _transliterate(raw).lower()
     text = _INVALID.sub(_SEP, text)
     text = _SEPS.sub(_SEP, text)
     text = _SEP_NEXT_TO_UNDERSCORE.sub("_", text)
-    text = text.replace(_SEP, "_").strip("_")
-    if not text:
+    return text.strip(_SEP).replace(_SEP, "_")
+
+
+def _finish(raw: str, text: str, *, digit_ok: bool) -> str:
+    if not text.strip("_"):
         return f"{DIGIT_PREFIX}{short_hash(raw)}"
-    if not text[0].isalpha():
+    if text[0].isdigit() and not digit_ok:
         text = DIGIT_PREFIX + text
     if len(text) > MAX_NAME_BYTES:
         text = _with_suffix(text, short_hash(raw))
     return text
+
+
+@lru_cache(maxsize=65536)  # pure: a memo, not state
+def glue_name(raw: str) -> str:
+    """A valid, deterministic Glue/Athena table or database name for ``raw`` (module docstring)."""
+    return _finish(raw, _clean(raw), digit_ok=False)
+
+
+@lru_cache(maxsize=65536)  # pure: a memo, not state (column names repeat across tables)
+def glue_column_name(raw: str) -> str:
+    """A valid, deterministic Glue/Athena column name for ``raw``: like :func:`glue_name`, but a
+    leading digit is kept (the name must match the data)."""
+    return _finish(raw, _clean(raw), digit_ok=True)
 
 
 def _with_suffix(base: str, suffix: str) -> str:
@@ -106,8 +132,13 @@ def _with_suffix(base: str, suffix: str) -> str:
 
 
 def is_valid_glue_name(name: str) -> bool:
-    """True for names ``glue_name`` can produce: ``[a-z][a-z0-9_]*``, ≤ 255 bytes."""
+    """True for table/database names ``glue_name`` can produce: ``[a-z_][a-z0-9_]*``, ≤ 255 bytes."""
     return bool(NAME_RE.fullmatch(name))
+
+
+def is_valid_glue_column_name(name: str) -> bool:
+    """True for column names ``glue_column_name`` can produce: ``[a-z0-9_]{1,255}``."""
+    return bool(COLUMN_NAME_RE.fullmatch(name))
 
 
 @dataclass(frozen=True)
@@ -132,11 +163,15 @@ class NameAllocator:
     ``add(key, raw)`` registers an object by its identity ``key`` (``SPACE.NAME`` for tables,
     the technical name for columns) and the raw name it would like (default: the key).
     ``allocate()`` is a pure function of the set of entries, not of their order.
+    ``what="column"`` names with :func:`glue_column_name` (a leading digit is kept), anything
+    else with :func:`glue_name`.
     """
 
     def __init__(self, scope: str, *, what: str = "table", reserved: Iterable[str] = ()) -> None:
         self.scope = scope
         self.what = what
+        self._normalise = glue_column_name if what == "column" else glue_name
+        self._valid = is_valid_glue_column_name if what == "column" else is_valid_glue_name
         self.reserved = frozenset(reserved)
         self._entries: dict[str, _Entry] = {}
 
@@ -149,8 +184,8 @@ class NameAllocator:
         asset: str | None = None,
     ) -> None:
         """Register ``key``; ``pinned`` names (explicit overrides) win collisions."""
-        base = raw if pinned and raw is not None and is_valid_glue_name(raw) else None
-        entry = _Entry(key, base or glue_name(key if raw is None else raw), pinned, asset)
+        base = raw if pinned and raw is not None and self._valid(raw) else None
+        entry = _Entry(key, base or self._normalise(key if raw is None else raw), pinned, asset)
         old = self._entries.get(key)
         if old is not None and (old.base, old.pinned) != (entry.base, entry.pinned):
             raise ValueError(f"{self.what} {key!r} added twice with different names")

@@ -38,6 +38,7 @@ PART_INFIX = ".part."
 # -- column ---------------------------------------------------------------------------------
 CDS_TYPE = "dgsync.cds_type"  # original CDS type, e.g. cds.Decimal(20,3)
 EDM_TYPE = "dgsync.edm_type"  # EDM type when the type came from $metadata
+SRID = "dgsync.srid"  # spatial reference id of a geo column (hana.ST_POINT(4326) → "4326")
 ROLE = "dgsync.role"  # dimension / measure / attribute / text
 KEY = "dgsync.key"  # "true" for key columns
 NOT_NULL = "dgsync.not_null"  # "true" for NOT NULL columns

@@ -31,9 +31,10 @@ from core.errors import RulesError
 from core.models import Asset, AssetKind, Priority, default_priority
 from core.specs import StorageSpec
 
-from .names import glue_name, is_valid_glue_name
+from .names import glue_name, is_valid_glue_column_name, is_valid_glue_name
 from .types import (
     DEFAULT_DECIMAL_FLOAT_POLICY,
+    DEFAULT_DECIMAL_FLOAT_PRECISION,
     DEFAULT_DECIMAL_FLOAT_SCALE,
     MAX_DECIMAL_PRECISION,
     DecimalFloatPolicy,
@@ -174,7 +175,7 @@ class DatabaseRules(_Strict):
             if not is_valid_glue_name(name):
                 raise ValueError(
                     f"{space}: {name!r} is not a valid Glue name (lowercase [a-z0-9_], "
-                    "starting with a letter, at most 255 bytes)"
+                    "starting with a letter or _, at most 255 bytes)"
                 )
         return value
 
@@ -303,22 +304,36 @@ class PartitionKey(_Strict):
         return value
 
 
+_DECIMAL_SHORTHAND = re.compile(r"\s*decimal\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)\s*")
+
+
 class DecimalFloatRule(_Strict):
-    """Glue type for ``cds.DecimalFloat`` / ``hana.SMALLDECIMAL`` (default: ``string``)."""
+    """Glue type for DecimalFloat (``cds.DecimalFloat``, ``hana.SMALLDECIMAL``, ``cds.Decimal``
+    without precision): ``decimal(34,4)`` by default, or ``double`` / ``string``."""
 
     policy: DecimalFloatPolicy = DEFAULT_DECIMAL_FLOAT_POLICY
+    precision: int = Field(default=DEFAULT_DECIMAL_FLOAT_PRECISION, ge=1, le=MAX_DECIMAL_PRECISION)
     scale: int = Field(default=DEFAULT_DECIMAL_FLOAT_SCALE, ge=0, le=MAX_DECIMAL_PRECISION)
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, str):  # `decimal_float: double`
+        if isinstance(value, str):  # `decimal_float: double` / `decimal_float: decimal(34,4)`
+            m = _DECIMAL_SHORTHAND.fullmatch(value)
+            if m:
+                return {"policy": "decimal", "precision": int(m[1]), "scale": int(m[2])}
             return {"policy": value}
         return value
 
+    @model_validator(mode="after")
+    def _scale_within_precision(self) -> DecimalFloatRule:
+        if self.scale > self.precision:
+            raise ValueError(f"scale {self.scale} exceeds precision {self.precision}")
+        return self
+
     @property
     def setting(self) -> DecimalFloatSetting:
-        return DecimalFloatSetting(self.policy, self.scale)
+        return DecimalFloatSetting(self.policy, self.scale, self.precision)
 
 
 class ColumnOverride(_Strict):
@@ -329,7 +344,7 @@ class ColumnOverride(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not is_valid_glue_name(value):
+        if value is not None and not is_valid_glue_column_name(value):
             raise ValueError(f"{value!r} is not a valid Glue column name")
         return value
 
@@ -382,7 +397,7 @@ class Override(_Strict):
         if value is not None and not is_valid_glue_name(value):
             raise ValueError(
                 f"{value!r} is not a valid Glue table name (lowercase [a-z0-9_], starting with "
-                "a letter, at most 255 bytes)"
+                "a letter or _, at most 255 bytes)"
             )
         return value
 
@@ -609,7 +624,7 @@ class ResolvedOverride:
 
 def default_rules() -> Rules:
     """The built-in rules: one database per space named after it, everything included,
-    views as Parquet external tables without a location, DecimalFloat as ``string``."""
+    views as Parquet external tables without a location, DecimalFloat as ``decimal(34,4)``."""
     return Rules()
 
 

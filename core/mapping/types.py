@@ -1,25 +1,33 @@
 """CDS / EDM types → Glue (Hive/Athena DDL) types, exactly per ``datasphere-api.md`` §7.
 
-The one lossy corner is ``cds.DecimalFloat`` / ``hana.SMALLDECIMAL`` (a decimal *floating*
-point: up to 34 significant digits and an exponent, so no fixed ``decimal(p,s)`` holds every
-value). Its Glue type is a policy (:class:`DecimalFloatPolicy`):
+The one lossy corner is ``cds.DecimalFloat`` / ``hana.SMALLDECIMAL`` / ``cds.Decimal`` without
+precision (Datasphere's *DecimalFloat*: a decimal floating point, up to 34 significant digits
+and an exponent, so no fixed ``decimal(p,s)`` holds every value). Its Glue type is a policy
+(:class:`DecimalFloatPolicy`), each option with a documented loss:
 
-* ``string`` (**default**): the only lossless choice. Every value keeps every digit; a query
-  casts it (``CAST(x AS decimal(38,10))`` or ``double``) where it needs arithmetic. The
-  original type stays in the column Parameters (``dgsync.cds_type``), so a consumer knows the
-  text is a number.
-* ``double``: arithmetic-friendly; keeps magnitude, loses digits beyond ~15-17 significant.
-* ``decimal``: ``decimal(38, scale)`` (scale configurable, 6 by default); exact only for values
-  with at most ``38 - scale`` integer and ``scale`` fractional digits — others are rounded or
-  overflow, which is exactly the silent loss the product refuses by default.
+* ``decimal`` (**default**, ``decimal(34,4)``): the mapping SAP's CSN Interop specification
+  uses for Spark/Delta Lake, which have no decimal float either. Numeric, so Athena can
+  ``SUM`` it; values with more than 30 integer digits overflow, and digits beyond the 4th
+  decimal place are rounded away (``1.23e-10`` reads as ``0``). Precision and scale are
+  configurable (``decimal(p,s)``, p ≤ 38).
+* ``double``: keeps the magnitude (up to ~1.8e308), loses digits beyond ~15–17 significant and
+  cannot represent ``0.1`` exactly.
+* ``string``: keeps every digit of every value, but is text: no arithmetic without a cast.
+
+Whatever the policy, a **measure** (semantic role ``measure``) is always numeric: a measure
+whose type would map to a non-numeric Glue type (unknown or unresolved type, ``string`` policy,
+``cds.Decimal`` beyond precision 38...) maps to ``decimal(34,4)`` and is reported
+(:func:`glue_type` with ``measure=True``). The original type stays in the column Parameters
+(``dgsync.cds_type``).
 
 Other documented decisions:
 
 * ``cds.String(n)``: ``varchar(n)`` for 1 ≤ n ≤ 65535 (Hive's varchar maximum; CDS itself stops
   at 5000); n > 65535 → ``string`` (reported as info); no length → ``string``.
 * ``hana.CHAR/NCHAR`` without a length → ``string`` (reported).
-* ``cds.Decimal(p,s)`` with p > 38 → ``string`` (exact text; reported as a warning);
-  ``cds.Decimal`` without precision is a decimal float in HANA → the DecimalFloat policy.
+* ``cds.Decimal(p,s)`` with p > 38 → ``string`` (exact text; reported as a warning).
+* ``cds.hana.TINYINT`` / ``Edm.Byte`` (unsigned 0–255) → ``smallint``: Athena's ``tinyint`` is
+  signed (−128..127).
 * Anything unknown → ``string`` and a warning.
 """
 
@@ -43,25 +51,45 @@ MAX_TYPE_BYTES = 131_072
 
 
 class DecimalFloatPolicy(StrEnum):
-    """How ``cds.DecimalFloat`` / ``hana.SMALLDECIMAL`` / ``Edm.Decimal`` without facets map."""
+    """How ``cds.DecimalFloat`` / ``hana.SMALLDECIMAL`` / ``cds.Decimal`` without precision /
+    ``Edm.Decimal`` without facets map."""
 
     STRING = "string"
     DOUBLE = "double"
     DECIMAL = "decimal"
 
 
-#: The default policy: the only one that never changes a value (see the module docstring).
-DEFAULT_DECIMAL_FLOAT_POLICY = DecimalFloatPolicy.STRING
-#: Scale used by the ``decimal`` policy unless the rules say otherwise.
-DEFAULT_DECIMAL_FLOAT_SCALE = 6
+#: The default policy: ``decimal(34,4)``, SAP's own mapping for engines without a decimal float
+#: (CSN Interop, Spark/Delta Lake) — numeric, so measures can be aggregated.
+DEFAULT_DECIMAL_FLOAT_POLICY = DecimalFloatPolicy.DECIMAL
+#: Precision and scale of the ``decimal`` policy unless the rules say otherwise.
+DEFAULT_DECIMAL_FLOAT_PRECISION = 34
+DEFAULT_DECIMAL_FLOAT_SCALE = 4
+#: The Glue type of a measure whose type is unknown, unresolved or not numeric.
+MEASURE_FALLBACK_TYPE = f"decimal({DEFAULT_DECIMAL_FLOAT_PRECISION},{DEFAULT_DECIMAL_FLOAT_SCALE})"
 
 
 @dataclass(frozen=True)
 class DecimalFloatSetting:
-    """A policy plus the scale for ``decimal(38, scale)``."""
+    """A policy plus precision and scale for ``decimal(precision, scale)``."""
 
     policy: DecimalFloatPolicy = DEFAULT_DECIMAL_FLOAT_POLICY
     scale: int = DEFAULT_DECIMAL_FLOAT_SCALE
+    precision: int = DEFAULT_DECIMAL_FLOAT_PRECISION
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.precision <= MAX_DECIMAL_PRECISION and 0 <= self.scale <= self.precision):
+            raise ValueError(
+                f"decimal({self.precision},{self.scale}): precision must be 1..."
+                f"{MAX_DECIMAL_PRECISION} and scale 0..precision"
+            )
+
+    @property
+    def label(self) -> str:
+        """``string``, ``double`` or ``decimal(p,s)``: the policy as the rules file spells it."""
+        if self.policy is DecimalFloatPolicy.DECIMAL:
+            return f"decimal({self.precision},{self.scale})"
+        return self.policy.value
 
 
 @dataclass(frozen=True)
@@ -157,12 +185,46 @@ def _edm_key(name: str) -> str | None:
     return None
 
 
+_NUMERIC = re.compile(r"(tinyint|smallint|int|bigint|float|double|decimal(\(\d+(,\d+)?\))?)")
+
+
+def is_numeric_glue_type(glue: str) -> bool:
+    """True for the Glue types Athena can aggregate with ``SUM``/``AVG``."""
+    return _NUMERIC.fullmatch(glue.strip().lower()) is not None
+
+
 def glue_type(
     t: CdsType,
     policy: DecimalFloatPolicy | DecimalFloatSetting = DEFAULT_DECIMAL_FLOAT_POLICY,
+    *,
+    measure: bool = False,
 ) -> TypeResult:
-    """Map a CDS (or EDM) type to its Glue type, per the table in ``datasphere-api.md`` §7."""
+    """Map a CDS (or EDM) type to its Glue type, per the table in ``datasphere-api.md`` §7.
+
+    ``measure=True``: the column is a measure, which is always numeric — a type that would map
+    to a non-numeric Glue type maps to :data:`MEASURE_FALLBACK_TYPE` instead, with a warning.
+    """
     setting = policy if isinstance(policy, DecimalFloatSetting) else DecimalFloatSetting(policy)
+    result = _glue_type(t, setting)
+    if not measure or is_numeric_glue_type(result.type):
+        return result
+    if result.code in ("unresolved_type", "unknown_type"):
+        what = "its type could not be resolved from the sources" if (
+            result.code == "unresolved_type") else f"unknown type {result.original or '(empty)'}"
+        code = result.code
+    else:
+        what = f"{result.original} would map to {result.type}"
+        code = "measure_not_numeric"
+    return TypeResult(
+        MEASURE_FALLBACK_TYPE,
+        f"measure: {what}; mapped to {MEASURE_FALLBACK_TYPE} so that it stays numeric "
+        "(Athena cannot SUM a string)",
+        result.original,
+        code=code,
+    )
+
+
+def _glue_type(t: CdsType, setting: DecimalFloatSetting) -> TypeResult:
     original = str(t)
     # A CDS name is more specific than the EDM type it travelled as (hana.CHAR vs Edm.String),
     # so it wins when we know it; otherwise the EDM type decides.
@@ -261,7 +323,7 @@ def _decimal_float(setting: DecimalFloatSetting, original: str) -> TypeResult:
     if setting.policy is DecimalFloatPolicy.DOUBLE:
         return TypeResult("double", None, original)
     if setting.policy is DecimalFloatPolicy.DECIMAL:
-        return TypeResult(f"decimal({MAX_DECIMAL_PRECISION},{setting.scale})", None, original)
+        return TypeResult(f"decimal({setting.precision},{setting.scale})", None, original)
     return TypeResult("string", None, original)
 
 

@@ -15,6 +15,7 @@ Tables:
 * ``schedule_state``  when each slice last ran and is next due
 * ``security_events`` token refreshes, auth failures, suspicious activity
 * ``lineage_edges``   upstream → downstream edges, replaced per downstream asset
+* ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -314,8 +315,34 @@ class AssetCacheRow(Base):
     updated_at: Mapped[datetime]
 
 
+class PendingDeletionRow(Base):
+    """A deletion or deprecation the planner held for confirmation (``dgsync deletions``).
+
+    ``status``: ``pending`` (held, waiting), ``approved`` (an operator confirmed it; the next
+    sync applies it), ``applied`` (done), ``cancelled`` (the source came back, or rejected).
+    """
+
+    __tablename__ = "pending_deletions"
+
+    env: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object: Mapped[str] = mapped_column(primary_key=True)
+    asset: Mapped[str | None]
+    kind: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None]
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "status"),)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "pending_deletions",
     "asset_cache",
     "run_items",
     "conflicts",

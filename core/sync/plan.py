@@ -16,9 +16,13 @@ with the reason and field-level differences. Decisions, in order:
 * a live table whose hash differs from the ``target_hash`` dgsync last wrote was edited out
   of band: the update goes ahead (merged) and a conflict ``out_of_band_edit`` is recorded;
 * a managed table whose source asset is gone follows the deletion policy (``log`` → skip with
-  the reason, ``deprecate`` → marker + timestamp, ``delete``) — unless the fail-safe holds:
-  extraction had errors, found nothing, or would remove more than ``max_delete_share`` of the
-  managed tables in scope. Only objects in scope (the spaces this run covers) are judged.
+  the reason, ``deprecate`` → marker + timestamp, ``delete``) — only on positive evidence:
+  its (space, kind) was listed completely this run (a kind whose listing failed blocks only its
+  own deletions), and extraction found something. A (space, kind) whose listing dropped by more
+  than ``max_delete_share`` of its managed tables, or to zero while Glue still has managed
+  tables of that kind, is **held** for confirmation (``dgsync deletions approve``), and so is
+  everything past ``max_deletes_per_run``. Only objects in scope (the spaces this run covers)
+  are judged.
 """
 
 from __future__ import annotations
@@ -95,6 +99,10 @@ class PlanItem(BaseModel):
     impact: list[str] = Field(default_factory=list)
     #: Their Glue tables (``database.table``), as last synced.
     impact_tables: list[str] = Field(default_factory=list)
+    #: Why a deletion/deprecation is held for confirmation (``dgsync deletions approve``).
+    hold: str | None = None
+    #: Source kind of the table (deletions are judged per space and kind).
+    source_kind: str | None = None
 
     @property
     def object(self) -> str:
@@ -109,6 +117,10 @@ class Plan(BaseModel):
     skipped_assets: dict[str, str] = Field(default_factory=dict)
     failsafe: str | None = None
     scope_spaces: list[str] | None = None
+    #: ``OWNER.NAME`` → why this run does not write it (shared from another space).
+    shared: dict[str, str] = Field(default_factory=dict)
+    #: Kinds the tenant does not offer (design-time list answered 404).
+    not_offered: list[str] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}
@@ -129,6 +141,13 @@ class LiveCatalog(BaseModel):
     databases: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: database → table name → Glue ``Table``.
     tables: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    #: Database names looked for (present or not): the planner may only write these.
+    checked: set[str] = Field(default_factory=set)
+
+    def merge(self, other: LiveCatalog) -> None:
+        self.databases.update(other.databases)
+        self.tables.update(other.tables)
+        self.checked |= other.checked
 
     def table(self, database: str, name: str) -> dict[str, Any] | None:
         return self.tables.get(database, {}).get(name)
@@ -142,6 +161,8 @@ class PlanPolicy(BaseModel):
     unmanaged_policy: Literal["skip_and_flag", "adopt"] = "skip_and_flag"
     #: ``database.table`` names the rules adopt explicitly.
     adopt: frozenset[str] = frozenset()
+    #: At most this many deletions/deprecations per run; the rest are held.
+    max_deletes_per_run: int = 50
 
 
 def is_managed(obj: Mapping[str, Any]) -> bool:
@@ -287,49 +308,22 @@ def plan_table(
             **base,
         )
     live_hash = table_input_hash(dict(live))
-    version = live.get("VersionId")
+    base.update(live_hash=live_hash, live_version_id=live.get("VersionId"))
     if not is_managed(live):
-        adopt = policy.unmanaged_policy == "adopt" or spec.key in policy.adopt
-        if not adopt:
-            return PlanItem(
-                action=Action.CONFLICT,
-                conflict="unmanaged",
-                reason="a table not managed by dgsync is in the way (skip_and_flag)",
-                live_hash=live_hash,
-                **base,
-            )
-        merged = merge_table_input(desired, live)
-        return PlanItem(
-            action=Action.UPDATE,
-            reason="adopting an unmanaged table (rules say adopt)",
-            conflict="unmanaged",
-            payload=merged,
-            diffs=diff_table_inputs(live, merged),
-            live_hash=live_hash,
-            live_version_id=version,
-            desired_hash=table_input_hash(merged),
-            **base,
-        )
+        return _plan_unmanaged(spec, desired, live, policy, base)
     owner = (live.get("Parameters") or {}).get(SOURCE)
     if owner and owner != str(spec.source):
+        base.pop("live_version_id")
         return PlanItem(
             action=Action.CONFLICT,
             conflict="naming",
             reason=f"the table belongs to another source asset ({owner})",
-            live_hash=live_hash,
             **base,
         )
     merged = merge_table_input(desired, live)
     merged_hash = table_input_hash(merged)
     if merged_hash == live_hash:
-        return PlanItem(
-            action=Action.NOOP,
-            reason="table up to date",
-            live_hash=live_hash,
-            desired_hash=merged_hash,
-            live_version_id=version,
-            **base,
-        )
+        return PlanItem(action=Action.NOOP, reason="table up to date", desired_hash=merged_hash, **base)
     written = (live.get("Parameters") or {}).get(TARGET_HASH)
     edited = bool(written) and written != live_hash
     return PlanItem(
@@ -342,9 +336,31 @@ def plan_table(
         conflict="out_of_band_edit" if edited else None,
         payload=merged,
         diffs=diff_table_inputs(live, merged),
-        live_hash=live_hash,
-        live_version_id=version,
         desired_hash=merged_hash,
+        **base,
+    )
+
+
+def _plan_unmanaged(
+    spec: TableSpec, desired: dict[str, Any], live: Mapping[str, Any], policy: PlanPolicy,
+    base: dict[str, Any],
+) -> PlanItem:
+    """A table not managed by dgsync is in the way: flagged, or adopted when the rules say so."""
+    if not (policy.unmanaged_policy == "adopt" or spec.key in policy.adopt):
+        return PlanItem(
+            action=Action.CONFLICT,
+            conflict="unmanaged",
+            reason="a table not managed by dgsync is in the way (skip_and_flag)",
+            **{k: v for k, v in base.items() if k != "live_version_id"},
+        )
+    merged = merge_table_input(desired, live)
+    return PlanItem(
+        action=Action.UPDATE,
+        reason="adopting an unmanaged table (rules say adopt)",
+        conflict="unmanaged",
+        payload=merged,
+        diffs=diff_table_inputs(live, merged),
+        desired_hash=table_input_hash(merged),
         **base,
     )
 
@@ -361,88 +377,49 @@ def build_plan(
     assets_found: int | None = None,
     impact: Mapping[str, list[str]] | None = None,
     known_sources: Iterable[str] = (),
+    listed_kinds: Mapping[str, Iterable[str]] | None = None,
+    listed_counts: Mapping[tuple[str, str], int] | None = None,
+    approved_deletions: Iterable[str] = (),
 ) -> Plan:
-    """Compare ``mapping`` with ``live`` and decide per object (pure)."""
+    """Compare ``mapping`` with ``live`` and decide per object (pure).
+
+    ``known_sources`` are assets that exist although they are not mapped here (unchanged,
+    failed reads, incomplete, excluded). ``listed_kinds`` (space → kinds listed completely this
+    run) enables per-(space, kind) deletion judgement; without it, any extraction error holds
+    every deletion (the conservative, older rule). ``listed_counts`` ((space, kind) → objects
+    listed) tells a listing that dropped to zero. ``approved_deletions`` are ``database.table``
+    names an operator confirmed (``dgsync deletions approve``): their hold is lifted.
+    """
     scope = sorted(set(scope_spaces)) if scope_spaces is not None else None
     kinds = set(scope_kinds) if scope_kinds is not None else None
-    items: list[PlanItem] = []
-    desired_tables: dict[tuple[str, str], TableSpec] = {}
-    for db in sorted(mapping.databases, key=lambda d: d.name):
-        items.append(plan_database(db, live.databases.get(db.name)))
-    for spec in sorted(mapping.tables, key=lambda t: (t.priority.rank, t.database, t.name)):
-        if scope_priority is not None and spec.priority is not scope_priority:
-            continue
-        desired_tables[(spec.database, spec.name)] = spec
+    items = [plan_database(db, live.databases.get(db.name))
+             for db in sorted(mapping.databases, key=lambda d: d.name)]
+    desired_tables = {
+        (spec.database, spec.name): spec
+        for spec in sorted(mapping.tables, key=lambda t: (t.priority.rank, t.database, t.name))
+        if scope_priority is None or spec.priority is scope_priority
+    }
+    for spec in desired_tables.values():
         item = plan_table(spec, live.table(spec.database, spec.name), policy)
+        item.source_kind = spec.parameters.get(SOURCE_KIND)
         if impact and item.asset:
             item.impact = list(impact.get(item.asset, []))
         items.append(item)
-
-    # Managed tables whose source asset is gone (within scope only).
-    # Every desired source counts (a table re-classified to another priority is not an orphan).
-    # Unchanged assets (incremental sync) are not orphans either.
-    desired_sources = {str(t.source) for t in mapping.tables} | set(known_sources)
-    orphans: list[tuple[str, str, dict[str, Any]]] = []
-    managed_in_scope = 0
-    for db_name, tables in sorted(live.tables.items()):
-        for name, table in sorted(tables.items()):
-            if not is_managed(table):
-                continue
-            source = (table.get("Parameters") or {}).get(SOURCE, "")
-            space = source.split(".", 1)[0]
-            if scope is not None and space not in scope:
-                continue
-            if (
-                scope_priority is not None
-                and (table.get("Parameters") or {}).get("dgsync.priority") != scope_priority.value
-            ):
-                continue
-            if kinds is not None and (table.get("Parameters") or {}).get(SOURCE_KIND) not in kinds:
-                continue
-            managed_in_scope += 1
-            if (db_name, name) in desired_tables or source in desired_sources:
-                continue
-            if source in mapping.skipped:
-                reason = f"excluded by rules ({mapping.skipped[source]})"
-            else:
-                reason = "source asset no longer exists"
-            orphans.append((db_name, name, {**table, "_reason": reason}))
-
+    orphans, managed = _orphans(
+        mapping, live, desired_tables, scope=scope, scope_priority=scope_priority, kinds=kinds,
+        known_sources=set(known_sources),
+    )
     failsafe: str | None = None
+    holds: dict[tuple[str, str], str] = {}
     if orphans and policy.deletion_policy != "log":
-        if extraction_errors:
-            failsafe = f"extraction had {extraction_errors} error(s)"
-        elif assets_found == 0 or (assets_found is None and not mapping.tables):
-            failsafe = "extraction found no assets"
-        elif managed_in_scope and len(orphans) / managed_in_scope > policy.max_delete_share:
-            failsafe = (
-                f"{len(orphans)} of {managed_in_scope} managed tables would go "
-                f"(more than {policy.max_delete_share:.0%})"
-            )
-    for db_name, name, table in orphans:
-        reason = table.pop("_reason")
-        params = table.get("Parameters") or {}
-        base: dict[str, Any] = {
-            "object_type": "table",
-            "database": db_name,
-            "name": name,
-            "asset": params.get(SOURCE),
-            "live_hash": table_input_hash(table),
-            "live_version_id": table.get("VersionId"),
-        }
-        if impact and base["asset"]:
-            base["impact"] = list(impact.get(base["asset"], []))
-        if failsafe:
-            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; deletion skipped by fail-safe: {failsafe}", **base))
-        elif policy.deletion_policy == "log":
-            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; deletion policy is log", **base))
-        elif policy.deletion_policy == "deprecate":
-            if params.get(DEPRECATED) == "true":
-                items.append(PlanItem(action=Action.NOOP, reason=f"{reason}; already deprecated", **base))
-            else:
-                items.append(PlanItem(action=Action.DEPRECATE, reason=reason, **base))
-        else:
-            items.append(PlanItem(action=Action.DELETE, reason=reason, **base))
+        failsafe, holds = _deletion_evidence(
+            orphans, managed, policy,
+            extraction_errors=extraction_errors,
+            assets_found=assets_found if assets_found is not None else len(mapping.tables),
+            listed_kinds=listed_kinds,
+            listed_counts=listed_counts,
+        )
+    items.extend(_judge_orphans(orphans, policy, failsafe, holds, set(approved_deletions), impact))
     return Plan(
         items=items,
         issues=list(mapping.issues),
@@ -450,6 +427,156 @@ def build_plan(
         failsafe=failsafe,
         scope_spaces=scope,
     )
+
+
+def _judge_orphans(
+    orphans: list[tuple[str, str, dict[str, Any], str]],
+    policy: PlanPolicy,
+    failsafe: str | None,
+    holds: Mapping[tuple[str, str], str],
+    approved: set[str],
+    impact: Mapping[str, list[str]] | None,
+) -> list[PlanItem]:
+    """The deletion policy applied to each orphan, unless the fail-safe or a hold stops it."""
+    items: list[PlanItem] = []
+    budget = policy.max_deletes_per_run
+    for db_name, name, table, reason in orphans:
+        params = table.get("Parameters") or {}
+        space_kind = _space_kind(table)
+        base: dict[str, Any] = {
+            "object_type": "table",
+            "database": db_name,
+            "name": name,
+            "asset": params.get(SOURCE),
+            "live_hash": table_input_hash(table),
+            "live_version_id": table.get("VersionId"),
+            "source_kind": space_kind[1] or None,
+        }
+        if impact and base["asset"]:
+            base["impact"] = list(impact.get(base["asset"], []))
+        if policy.deletion_policy == "log" or failsafe:
+            why = "deletion policy is log" if policy.deletion_policy == "log" else f"deletion skipped by fail-safe: {failsafe}"
+            items.append(PlanItem(action=Action.SKIP, reason=f"{reason}; {why}", **base))
+            continue
+        if policy.deletion_policy == "deprecate" and params.get(DEPRECATED) == "true":
+            items.append(PlanItem(action=Action.NOOP, reason=f"{reason}; already deprecated", **base))
+            continue
+        hold = holds.get(space_kind)
+        if hold is None and budget <= 0:
+            hold = f"more than {policy.max_deletes_per_run} deletions in one run (max_deletes_per_run)"
+        if hold is not None and f"{db_name}.{name}" not in approved:
+            items.append(PlanItem(
+                action=Action.SKIP,
+                reason=f"{reason}; held for confirmation: {hold} (dgsync deletions approve)",
+                hold=hold,
+                **base,
+            ))
+            continue
+        budget -= 1
+        action = Action.DEPRECATE if policy.deletion_policy == "deprecate" else Action.DELETE
+        items.append(PlanItem(action=action, reason=f"{reason}; approved by an operator" if hold else reason, **base))
+    return items
+
+
+def _space_kind(table: Mapping[str, Any]) -> tuple[str, str]:
+    params = table.get("Parameters") or {}
+    return str(params.get(SOURCE, "")).split(".", 1)[0], str(params.get(SOURCE_KIND, ""))
+
+
+def _orphans(
+    mapping: MappingResult,
+    live: LiveCatalog,
+    desired_tables: Mapping[tuple[str, str], TableSpec],
+    *,
+    scope: list[str] | None,
+    scope_priority: Priority | None,
+    kinds: set[str] | None,
+    known_sources: set[str],
+) -> tuple[list[tuple[str, str, dict[str, Any], str]], dict[tuple[str, str], int]]:
+    """Managed tables in scope whose source asset is gone, and the managed tables in scope per
+    (space, kind). Every desired source counts (a table re-classified to another priority is not
+    an orphan); known sources (unchanged, unreadable, incomplete) are not orphans either."""
+    table_of: dict[str, set[str]] = {}
+    for t in mapping.tables:
+        table_of.setdefault(str(t.source), set()).add(f"{t.database}.{t.name}")
+    orphans: list[tuple[str, str, dict[str, Any], str]] = []
+    managed: dict[tuple[str, str], int] = {}
+    for db_name, tables in sorted(live.tables.items()):
+        for name, table in sorted(tables.items()):
+            if not is_managed(table):
+                continue
+            params = table.get("Parameters") or {}
+            source = str(params.get(SOURCE, ""))
+            space_kind = _space_kind(table)
+            if scope is not None and space_kind[0] not in scope:
+                continue
+            if scope_priority is not None and params.get("dgsync.priority") != scope_priority.value:
+                continue
+            if kinds is not None and params.get(SOURCE_KIND) not in kinds:
+                continue
+            managed[space_kind] = managed.get(space_kind, 0) + 1
+            if (db_name, name) in desired_tables or (source in known_sources and source not in table_of):
+                continue
+            if source in table_of:
+                if f"{db_name}.{name}" in table_of[source]:
+                    continue  # desired, in another priority slice
+                reason = f"its source now maps to {', '.join(sorted(table_of[source]))} (Glue cannot rename a table)"
+            elif source in mapping.skipped:
+                reason = f"excluded by rules ({mapping.skipped[source]})"
+            else:
+                reason = "source asset no longer exists"
+            orphans.append((db_name, name, dict(table), reason))
+    return orphans, managed
+
+
+def _deletion_evidence(
+    orphans: list[tuple[str, str, dict[str, Any], str]],
+    managed: Mapping[tuple[str, str], int],
+    policy: PlanPolicy,
+    *,
+    extraction_errors: int,
+    assets_found: int,
+    listed_kinds: Mapping[str, Iterable[str]] | None,
+    listed_counts: Mapping[tuple[str, str], int] | None,
+) -> tuple[str | None, dict[tuple[str, str], str]]:
+    """(run-wide fail-safe, per-(space, kind) holds) for the orphans found.
+
+    Without positive evidence nothing goes: no assets found at all stops every deletion; a
+    (space, kind) not listed completely is not judged; a listing that dropped too far is held.
+    """
+    if assets_found == 0:
+        return "extraction found no assets", {}
+    if listed_kinds is None:
+        if extraction_errors:
+            return f"extraction had {extraction_errors} error(s)", {}
+        total = sum(managed.values())
+        if total and len(orphans) / total > policy.max_delete_share:
+            return (
+                f"{len(orphans)} of {total} managed tables would go "
+                f"(more than {policy.max_delete_share:.0%})"
+            ), {}
+        return None, {}
+    listed = {space: set(ks) for space, ks in listed_kinds.items()}
+    gone: dict[tuple[str, str], int] = {}
+    for _db, _name, table, _reason in orphans:
+        key = _space_kind(table)
+        gone[key] = gone.get(key, 0) + 1
+    holds: dict[tuple[str, str], str] = {}
+    for (space, kind), count in gone.items():
+        total = managed.get((space, kind), 0)
+        if kind not in listed.get(space, set()):
+            holds[(space, kind)] = f"the {kind or 'unknown-kind'} listing of space {space} did not complete this run"
+        elif listed_counts is not None and listed_counts.get((space, kind), 0) == 0:
+            holds[(space, kind)] = (
+                f"the {kind} listing of space {space} is empty while Glue has {total} managed "
+                f"table(s) of that kind"
+            )
+        elif total and count / total > policy.max_delete_share:
+            holds[(space, kind)] = (
+                f"{count} of {total} managed {kind} tables of space {space} would go "
+                f"(more than {policy.max_delete_share:.0%})"
+            )
+    return None, holds
 
 
 def deprecated_input(table: Mapping[str, Any], *, now: str) -> dict[str, Any]:

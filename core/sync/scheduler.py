@@ -189,6 +189,11 @@ class SliceEngine(Protocol):
 EngineFactory = Callable[["Services"], SliceEngine]
 
 
+def _services_engine(services: Services) -> SliceEngine:
+    """The default engine factory: the composition root builds the engine."""
+    return services.engine()
+
+
 @dataclass
 class SliceOutcome:
     """What happened to one due slice in a scheduler pass.
@@ -241,9 +246,7 @@ class Scheduler:
         backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
     ) -> None:
         if engine_factory is None:
-            from core.sync import engine as engine_module
-
-            engine_factory = engine_module.SyncEngine
+            engine_factory = _services_engine
         self.services = services
         self.settings: ScheduleSettings = services.settings.schedule
         self.env: str = services.settings.env

@@ -10,7 +10,7 @@ on the schedulers and runs of any other. The models are a stable, documented con
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -130,6 +130,32 @@ def runs_listing(
     return [RunView.of(r, now=now, stale_after_s=_stale_after(services)) for r in runs]
 
 
+def _slice_status(
+    p: Priority, freq: Any, state: Any, lease: Any, last: RunOut | None, now: datetime
+) -> SliceStatus:
+    due = effective_next_due(freq, state, backoff_max_s=DEFAULT_BACKOFF_MAX_S)
+    never_run = state is None or state.next_due_at is None
+    return SliceStatus(
+        slice_key=p.value,
+        priority=p,
+        frequency=freq.spec,
+        enabled=freq.enabled,
+        next_due_at=None if (due is None or never_run) else due,
+        never_run=never_run,
+        due_now=due is not None and due <= now and lease is None,
+        running=lease is not None,
+        lease_holder=lease.holder if lease else None,
+        lease_expires_at=lease.expires_at if lease else None,
+        last_started_at=state.last_started_at if state else None,
+        last_finished_at=state.last_finished_at if state else None,
+        last_run_id=state.last_run_id if state else None,
+        last_status=last.status if last else None,
+        last_counts=last.counts if last else None,
+        last_duration_s=last.duration_s if last else None,
+        last_errors=last.errors[:20] if last else [],
+    )
+
+
 def status_overview(services: Services, *, now: datetime | None = None, recent: int = RECENT_RUNS) -> StatusOverview:
     """Current and recent runs, each class's schedule and last result, asset and conflict counts."""
     now = now or utcnow()
@@ -155,36 +181,10 @@ def status_overview(services: Services, *, now: datetime | None = None, recent: 
             session.scalar(select(func.count()).select_from(ConflictRow).where(ConflictRow.resolved_at.is_(None)))
             or 0
         )
-    slices: list[SliceStatus] = []
-    for p in PRIORITY_ORDER:
-        key = p.value
-        freq = freqs[p]
-        state = states.get(key)
-        due = effective_next_due(freq, state, backoff_max_s=DEFAULT_BACKOFF_MAX_S)
-        never_run = state is None or state.next_due_at is None
-        lease = leases.get(key)
-        last = last_runs.get(key)
-        slices.append(
-            SliceStatus(
-                slice_key=key,
-                priority=p,
-                frequency=freq.spec,
-                enabled=freq.enabled,
-                next_due_at=None if (due is None or never_run) else due,
-                never_run=never_run,
-                due_now=due is not None and due <= now and lease is None,
-                running=lease is not None,
-                lease_holder=lease.holder if lease else None,
-                lease_expires_at=lease.expires_at if lease else None,
-                last_started_at=state.last_started_at if state else None,
-                last_finished_at=state.last_finished_at if state else None,
-                last_run_id=state.last_run_id if state else None,
-                last_status=last.status if last else None,
-                last_counts=last.counts if last else None,
-                last_duration_s=last.duration_s if last else None,
-                last_errors=last.errors[:20] if last else [],
-            )
-        )
+    slices = [
+        _slice_status(p, freqs[p], states.get(p.value), leases.get(p.value), last_runs.get(p.value), now)
+        for p in PRIORITY_ORDER
+    ]
     assets = {s.value: 0 for s in AssetStatus}
     assets.update({str(k): int(v) for k, v in counts.items()})
     return StatusOverview(

@@ -123,6 +123,8 @@ def _tenant(
             names = [{"technicalName": n} for n in objects][skip:]
             return httpx.Response(200, json=names)
         name = parts[7]
+        if name not in objects:
+            return httpx.Response(404, json={"error": {"code": "x", "message": "no such object"}})
         body = objects[name]
         if isinstance(body, str):
             return httpx.Response(200, text=body, headers={"content-type": "application/json"})
@@ -179,18 +181,23 @@ def test_analytic_model_types_from_source_then_metadata_then_formula() -> None:
     assert am.fingerprint == am.compute_fingerprint()
 
 
-def test_unreadable_metadata_is_reported_and_types_stay_unresolved() -> None:
+def test_metadata_404_is_a_warning_measures_assumed_decimal_float() -> None:
+    # no source (404 for every kind) and no $metadata (404): nothing failed, nothing typed
     fake = _tenant({"SALES": {"analyticmodels": {"AM": MODEL}}}, metadata=None)
     result = Extractor(_client(fake)).extract()
     (am,) = result.assets
-    assert result.errors["SALES.AM"].code == "not_found"
-    assert {c.name for c in am.columns if c.type.name == UNRESOLVED_TYPE} == {
-        "ID",
-        "AMOUNT",
-        "REGION",
-        "DOUBLE_AMOUNT",
-    }
-    assert any("unresolved" in w for w in am.warnings)
+    assert result.errors == {} and result.incomplete == {}
+    cols = {c.name: c for c in am.columns}
+    for measure in ("AMOUNT", "DOUBLE_AMOUNT"):
+        assert cols[measure].type == CdsType(name="cds.DecimalFloat")
+        assert cols[measure].type_origin == "assumed"
+        assert (
+            f"measure {measure}: type not found in its source or $metadata; assumed DecimalFloat"
+            in am.warnings
+        )
+    assert {c.name for c in am.columns if c.type.name == UNRESOLVED_TYPE} == {"ID", "REGION"}
+    assert any("404" in w for w in am.warnings)
+    assert any(w.startswith("column types unresolved") and "ID, REGION" in w for w in am.warnings)
 
 
 def test_auth_failure_stops_the_run() -> None:

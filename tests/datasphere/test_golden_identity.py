@@ -153,3 +153,25 @@ def test_kind_not_offered_is_one_warning_and_counts_as_listed(
         assert set(result.listings[space]) == {k.value for k in AssetKind}
     warnings = [r for r in records if r.getMessage() == "object kind not offered by this tenant"]
     assert len(warnings) == 1
+
+
+def test_a_model_over_an_invisible_owner_is_typed_from_the_lineage_asset() -> None:
+    """A model of the consumer whose fact source is a shared object of the hidden owner:
+    typed from the lineage-only asset read from the consumer, never written itself."""
+    from core.datasphere.emulator.tenant import Tenant, TenantOptions
+
+    from .test_analytic_types import salary_direct_model
+
+    tenant = Tenant(TenantOptions(include_realistic=False))
+    space, kind, doc = salary_direct_model()
+    tenant.put_document(space=space, kind=kind, doc=doc)
+    with start_in_thread(EmulatorSettings(), tenant=tenant) as emu:
+        client = connector(emu)
+        result = Extractor(client, spaces=["DP_SALARY"]).extract()
+        client.close()
+    assert {a.key for a in result.assets} == {"DP_SALARY.3VF_SALARY_CSRD", "DP_SALARY.AM_SALARY"}
+    assert [a.key for a in result.lineage_assets] == [f"{HIDDEN_OWNER}.3VF_SALARY"]
+    model = result.by_ref()[AssetRef(space="DP_SALARY", name="AM_SALARY")]
+    origins = {c.name: c.type_origin for c in model.columns}
+    assert origins["Company"] == f"source:{HIDDEN_OWNER}.3VF_SALARY.Company"
+    assert result.incomplete == {}

@@ -139,7 +139,9 @@ def test_defaults_print_valid_rules(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["rules", "defaults"])
     assert result.exit_code == 0
     assert parse_rules(result.stdout) == parse_rules("")
-    assert yaml.safe_load(result.stdout)["decimal_float"]["policy"] == "string"
+    assert yaml.safe_load(result.stdout)["decimal_float"] == {
+        "policy": "decimal", "precision": 34, "scale": 4
+    }
 
 
 def test_test_reads_the_asset_from_the_embedded_tenant(runner: CliRunner) -> None:

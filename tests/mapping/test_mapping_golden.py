@@ -10,9 +10,12 @@ import pytest
 from mapping_factories import assert_within_glue_limits
 
 from core.datasphere.csn import parse_csn
+from core.mapping import params as P
 from core.mapping.mapper import map_assets
+from core.mapping.names import glue_column_name
 from core.mapping.rules import default_rules, load_rules
-from core.models import Asset, AssetKind
+from core.mapping.types import is_numeric_glue_type
+from core.models import Asset, AssetKind, SemanticRole
 from core.specs import MappingResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,6 +97,78 @@ def test_real_export_keeps_exact_types_and_labels() -> None:
     assert day.parameters["dgsync.source_kind"] == AssetKind.VIEW.value
 
 
+def is_decimal_float(cds_type: str, precision: int | None) -> bool:
+    name = cds_type.lower().removeprefix("cds.")
+    return name in {"decimalfloat", "hana.smalldecimal"} or (
+        name in {"decimal", "hana.decimal"} and precision is None
+    )
+
+
+def assert_real_content_rules(assets: list[Asset], result: MappingResult) -> int:
+    """Issue 7's promises over one mapping; returns how many measures it checked."""
+    by_key = {a.key: a for a in assets}
+    flows_into: dict[str, set[str]] = {}
+    for flow in (a for a in assets if a.kind.is_flow):
+        targets = {str(d.ref) for d in flow.upstream if d.kind.value == "flow_target"}
+        if flow.flow is not None:
+            targets |= {str(t) for t in flow.flow.targets}
+        sources = {str(d.ref) for d in flow.upstream if d.kind.is_data_flow}
+        if flow.flow is not None:
+            sources |= {str(s) for s in flow.flow.sources}
+        for t in targets:
+            flows_into.setdefault(t, set()).update(sources)
+    measures = 0
+    collided = {i.message.split("'")[1] for i in result.issues if i.code == "name_collision"}
+    for spec in result.tables:
+        asset = by_key[str(spec.source)]
+        cols = {c.parameters[P.NAME]: c for c in spec.columns}
+        for column in asset.columns:
+            glue = cols[column.name]
+            # every measure (analytic models included) is numeric: Athena can SUM it
+            if column.role is SemanticRole.MEASURE:
+                measures += 1
+                assert is_numeric_glue_type(glue.type), (asset.key, column.name, glue.type)
+            # no DecimalFloat (nor cds.Decimal without precision) becomes a string by default
+            if is_decimal_float(column.type.name, column.type.precision):
+                assert glue.type == "decimal(34,4)", (asset.key, column.name, glue.type)
+            # names match the data: the technical name lowercased (collisions aside)
+            if column.name not in collided:
+                assert glue.name == glue_column_name(column.name), (asset.key, column.name)
+        # lineage means data flow: association and mixin targets are not upstream
+        upstream = set(json.loads(spec.parameters.get(P.UPSTREAM, "[]")))
+        flowing = {str(d.ref) for d in asset.upstream if d.kind.is_data_flow}
+        flowing |= flows_into.get(asset.key, set())
+        assert upstream == flowing - {asset.key}, asset.key
+        related_only = {
+            str(d.ref) for d in asset.upstream if not d.kind.is_data_flow
+        } | {str(a.target) for a in asset.associations}
+        assert not (upstream & (related_only - flowing)), asset.key
+    kinds = {e.kind for e in result.lineage}
+    assert not kinds & {"association", "mixin"}, kinds
+    return measures
+
+
+@pytest.mark.parametrize("export", sorted(EXPORTS))
+def test_real_export_keeps_issue_7_promises(export: str) -> None:
+    assets = export_assets(export)
+    result = map_assets(assets, default_rules(), env="dog")
+    assert assert_real_content_rules(assets, result) > 0
+
+
+def test_real_exports_keep_underscore_names_and_drop_association_lineage() -> None:
+    result = map_assets(export_assets("ER_MCT_MEDIUM.json"), default_rules(), env="dog")
+    tday = next(t for t in result.tables if t.name == "sap_time_m_time_dimension_tday")
+    assert {"_description", "_langu"} <= {c.name for c in tday.columns}
+    assert "description" not in {c.name for c in tday.columns}
+    # MCT_Opportunities only associates (employees, sales organisation, time): no upstream
+    opportunities = next(t for t in result.tables if t.name == "mct_opportunities")
+    assert P.UPSTREAM not in opportunities.parameters
+    assert "MCT_DEMO.SAP.TIME.VIEW_DIMENSION_DAY" in opportunities.parameters[P.ASSOCIATIONS]
+    # the view reads MCT_OpportunityItems; its mixins/associations are not upstream
+    view = next(t for t in result.tables if t.name == "v_mct_opportunityitems_v2")
+    assert json.loads(view.parameters[P.UPSTREAM]) == ["MCT_DEMO.MCT_OpportunityItems"]
+
+
 def test_every_asset_of_the_emulated_tenant_maps_without_errors() -> None:
     """The emulator's realistic tenant (every kind, cross-space refs, flows, collisions)."""
     from core.datasphere.csn import resolve_analytic_types
@@ -119,3 +194,22 @@ def test_every_asset_of_the_emulated_tenant_maps_without_errors() -> None:
     flow_edges |= {str(e.downstream) for e in result.lineage if e.kind == "flow_source"}
     flow_edges |= {str(e.upstream) for e in result.lineage if e.kind == "flow_target"}
     assert {a.key for a in assets if a.kind.is_flow} <= flow_edges
+
+    # The SAP exports hold no analytic model; the emulated tenant does (measures from other
+    # spaces, calculated measures without a resolvable type, DecimalFloat, TINYINT).
+    by_key = {a.key: a for a in assets}
+    models = [t for t in result.tables if by_key[str(t.source)].kind is AssetKind.ANALYTIC_MODEL]
+    assert models
+    assert assert_real_content_rules(assets, result) > 0
+    model_measures = [
+        c for t in models for c in t.columns if c.parameters[P.ROLE] == SemanticRole.MEASURE.value
+    ]
+    assert model_measures and all(is_numeric_glue_type(c.type) for c in model_measures)
+    fallback = [c for c in model_measures if c.parameters[P.CDS_TYPE] == "unresolved"]
+    warned = {i.message.split("'")[1] for i in result.issues if i.code == "unresolved_type"}
+    assert {c.parameters[P.NAME] for c in fallback} <= warned
+    all_columns = [c for t in result.tables for c in t.columns]
+    tinyint = [c for c in all_columns if c.parameters[P.CDS_TYPE] == "cds.hana.TINYINT"]
+    assert tinyint and {c.type for c in tinyint} == {"smallint"}
+    decimal_float = [c for c in all_columns if c.parameters[P.CDS_TYPE] == "cds.DecimalFloat"]
+    assert decimal_float and {c.type for c in decimal_float} == {"decimal(34,4)"}

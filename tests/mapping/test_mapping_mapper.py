@@ -93,7 +93,7 @@ def test_columns_have_exact_types_comments_and_semantics(result: MappingResult) 
     assert {n: c.type for n, c in cols.items()} == {
         "order_id": "bigint", "order_year": "int", "customer": "varchar(10)",
         "net_amount": "decimal(15,2)", "currency": "varchar(5)", "order_date": "date",
-        "rate": "string",
+        "rate": "decimal(34,4)",  # DecimalFloat, default policy
     }
     amount = cols["net_amount"]
     assert amount.comment == "Net Amount"
@@ -158,7 +158,7 @@ def test_analytic_model_becomes_business_table(result: MappingResult) -> None:
     cols = columns(spec)
     assert cols["net_amount"].parameters[P.SOURCE_ELEMENT] == "Orders.NET_AMOUNT"
     assert cols["avg_amount"].parameters[P.EXPRESSION] == "NET_AMOUNT / 2"
-    assert cols["avg_amount"].type == "string"  # DecimalFloat, default policy
+    assert cols["avg_amount"].type == "decimal(34,4)"  # DecimalFloat, default policy
 
 
 def test_data_flow_becomes_lineage_on_its_target(result: MappingResult) -> None:
@@ -291,12 +291,20 @@ def test_overrides_shape_the_table() -> None:
 
 def test_decimal_float_policy_from_rules_and_per_asset() -> None:
     rules = parse_rules(
-        "decimal_float: {policy: decimal, scale: 4}\n"
+        "decimal_float: {policy: decimal, precision: 38, scale: 6}\n"
         "overrides:\n  - {asset: SALES.AM_REVENUE, decimal_float: double}\n"
     )
     res = map_assets([orders_table(), revenue_model()], rules, env="dog")
-    assert columns(by_name(res, "sales_orders"))["rate"].type == "decimal(38,4)"
+    assert columns(by_name(res, "sales_orders"))["rate"].type == "decimal(38,6)"
     assert columns(by_name(res, "am_revenue"))["avg_amount"].type == "double"
+    as_text = parse_rules("decimal_float: string\n")
+    res = map_assets([orders_table(), revenue_model()], as_text, env="dog")
+    assert columns(by_name(res, "sales_orders"))["rate"].type == "string"  # an attribute
+    # a measure stays numeric whatever the policy, and says so
+    assert columns(by_name(res, "am_revenue"))["avg_amount"].type == "decimal(34,4)"
+    assert [(i.asset, i.code) for i in res.issues if "AVG_AMOUNT" in i.message] == [
+        ("SALES.AM_REVENUE", "measure_not_numeric")
+    ]
 
 
 def test_env_prefix_names_the_databases() -> None:

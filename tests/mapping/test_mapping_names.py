@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.mapping.names import NameAllocator, glue_name, is_valid_glue_name
+from core.mapping.names import (
+    NameAllocator,
+    glue_column_name,
+    glue_name,
+    is_valid_glue_column_name,
+    is_valid_glue_name,
+)
 
 VALID = re.compile(rb"^[a-z0-9_]{1,255}$")
 
@@ -22,7 +28,13 @@ VALID = re.compile(rb"^[a-z0-9_]{1,255}$")
         ("SAP.TIME.VIEW_DIMENSION_DAY", "sap_time_view_dimension_day"),
         ("A__B", "a__b"),  # underscores of the original survive
         ("Amount (EUR)", "amount_eur"),
-        ("_ID", "id"),
+        ("_ID", "_id"),  # a leading underscore is kept (Athena DDL quotes it with backticks)
+        ("_DESCRIPTION", "_description"),
+        ("__X_", "__x_"),  # every underscore of the source stays, trailing ones too
+        ("AMOUNT_", "amount_"),
+        (" _X", "_x"),  # a replaced character next to an underscore adds none
+        ("(A)", "a"),  # replaced characters at the ends leave no underscore
+        ("∞_X", "inf_x"),
         ("Größe", "groesse"),
         ("Ümsatz ∞", "uemsatz_inf"),
         ("Café", "cafe"),
@@ -33,13 +45,32 @@ VALID = re.compile(rb"^[a-z0-9_]{1,255}$")
 )
 def test_glue_name_examples(raw: str, expected: str) -> None:
     assert glue_name(raw) == expected
+    if not raw[0].isdigit():
+        assert glue_column_name(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "***", " ", "∙∙"])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0CALDAY", "0calday"), ("3VF_SALARY", "3vf_salary"), ("_DESCRIPTION", "_description"),
+     ("DAY_INT", "day_int"), ("1 €", "1_eur")],
+)
+def test_column_names_keep_a_leading_digit_to_match_the_data(raw: str, expected: str) -> None:
+    assert glue_column_name(raw) == expected
+    assert is_valid_glue_column_name(expected)
+    assert not is_valid_glue_name(expected) or not expected[0].isdigit()
+
+
+def test_a_technical_name_that_is_already_lowercase_glue_stays_identical() -> None:
+    for raw in ["_description", "a__b_", "_langu", "mct_products", "day_int"]:
+        assert glue_name(raw) == glue_column_name(raw) == raw
+
+
+@pytest.mark.parametrize("raw", ["", "***", " ", "∙∙", "_", "__"])
 def test_glue_name_is_never_empty(raw: str) -> None:
     name = glue_name(raw)
     assert is_valid_glue_name(name)
     assert name.startswith("n_")
+    assert glue_column_name(raw) == name
 
 
 def test_long_names_are_cut_with_a_hash_and_stay_distinct() -> None:
@@ -55,6 +86,9 @@ def test_glue_name_is_always_valid_deterministic_and_idempotent(raw: str) -> Non
     assert is_valid_glue_name(name)
     assert glue_name(raw) == name
     assert glue_name(name) == name
+    column = glue_column_name(raw)
+    assert is_valid_glue_column_name(column)
+    assert glue_column_name(column) == column
 
 
 def test_collisions_are_disambiguated_and_reported() -> None:
@@ -70,6 +104,27 @@ def test_collisions_are_disambiguated_and_reported() -> None:
     assert sorted(i.asset for i in result.issues) == ["Sales.Order", "sales order"]
     assert {i.code for i in result.issues} == {"name_collision"}
     assert "SALES_ORDER" in result.issues[0].message
+
+
+def test_a_kept_leading_underscore_can_collide_and_is_resolved() -> None:
+    alloc = NameAllocator("table t", what="column")
+    for raw in ["_DESCRIPTION", "_Description", "DESCRIPTION"]:
+        alloc.add(raw)
+    result = alloc.allocate()
+    assert result.names["DESCRIPTION"] == "description"  # no longer clashes with _DESCRIPTION
+    assert result.names["_DESCRIPTION"] == "_description"
+    assert re.fullmatch(r"_description_[0-9a-f]{8}", result.names["_Description"])
+    assert [i.asset for i in result.issues] == ["_Description"]
+
+
+def test_column_allocator_keeps_digits_and_table_allocator_prefixes_them() -> None:
+    cols = NameAllocator("table t", what="column")
+    cols.add("0CALDAY")
+    cols.add("n_0calday")
+    tables = NameAllocator("db")
+    tables.add("0CALDAY")
+    assert cols.allocate().names == {"0CALDAY": "0calday", "n_0calday": "n_0calday"}
+    assert tables.allocate().names == {"0CALDAY": "n_0calday"}
 
 
 def test_names_differing_only_in_case_collide() -> None:

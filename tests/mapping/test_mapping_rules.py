@@ -30,7 +30,8 @@ def errors_of(text: str) -> list[str]:
 def test_default_rules_map_space_to_its_own_name() -> None:
     rules = default_rules()
     assert rules.database_name("SALES", "dog") == "sales"
-    assert rules.decimal_float.policy is DecimalFloatPolicy.STRING
+    assert rules.decimal_float.policy is DecimalFloatPolicy.DECIMAL
+    assert rules.decimal_float.setting.label == "decimal(34,4)"
     assert rules.exclusion_reason(orders_table()) is None
 
 
@@ -116,6 +117,11 @@ def test_top_level_must_be_a_mapping() -> None:
         ("databases:\n  names: {S: Bad-Name}\n", "not a valid Glue name"),
         ("unmanaged:\n  adopt: [just_a_table]\n", "is not database.table"),
         ("decimal_float: {policy: decimal, scale: 39}\n", "less than or equal to 38"),
+        ("decimal_float: {policy: decimal, precision: 39}\n", "less than or equal to 38"),
+        ("decimal_float: {policy: decimal, precision: 10, scale: 11}\n", "exceeds precision"),
+        ("decimal_float: decimal(40,2)\n", "less than or equal to 38"),
+        ("overrides:\n  - asset: S.A\n    columns: {C: {name: Bad-Col}}\n",
+         "not a valid Glue column name"),
         ("storage:\n  location: 's3://b/{bucket}/'\n", "unknown placeholder {bucket}"),
         (
             "overrides:\n  - {asset: S.A, table_name: t}\n  - {asset: S.B, table_name: t}\n",
@@ -224,6 +230,7 @@ def test_shorthands_for_decimal_float_unmanaged_and_partition_keys() -> None:
         "overrides:\n  - {asset: S.A, partition_keys: [YEAR]}\n"
     )
     assert rules.decimal_float.policy is DecimalFloatPolicy.DOUBLE
+    assert rules.decimal_float_for().label == "double"
     assert rules.adopts("any", "table")
     assert rules.overrides[0].partition_keys is not None
     assert rules.overrides[0].partition_keys[0].column == "YEAR"
@@ -245,3 +252,27 @@ def test_kinds_are_validated() -> None:
     (msg,) = errors_of("include:\n  kinds: [cube]\n")
     assert msg.startswith("rules.yaml line 2: include.kinds[0]: Input should be")
     assert parse_rules("include:\n  kinds: [view]\n").include.kinds == [AssetKind.VIEW]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("decimal_float: decimal(34,4)\n", "decimal(34,4)"),
+        ("decimal_float: 'decimal( 38 , 10 )'\n", "decimal(38,10)"),
+        ("decimal_float: decimal\n", "decimal(34,4)"),
+        ("decimal_float: {policy: decimal, precision: 20, scale: 2}\n", "decimal(20,2)"),
+        ("decimal_float: string\n", "string"),
+        ("decimal_float: double\n", "double"),
+        ("", "decimal(34,4)"),
+    ],
+)
+def test_decimal_float_policy_spellings(text: str, label: str) -> None:
+    assert parse_rules(text).decimal_float_for().label == label
+
+
+def test_column_override_may_name_a_column_with_a_leading_underscore_or_digit() -> None:
+    rules = parse_rules(
+        "overrides:\n  - asset: S.A\n    columns: {X: {name: _x}, Y: {name: 0y}}\n"
+    )
+    cols = rules.overrides[0].columns
+    assert (cols["X"].name, cols["Y"].name) == ("_x", "0y")

@@ -7,9 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.mapping.types import (
+    MEASURE_FALLBACK_TYPE,
     DecimalFloatPolicy,
     DecimalFloatSetting,
     glue_type,
+    is_numeric_glue_type,
     is_valid_athena_type,
 )
 from core.models import CdsType
@@ -54,7 +56,9 @@ TYPE_TABLE = [
     # TINYINT (unsigned) / Byte → smallint
     (cds("cds.hana.TINYINT"), "smallint"),
     (cds("hana.TINYINT"), "smallint"),
+    (cds("cds.UInt8"), "smallint"),
     (edm("Edm.Byte"), "smallint"),
+    (CdsType(name="cds.hana.TINYINT", edm_type="Edm.Byte"), "smallint"),
     # SMALLINT / Int16 → smallint
     (cds("cds.hana.SMALLINT"), "smallint"),
     (cds("cds.Int16"), "smallint"),
@@ -73,11 +77,14 @@ TYPE_TABLE = [
     (cds("cds.Decimal", precision=38, scale=38), "decimal(38,38)"),
     (cds("cds.Decimal", precision=10), "decimal(10,0)"),  # absent scale = 0
     (edm("Edm.Decimal", precision=15, scale=2), "decimal(15,2)"),
-    # DecimalFloat / SMALLDECIMAL / Edm.Decimal without facets → default policy (string)
-    (cds("cds.DecimalFloat"), "string"),
-    (cds("cds.hana.SMALLDECIMAL"), "string"),
-    (cds("hana.SMALLDECIMAL"), "string"),
-    (edm("Edm.Decimal"), "string"),
+    # DecimalFloat / SMALLDECIMAL / Decimal without precision / Edm.Decimal without facets
+    # → default policy decimal(34,4) (SAP's CSN Interop mapping for Spark/Delta Lake)
+    (cds("cds.DecimalFloat"), "decimal(34,4)"),
+    (cds("cds.hana.SMALLDECIMAL"), "decimal(34,4)"),
+    (cds("hana.SMALLDECIMAL"), "decimal(34,4)"),
+    (cds("cds.Decimal"), "decimal(34,4)"),
+    (edm("Edm.Decimal"), "decimal(34,4)"),
+    (CdsType(name="cds.DecimalFloat", edm_type="Edm.Decimal"), "decimal(34,4)"),
     # Double
     (cds("cds.Double"), "double"),
     (edm("Edm.Double"), "double"),
@@ -141,9 +148,11 @@ def test_unresolved_analytic_column_type_is_reported_as_such() -> None:
     [
         (DecimalFloatSetting(DecimalFloatPolicy.STRING), "string"),
         (DecimalFloatSetting(DecimalFloatPolicy.DOUBLE), "double"),
-        (DecimalFloatSetting(DecimalFloatPolicy.DECIMAL), "decimal(38,6)"),
-        (DecimalFloatSetting(DecimalFloatPolicy.DECIMAL, 10), "decimal(38,10)"),
+        (DecimalFloatSetting(DecimalFloatPolicy.DECIMAL), "decimal(34,4)"),
+        (DecimalFloatSetting(DecimalFloatPolicy.DECIMAL, 10), "decimal(34,10)"),
+        (DecimalFloatSetting(DecimalFloatPolicy.DECIMAL, 6, 38), "decimal(38,6)"),
         (DecimalFloatPolicy.DOUBLE, "double"),
+        (DecimalFloatPolicy.STRING, "string"),
     ],
 )
 @pytest.mark.parametrize(
@@ -157,8 +166,63 @@ def test_decimal_float_follows_the_policy(
     assert glue_type(cds_type, policy).type == expected
 
 
-def test_decimal_float_default_is_lossless_string() -> None:
-    assert glue_type(cds("cds.DecimalFloat")).type == "string"
+def test_decimal_float_default_is_sap_interop_decimal_34_4() -> None:
+    result = glue_type(cds("cds.DecimalFloat"))
+    assert (result.type, result.issue) == ("decimal(34,4)", None)
+    assert DecimalFloatSetting().label == "decimal(34,4)"
+    assert DecimalFloatSetting(DecimalFloatPolicy.DOUBLE).label == "double"
+
+
+@pytest.mark.parametrize(("precision", "scale"), [(0, 0), (39, 4), (10, 11), (10, -1)])
+def test_decimal_float_setting_refuses_impossible_decimals(precision: int, scale: int) -> None:
+    with pytest.raises(ValueError, match="precision"):
+        DecimalFloatSetting(DecimalFloatPolicy.DECIMAL, scale, precision)
+
+
+@pytest.mark.parametrize(
+    ("cds_type", "code"),
+    [
+        (cds("unresolved"), "unresolved_type"),
+        (cds("cds.Frobnicate"), "unknown_type"),
+        (cds(""), "unknown_type"),
+        (cds("cds.String", length=10), "measure_not_numeric"),
+        (cds("cds.Decimal", precision=50, scale=2), "measure_not_numeric"),
+        (cds("cds.Date"), "measure_not_numeric"),
+    ],
+    ids=str,
+)
+def test_a_measure_that_would_not_be_numeric_becomes_decimal_34_4_with_a_warning(
+    cds_type: CdsType, code: str
+) -> None:
+    assert not is_numeric_glue_type(glue_type(cds_type).type)
+    result = glue_type(cds_type, measure=True)
+    assert (result.type, result.code, result.severity) == (MEASURE_FALLBACK_TYPE, code, "warning")
+    assert result.issue is not None and "measure" in result.issue
+    assert result.original == str(cds_type)
+
+
+def test_the_string_policy_does_not_make_a_measure_a_string() -> None:
+    df = cds("cds.DecimalFloat")
+    assert glue_type(df, DecimalFloatPolicy.STRING).type == "string"
+    result = glue_type(df, DecimalFloatPolicy.STRING, measure=True)
+    assert (result.type, result.code) == ("decimal(34,4)", "measure_not_numeric")
+    # a measure that is numeric already keeps its exact type, silently
+    for t, glue in [(cds("cds.Decimal", precision=20, scale=2), "decimal(20,2)"),
+                    (cds("cds.hana.TINYINT"), "smallint"), (cds("cds.Double"), "double")]:
+        assert glue_type(t, measure=True) == glue_type(t)
+        assert glue_type(t, measure=True).type == glue
+    assert glue_type(df, DecimalFloatPolicy.DOUBLE, measure=True).type == "double"
+
+
+@pytest.mark.parametrize(
+    ("glue", "numeric"),
+    [("tinyint", True), ("smallint", True), ("int", True), ("bigint", True), ("float", True),
+     ("double", True), ("decimal", True), ("decimal(34,4)", True), ("decimal(10)", True),
+     ("string", False), ("varchar(10)", False), ("boolean", False), ("date", False),
+     ("timestamp", False), ("binary", False), ("array<int>", False), ("integer", False)],
+)
+def test_numeric_glue_types(glue: str, numeric: bool) -> None:
+    assert is_numeric_glue_type(glue) is numeric
 
 
 def test_decimal_over_38_digits_falls_back_to_string_with_a_warning() -> None:
@@ -230,7 +294,10 @@ _FACET = st.none() | st.integers(min_value=-5, max_value=100_000)
     precision=_FACET,
     scale=_FACET,
     policy=st.sampled_from(list(DecimalFloatPolicy)),
-    df_scale=st.integers(min_value=0, max_value=38),
+    df=st.integers(min_value=1, max_value=38).flatmap(
+        lambda p: st.tuples(st.just(p), st.integers(min_value=0, max_value=p))
+    ),
+    measure=st.booleans(),
 )
 def test_every_mapped_type_is_a_valid_athena_type(
     name: str,
@@ -238,9 +305,13 @@ def test_every_mapped_type_is_a_valid_athena_type(
     precision: int | None,
     scale: int | None,
     policy: DecimalFloatPolicy,
-    df_scale: int,
+    df: tuple[int, int],
+    measure: bool,
 ) -> None:
     t = CdsType(name=name, length=length, precision=precision, scale=scale)
-    result = glue_type(t, DecimalFloatSetting(policy, df_scale))
+    setting = DecimalFloatSetting(policy, df[1], df[0])
+    result = glue_type(t, setting, measure=measure)
     assert is_valid_athena_type(result.type), (t, result)
-    assert glue_type(t, DecimalFloatSetting(policy, df_scale)) == result
+    assert glue_type(t, setting, measure=measure) == result
+    if measure:
+        assert is_numeric_glue_type(result.type), (t, result)

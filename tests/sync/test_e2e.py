@@ -326,11 +326,21 @@ def test_concurrent_modification_is_replanned_and_retried_once(
             conflicts = repo.list_conflicts(session=session)
     item = next(i for i in report.items if i.asset in changed)
     assert item.action.value == expected
-    assert report.counts["failed"] == 0
     if expected == "conflict":
+        # A conflict left unresolved is a failure: the table was not written, the run is partial.
+        assert item.status == "failed"
+        assert "ConcurrentModificationException" in (item.error or "")
+        assert item.hint
+        assert report.counts["failed"] == 1
+        assert report.status == "partial"
         assert item.conflict == "concurrent_modification"
         assert any(c.kind.value == "concurrent_modification" for c in conflicts)
+        assert report.rejected["UpdateTable"]["ConcurrentModificationException"] == 2
     else:
+        assert report.counts["failed"] == 0
+        assert item.status == "recovered"
+        assert report.counts["recovered"] == 1
+        assert report.status == "succeeded"
         assert not any(c.kind.value == "concurrent_modification" for c in conflicts)
 
 
