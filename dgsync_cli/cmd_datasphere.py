@@ -117,6 +117,15 @@ def _print_table(assets: list[Asset]) -> None:
 
 
 def _report_problems(result: Any) -> None:
+    for key, reason in result.shared.items():
+        click.echo(f"shared {key}: {reason}", err=True)
+    if result.not_offered:
+        click.secho(
+            "not offered by this tenant (404 on its list; nothing to extract): "
+            + ", ".join(result.not_offered),
+            fg="yellow",
+            err=True,
+        )
     for space, reason in result.skipped_spaces.items():
         click.secho(f"space {space} skipped: {reason}", fg="yellow", err=True)
     for key, issue in result.errors.items():

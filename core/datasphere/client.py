@@ -25,7 +25,7 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Generic, Literal, TypeVar
@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from core.datasphere.auth import Diagnosis, TokenManager, with_diagnosis
+from core.datasphere.identity import TenantFacts
 from core.errors import (
     AccessDenied,
     AuthError,
@@ -246,6 +247,9 @@ class DatasphereClient:
         )
         self.tokens = token_manager or TokenManager(settings, self.http)
         self.stats = RequestStats()
+        #: What this connection learned about the tenant (space contexts, kinds not offered),
+        #: shared by every :class:`~core.datasphere.extract.Extractor` using it.
+        self.facts = TenantFacts()
         self._sleep = sleep
         self._rand = rand
         self._origin = _origin(self.base_url)
@@ -619,6 +623,37 @@ class DatasphereClient:
             str(item["technicalName"])
             for item in self.list_objects(space, kind, page_size=page_size)
         ]
+
+    def list_connections(self, space: str) -> list[dict[str, Any]]:
+        """The connections of ``space`` (``GET …/spaces/{space}/connections``: a bare JSON
+        list, one object per connection with at least ``name``). 403/404 raise
+        :class:`AccessDenied` / :class:`NotFound` like every other space read."""
+        url = f"{DESIGN_TIME_ROOT}/spaces/{quote(space, safe='')}/connections"
+        route = f"{DESIGN_TIME_ROOT}/spaces/{{space}}/connections"
+        body = self.get_json(url, route=route)
+        rows = body.get("value") if isinstance(body, dict) else body
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("name"), str) for r in rows
+        ):
+            raise UnexpectedResponse(f"{route}: expected a JSON array of connections with names")
+        return rows
+
+    def probe_space(self, space: str, kinds: Iterable[AssetKind]) -> str | None:
+        """Whether ``space`` is a space, asked with one-row design-time lists (``kinds`` in
+        order, until one is not 404): ``""`` readable, ``"not a member (403)"`` a space this
+        user may not see, ``None`` no space (every list 404)."""
+        for kind in kinds:
+            segment = DESIGN_TIME_SEGMENTS[kind]
+            url = f"{DESIGN_TIME_ROOT}/spaces/{quote(space, safe='')}/{segment}"
+            route = f"{DESIGN_TIME_ROOT}/spaces/{{space}}/{segment}"
+            try:
+                self.get_json(url, params={"top": 1, "select": "technicalName"}, route=route)
+            except NotFound:
+                continue
+            except AccessDenied:
+                return "not a member (403)"
+            return ""
+        return None
 
     def read_csn(
         self, space: str, kind: AssetKind, name: str, etag: str | None = None

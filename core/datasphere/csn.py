@@ -11,12 +11,18 @@ definitions) into :class:`~core.models.Asset` objects of one space:
   ``cds.Composition`` elements, which become :class:`~core.models.Association` objects.
 * Dependencies come from ``query`` (``from`` refs, joins, nested selects, subqueries, unions,
   mixins), association targets, analytic-model sources and flow sources/targets.
-* A dotted reference whose prefix is a known space (or a context carrying
-  ``@DataWarehouse.space.name``) is cross-space: ``FINANCE.SALES_ALL`` → space ``FINANCE``,
-  name ``SALES_ALL``. Otherwise the dots are a namespace in the same space
-  (``SAP.TIME.M_TIME_DIMENSION``). Definitions that live in another space (exports carry
-  them as context for their consumers) are not returned: they are extracted in their own
-  space.
+* Every dotted name (definitions, ``from``/joins/unions, associations, mixins,
+  analytic-model sources, flow sources/targets) is resolved by the one rule of
+  :mod:`core.datasphere.identity`: ``FINANCE.SALES_ALL`` → space ``FINANCE``, name
+  ``SALES_ALL`` when ``FINANCE`` is a space (a context with ``@DataWarehouse.space.name``
+  in this or any document read this run, a catalog space, a space the tenant refused);
+  ``SAP.TIME.M_TIME_DIMENSION`` is one name of the current space when ``SAP`` is a
+  namespace context or no space. Definitions that live in another space (exports carry
+  them as context for their consumers) are not returned by a whole-document parse; asked
+  for by ``name`` they are returned with their owner's space.
+* Only data flow (``from``/joins/unions, fact/dimension sources, flow sources) is a
+  data-flow dependency; association targets and mixin targets stay ``ASSOCIATION`` /
+  ``MIXIN`` dependencies (:attr:`~core.models.DependencyKind.is_data_flow`).
 
 Analytic models carry untyped elements; their columns get the placeholder type
 :data:`UNRESOLVED_TYPE` unless the same document defines the source. The extractor calls
@@ -31,6 +37,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from core.datasphere.identity import (
+    DocumentResolver,
+    SpaceDirectory,
+)
+from core.datasphere.identity import (
+    namespace_contexts as namespace_contexts,
+)
+from core.datasphere.identity import (
+    space_contexts as space_contexts,
+)
 from core.errors import CsnError
 from core.models import (
     AnalyticDefinition,
@@ -182,57 +198,24 @@ def source_hash(doc: Mapping[str, Any], name: str) -> str:
 # -- reference resolution -----------------------------------------------------------------
 
 
-class _Resolver:
-    """Decides whether a dotted name is cross-space or a namespace of the own space."""
-
-    def __init__(self, *, space: str, known_spaces: Iterable[str], contexts: dict[str, str]):
-        self.space = space
-        self.known = set(known_spaces)
-        #: context definition name → space it stands for (``@DataWarehouse.space.name``).
-        self.contexts = contexts
-
-    def ref(self, name: str) -> AssetRef:
-        if "." in name:
-            prefix, rest = name.split(".", 1)
-            if prefix in self.contexts:
-                return AssetRef(space=self.contexts[prefix], name=rest)
-            if prefix in self.known and prefix != self.space:
-                return AssetRef(space=prefix, name=rest)
-        return AssetRef(space=self.space, name=name)
-
-    def is_foreign(self, name: str) -> bool:
-        return self.ref(name).space != self.space
-
-
 def resolve_reference(
     name: str,
     *,
     space: str,
     known_spaces: Iterable[str],
     space_contexts: Mapping[str, str] | None = None,
+    directory: SpaceDirectory | None = None,
 ) -> AssetRef:
-    """Resolve a CSN reference seen in ``space`` to an :class:`AssetRef`.
+    """Resolve a CSN reference seen in ``space`` to an :class:`AssetRef` (the rule of
+    :mod:`core.datasphere.identity`).
 
-    ``space_contexts`` maps context names to the space they stand for (contexts carrying
-    ``@DataWarehouse.space.name``)."""
-    resolver = _Resolver(
-        space=space, known_spaces=known_spaces, contexts=dict(space_contexts or {})
-    )
-    return resolver.ref(name)
-
-
-def space_contexts(doc: Mapping[str, Any]) -> dict[str, str]:
-    """Context definitions of ``doc`` that stand for a space: context name → space name."""
-    out: dict[str, str] = {}
-    defs = doc.get("definitions")
-    if not isinstance(defs, dict):
-        return out
-    for name, body in defs.items():
-        if isinstance(body, dict) and body.get("kind") == "context":
-            space = body.get("@DataWarehouse.space.name")
-            if isinstance(space, str) and space:
-                out[str(name)] = space
-    return out
+    ``space_contexts`` maps context names of the document at hand to the space they stand
+    for (contexts carrying ``@DataWarehouse.space.name``); ``directory`` is the run-wide
+    knowledge (else one built from ``known_spaces``)."""
+    spaces = directory or SpaceDirectory(known_spaces)
+    if directory is not None:
+        spaces.add_catalog(known_spaces)
+    return spaces.resolve(name, space=space, doc_spaces=dict(space_contexts or {}))
 
 
 # -- the parser -----------------------------------------------------------------------------
@@ -246,6 +229,7 @@ class _Parser:
         space: str,
         known_spaces: Iterable[str],
         kind_hint: AssetKind | None,
+        directory: SpaceDirectory | None = None,
     ) -> None:
         if not isinstance(doc, Mapping):
             raise CsnError(
@@ -275,9 +259,11 @@ class _Parser:
         self.bld: dict[str, Any] = bld
         self.space = space
         self.kind_hint = kind_hint
-        self.resolver = _Resolver(
-            space=space, known_spaces=known_spaces, contexts=space_contexts(doc)
-        )
+        if directory is None:
+            directory = SpaceDirectory(known_spaces)
+        else:
+            directory.add_catalog(known_spaces)
+        self.resolver: DocumentResolver = directory.for_document(doc, space)
 
     # ---------------------------------------------------------------- assets
     def parse(self, only: str | None) -> list[Asset]:
@@ -1316,13 +1302,20 @@ def parse_csn(
     known_spaces: set[str] | frozenset[str] | Iterable[str] = frozenset(),
     kind_hint: AssetKind | None = None,
     name: str | None = None,
+    directory: SpaceDirectory | None = None,
 ) -> list[Asset]:
     """Parse a CSN document into the assets of ``space``.
 
-    ``known_spaces`` decides cross-space references (see the module docstring).
+    ``known_spaces`` and ``directory`` (the run-wide :class:`SpaceDirectory`: catalog
+    spaces, refused spaces, space contexts of every document read) decide cross-space
+    references (:mod:`core.datasphere.identity`). With ``name``, the one definition is
+    returned even when it belongs to another space (a shared object listed by a consumer:
+    its ``space`` is the owner's).
     ``kind_hint`` (from the design-time list the object came from) wins over kind detection.
     ``name`` restricts the result to that one definition (a design-time read may carry its
     sources' definitions too). Raises :class:`CsnError` on malformed input.
     """
-    parser = _Parser(doc, space=space, known_spaces=known_spaces, kind_hint=kind_hint)
+    parser = _Parser(
+        doc, space=space, known_spaces=known_spaces, kind_hint=kind_hint, directory=directory
+    )
     return parser.parse(name)

@@ -4,9 +4,15 @@
 
 1. the catalog's spaces (and the space filter);
 2. per space, the design-time lists of every object kind and the space's catalog assets —
-   a space answering 403 is skipped and reported, the run goes on;
-3. one CSN read per object, in parallel (``concurrency`` threads), parsed by
-   :func:`core.datasphere.csn.parse_csn` — a bad object is reported, the run goes on;
+   a space answering 403 is skipped and reported, the run goes on; a kind whose list answers
+   404 is "not offered by this tenant" (one warning per run, counts as listed, not an error);
+   ``listings`` says which kinds were fully listed per space;
+3. one CSN read per object, in parallel (``concurrency`` threads) — except objects a consumer
+   lists under a visible owner (``OWNER.NAME``: the owner has them) — then, once every
+   document's contexts are known, parsed by :func:`core.datasphere.csn.parse_csn` with one
+   :class:`~core.datasphere.identity.SpaceDirectory` — a bad object is reported, the run goes
+   on. An object that belongs to another space is never in ``assets``: it is reported in
+   ``shared`` (and, when its owner is invisible, ``lineage_only`` / ``lineage_assets``);
 4. analytic-model column types: from their fact/dimension sources (any space; read on demand
    when this run did not read them), otherwise from the model's analytical ``$metadata``,
    otherwise a measure is ``cds.DecimalFloat`` with a warning — the same order on every path
@@ -27,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +46,7 @@ from core.datasphere.csn import (
     resolve_analytic_types,
 )
 from core.datasphere.edmx import parse_metadata
+from core.datasphere.identity import SpaceDirectory
 from core.errors import (
     AccessDenied,
     AuthError,
@@ -119,6 +126,20 @@ class ExtractionResult(BaseModel):
     #: ``SPACE.NAME`` → kind, for objects answered ``304 Not Modified`` to the ETag given to
     #: :meth:`Extractor.extract`: unchanged since the last sync, not re-read, not in ``assets``.
     unchanged: dict[str, AssetKind] = Field(default_factory=dict)
+    #: ``OWNER.NAME`` → one-line reason, for every object a consumer space lists but another
+    #: space owns (never in ``assets``: the owner syncs it, or nobody does when invisible).
+    shared: dict[str, str] = Field(default_factory=dict)
+    #: The subset of ``shared`` whose owner space this technical user cannot see (not in
+    #: the catalog, 403/404): ``OWNER.NAME`` → why. A lineage node only, no Glue table.
+    lineage_only: dict[str, str] = Field(default_factory=dict)
+    #: Parsed lineage-only objects (as read from the consumer): for lineage and type
+    #: resolution, never written.
+    lineage_assets: list[Asset] = Field(default_factory=list)
+    #: Space → kinds (``AssetKind`` values) whose design-time listing fully succeeded in this
+    #: call (every page); a kind the tenant does not offer counts as listed (empty).
+    listings: dict[str, list[str]] = Field(default_factory=dict)
+    #: Kinds whose list endpoint the tenant answers 404 for: not offered by this tenant.
+    not_offered: list[str] = Field(default_factory=list)
     #: ``SPACE.NAME`` → why the asset was not produced: an input of it failed this run (a
     #: source's CSN, its analytical ``$metadata``). Not in ``assets`` and no ETag in ``etags``:
     #: its table is kept as is and the next run reads it again (never written degraded).
@@ -152,6 +173,7 @@ class Extractor:
         self.spaces = list(spaces) if spaces else None
         self.kinds = tuple(kinds) if kinds else ALL_KINDS
         self._known_spaces: set[str] | None = None
+        self._directory: SpaceDirectory | None = None
         self._lock = threading.Lock()
 
     # -- full extraction ------------------------------------------------------------------
@@ -172,75 +194,113 @@ class Extractor:
         result = ExtractionResult()
         catalog_spaces = list(self.client.iter_spaces())
         labels = {s.name: s.label for s in catalog_spaces}
+        directory = SpaceDirectory(
+            labels, contexts=self.client.facts.contexts(), probe=self._probe_space
+        )
         with self._lock:
             self._known_spaces = set(labels)
+            self._directory = directory
         selected = self.spaces or [s.name for s in catalog_spaces]
-        known = set(labels) | set(selected)
 
         with ThreadPoolExecutor(
             max_workers=self.concurrency, thread_name_prefix="dgsync-extract"
         ) as pool:
-            listings = {
+            futures = {
                 space: pool.submit(copy_context(), self._list_space, space) for space in selected
             }
-            tasks: list[tuple[str, AssetKind, str]] = []
+            listed: list[tuple[str, AssetKind, str]] = []
             catalogs: dict[str, dict[str, CatalogAsset]] = {}
-            for space, future in listings.items():
-                names, catalog, skipped, issues = future.result()
-                result.errors.update(issues)
-                if skipped is not None:
-                    result.skipped_spaces[space] = skipped
-                    log.warning("space skipped", extra={"space": space, "reason": skipped})
+            not_offered: set[AssetKind] = set()
+            for space, future in futures.items():
+                listing = future.result()
+                result.errors.update(listing.issues)
+                if listing.skipped is not None:
+                    result.skipped_spaces[space] = listing.skipped
+                    directory.add_invisible(space, listing.skipped.split(":", 1)[0])
+                    log.warning("space skipped", extra={"space": space, "reason": listing.skipped})
                     continue
+                directory.add_catalog([space])  # listable: visible even if not in the catalog
                 result.spaces.append(Space(name=space, label=labels.get(space)))
-                catalogs[space] = catalog
-                tasks.extend((space, kind, name) for kind, name in names)
+                result.listings[space] = [k.value for k in listing.listed]
+                not_offered.update(listing.not_offered)
+                catalogs[space] = listing.catalog
+                listed.extend((space, kind, name) for kind, name in listing.names)
+            result.not_offered = sorted(k.value for k in not_offered)
+
+            # Objects a consumer lists under an owner known to be visible: the owner syncs them.
+            tasks: list[tuple[str, AssetKind, str]] = []
+            for space, kind, name in sorted(listed, key=lambda t: (t[0], t[2], t[1])):
+                ref = directory.resolve(name, space=space, probe=False)  # unknown: read it
+                if ref.space != space and directory.is_visible(ref.space):
+                    result.shared.setdefault(str(ref), _shared_reason(space, ref.space, None))
+                else:
+                    tasks.append((space, kind, name))
 
             total = len(tasks)
             if progress:
                 progress(0, total)
-            reads: dict[Future[Versioned[Asset]], tuple[str, AssetKind, str]] = {
+            reads: dict[Future[Versioned[dict[str, Any]]], tuple[str, AssetKind, str]] = {
                 pool.submit(
                     copy_context(),
-                    self._read,
+                    self.client.read_csn,
                     space,
                     kind,
                     name,
-                    known,
-                    catalogs[space],
                     known_etags.get(f"{space}.{name}"),
                 ): (space, kind, name)
                 for space, kind, name in tasks
             }
-            assets: list[Asset] = []
+            docs: list[tuple[str, AssetKind, str, dict[str, Any]]] = []
             for done, future in enumerate(as_completed(reads), start=1):
                 space, kind, name = reads[future]
+                key = f"{space}.{name}"
                 try:
                     got = future.result()
-                    key = f"{space}.{name}"
-                    if got.etag:
-                        result.etags[key] = got.etag
-                    if isinstance(got.value, Asset):
-                        assets.append(got.value)
-                    else:
+                    if got.not_modified or not isinstance(got.value, dict):
                         result.unchanged[key] = kind
+                        if got.etag:
+                            result.etags[key] = got.etag
+                    else:
+                        directory.learn(got.value)
+                        docs.append((space, kind, name, got.value))
+                        if got.etag:
+                            result.etags[key] = got.etag
                 except AuthError:
                     for other in reads:
                         other.cancel()
                     raise
                 except DgsyncError as exc:
-                    result.errors[f"{space}.{name}"] = ExtractionIssue.from_error(
-                        exc, space=space, name=name, kind=kind
-                    )
-                    log.warning(
-                        "asset not extracted",
-                        extra={"space": space, "asset": name, "error": exc.message},
-                    )
+                    self._issue(result, exc, space, kind, name)
                 if progress:
                     progress(done, total)
 
-            assets = self._resolve_analytic_models(assets, pool, result)
-        result.assets = sorted(assets, key=lambda a: (a.space, a.name))
+            # Every document is read: its contexts are known, so identities are final.
+            self.client.facts.learn_contexts(directory.contexts)
+            assets: list[Asset] = []
+            lineage: dict[AssetRef, Asset] = {}
+            for space, kind, name, doc in sorted(docs, key=lambda d: (d[0], d[2], d[1])):
+                try:
+                    asset = self._parse(doc, space, kind, name, set(), directory)
+                except DgsyncError as exc:
+                    self._issue(result, exc, space, kind, name)
+                    continue
+                if asset.space == space:
+                    assets.append(attach_catalog(asset, catalogs[space].get(name)))
+                    continue
+                result.etags.pop(f"{space}.{name}", None)
+                why = directory.visibility(asset.space)
+                result.shared.setdefault(str(asset.ref), _shared_reason(space, asset.space, why))
+                if why is not None:
+                    result.lineage_only.setdefault(str(asset.ref), f"space {asset.space}: {why}")
+                    lineage.setdefault(asset.ref, asset)
+
+            own = {a.ref for a in assets}
+            # lineage assets serve as analytic-model sources; they are never typed or written
+            result.lineage_assets = sorted(
+                (a for r, a in lineage.items() if r not in own), key=lambda a: (a.space, a.name)
+            )
+            resolved = self._resolve_analytic_models(assets, pool, result)
+        result.assets = sorted(resolved, key=lambda a: (a.space, a.name))
         result.stats = _diff_stats(self.client.stats.snapshot(), before)
         result.duration_s = time.monotonic() - started
         log.info(
@@ -249,70 +309,113 @@ class Extractor:
                 "assets": len(result.assets),
                 "spaces": len(result.spaces),
                 "skipped_spaces": len(result.skipped_spaces),
+                "shared": len(result.shared),
+                "lineage_only": len(result.lineage_only),
                 "errors": len(result.errors),
                 "duration_s": round(result.duration_s, 3),
             },
         )
         return result
 
-    def _list_space(
-        self, space: str
-    ) -> tuple[
-        list[tuple[AssetKind, str]], dict[str, CatalogAsset], str | None, dict[str, ExtractionIssue]
-    ]:
+    @staticmethod
+    def _issue(
+        result: ExtractionResult, exc: DgsyncError, space: str, kind: AssetKind, name: str
+    ) -> None:
+        result.errors[f"{space}.{name}"] = ExtractionIssue.from_error(
+            exc, space=space, name=name, kind=kind
+        )
+        log.warning(
+            "asset not extracted",
+            extra={"space": space, "asset": name, "error": exc.message},
+        )
+
+    def _probe_space(self, prefix: str) -> str | None:
+        """Ask the tenant whether ``prefix`` is a space (once per prefix and client)."""
+        known, answer = self.client.facts.probed(prefix)
+        if known:
+            return answer
+        offered = [k for k in self.kinds if not self.client.facts.is_not_offered(k.value)]
+        try:
+            answer = self.client.probe_space(prefix, offered)
+        except AuthError:
+            raise
+        except DgsyncError as exc:
+            log.warning(
+                "could not tell whether a name prefix is a space; taken as a namespace",
+                extra={"prefix": prefix, "error": exc.message},
+            )
+            return None
+        self.client.facts.remember_probe(prefix, answer)
+        return answer
+
+    def _not_offered(self, kind: AssetKind) -> None:
+        """Log, once per client (one run, every extractor on it), that the tenant does not
+        offer ``kind``'s list."""
+        if not self.client.facts.first_not_offered(kind.value):
+            return
+        log.warning(
+            "object kind not offered by this tenant",
+            extra={
+                "kind": kind.value,
+                "segment": DESIGN_TIME_SEGMENTS[kind],
+                "hint": "The tenant answers 404 for this design-time list; its objects are "
+                "not extracted. Nothing to do unless the tenant should offer it.",
+            },
+        )
+
+    def _list_space(self, space: str) -> _Listing:
         names: list[tuple[AssetKind, str]] = []
         issues: dict[str, ExtractionIssue] = {}
-        not_found = 0
+        listed: list[AssetKind] = []
+        not_found: list[AssetKind] = []
         for kind in self.kinds:
             try:
                 names.extend((kind, n) for n in self.client.list_names(space, kind))
+                listed.append(kind)
             except AccessDenied as exc:
-                return [], {}, f"not a member (403): {exc.message}", issues
-            except NotFound as exc:
-                not_found += 1
-                issues[f"{space}/{DESIGN_TIME_SEGMENTS[kind]}"] = ExtractionIssue.from_error(
-                    exc, space=space, kind=kind
-                )
+                return _Listing.skip(f"not a member (403): {exc.message}")
+            except NotFound:
+                not_found.append(kind)
             except AuthError:
                 raise
             except DgsyncError as exc:
                 issues[f"{space}/{DESIGN_TIME_SEGMENTS[kind]}"] = ExtractionIssue.from_error(
                     exc, space=space, kind=kind
                 )
-        if not_found == len(self.kinds):
-            return [], {}, "not found (404): the space does not exist or is not visible", {}
+        if len(not_found) == len(self.kinds):
+            return _Listing.skip("not found (404): the space does not exist or is not visible")
+        for kind in not_found:
+            self._not_offered(kind)
         catalog: dict[str, CatalogAsset] = {}
         try:
             catalog = {a.name: a for a in self.client.iter_assets(space)}
         except AccessDenied as exc:
-            return [], {}, f"not a member (403): {exc.message}", issues
+            return _Listing.skip(f"not a member (403): {exc.message}", issues)
         except AuthError:
             raise
         except DgsyncError as exc:
             issues[f"{space}/catalog"] = ExtractionIssue.from_error(exc, space=space)
-        return names, catalog, None, issues
+        fully = [k for k in self.kinds if k in listed or k in not_found]
+        return _Listing(names, catalog, None, issues, fully, not_found)
 
-    def _read(
+    def _parse(
         self,
+        doc: dict[str, Any],
         space: str,
         kind: AssetKind,
         name: str,
         known: set[str],
-        catalog: Mapping[str, CatalogAsset],
-        etag: str | None = None,
-    ) -> Versioned[Asset]:
-        got = self.client.read_csn(space, kind, name, etag=etag)
-        if got.not_modified or not isinstance(got.value, dict):
-            return Versioned(NOT_MODIFIED, got.etag)
-        asset = self._parse(got.value, space, kind, name, known)
-        return Versioned(attach_catalog(asset, catalog.get(name)), got.etag)
-
-    @staticmethod
-    def _parse(
-        doc: dict[str, Any], space: str, kind: AssetKind, name: str, known: set[str]
+        directory: SpaceDirectory | None = None,
     ) -> Asset:
         try:
-            parsed = parse_csn(doc, space=space, known_spaces=known, kind_hint=kind, name=name)
+            parsed = parse_csn(
+                doc,
+                space=space,
+                known_spaces=known,
+                kind_hint=kind,
+                name=name,
+                directory=directory or self.directory(),
+            )
         except ValidationError as exc:  # pydantic refused a value the parser let through
             raise CsnError(
                 f"{space}.{name}: {exc.error_count()} invalid value(s): {exc.errors()[0]['msg']}"
@@ -468,18 +571,43 @@ class Extractor:
                 self._known_spaces = {s.name for s in self.client.iter_spaces()}
             return set(self._known_spaces)
 
+    def directory(self) -> SpaceDirectory:
+        """The run's :class:`SpaceDirectory` (catalog spaces, refused spaces, space contexts
+        learned from every document read by this extractor)."""
+        spaces = self.known_spaces()
+        with self._lock:
+            if self._directory is None:
+                self._directory = SpaceDirectory(
+                    spaces, contexts=self.client.facts.contexts(), probe=self._probe_space
+                )
+            return self._directory
+
+    def identity(self, space: str, name: str) -> AssetRef:
+        """The identity of an object listed by ``space`` as ``name`` (``OWNER.NAME`` of a
+        shared object resolves to its owner), with what this extractor knows so far."""
+        return self.directory().resolve(name, space=space)
+
     def list_inventory(self, space: str) -> dict[tuple[AssetKind, str], str | None]:
-        """``(kind, name) → etag`` of every design-time object of ``space`` (etag ``None``
-        when the list carries none). 403 raises :class:`AccessDenied`."""
+        """``(kind, name) → etag`` of every design-time object ``space`` owns (etag ``None``
+        when the list carries none). Objects listed under a visible owner space
+        (``OWNER.NAME``) are left out: the owner has them. A kind the tenant answers 404 for
+        is not offered (one warning per extractor) and lists as empty. 403 raises
+        :class:`AccessDenied`."""
+        directory = self.directory()
         out: dict[tuple[AssetKind, str], str | None] = {}
         for kind in self.kinds:
             try:
                 items = self.client.list_objects(space, kind)
             except NotFound:
+                self._not_offered(kind)
                 continue
             for item in items:
+                name = str(item["technicalName"])
+                ref = directory.resolve(name, space=space, probe=False)
+                if ref.space != space and directory.is_visible(ref.space):
+                    continue
                 etag = item.get("etag") or item.get("@odata.etag")
-                out[(kind, str(item["technicalName"]))] = str(etag) if etag else None
+                out[(kind, name)] = str(etag) if etag else None
         return out
 
     def fetch_asset(
@@ -492,7 +620,9 @@ class Extractor:
         known: Mapping[AssetRef, Asset] | None = None,
     ) -> Versioned[list[Asset]]:
         """One object: :data:`~core.datasphere.client.NOT_MODIFIED` when its ETag still
-        matches, else ``[asset]`` (catalog URLs attached) with the new ETag.
+        matches, else ``[asset]`` (catalog URLs attached) with the new ETag — or ``[]`` when
+        the object turns out to be owned by another space (a shared object listed by
+        ``space``).
 
         An analytic model is typed exactly as by :meth:`extract`
         (:meth:`type_analytic_model`): ``known`` (cached and fetched assets) serves its
@@ -502,11 +632,40 @@ class Extractor:
         got = self.client.read_csn(space, kind, name, etag=etag)
         if got.not_modified or not isinstance(got.value, dict):
             return Versioned(NOT_MODIFIED, got.etag)
-        asset = self._parse(got.value, space, kind, name, self.known_spaces() | {space})
+        directory = self.directory()
+        self.client.facts.learn_contexts(directory.learn(got.value))
+        asset = self._parse(got.value, space, kind, name, {space}, directory)
+        if asset.space != space:
+            return Versioned([], got.etag)
         asset = attach_catalog(asset, self.client.catalog_asset(space, name))
         if asset.kind is AssetKind.ANALYTIC_MODEL and _unresolved(asset):
             asset = self.type_analytic_model(asset, known)
         return Versioned([asset], got.etag)
+
+
+class _Listing(NamedTuple):
+    """One space's design-time listing."""
+
+    names: list[tuple[AssetKind, str]]
+    catalog: dict[str, CatalogAsset]
+    skipped: str | None
+    issues: dict[str, ExtractionIssue]
+    #: Kinds fully listed (every page), including kinds the tenant does not offer.
+    listed: list[AssetKind]
+    not_offered: list[AssetKind]
+
+    @classmethod
+    def skip(cls, why: str, issues: dict[str, ExtractionIssue] | None = None) -> _Listing:
+        return cls([], {}, why, dict(issues or {}), [], [])
+
+
+def _shared_reason(consumer: str, owner: str, invisible: str | None) -> str:
+    if invisible is None:
+        return f"listed by space {consumer}, shared from space {owner}; synced with {owner}"
+    return (
+        f"listed by space {consumer}, shared from space {owner}, which this technical user "
+        f"cannot see ({invisible}): lineage node only, no Glue table"
+    )
 
 
 # -- pure helpers (public for tests and the incremental sync) -------------------------------------

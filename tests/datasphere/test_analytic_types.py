@@ -286,8 +286,9 @@ def test_type_origin_is_provenance_not_content() -> None:
 @pytest.fixture
 def emu() -> Iterator[RunningEmulator]:
     """The two SAP exports, plus the three analytic models above (the CSRD view's measure
-    typed only through its ``from``)."""
-    tenant = Tenant(TenantOptions(include_realistic=False))
+    typed only through its ``from``). Both owner spaces of the data product are plain visible
+    spaces here (``shared_objects=False``): these tests read the sources where they are owned."""
+    tenant = Tenant(TenantOptions(include_realistic=False, shared_objects=False))
     csrd = tenant.get("DP_SALARY", "3VF_SALARY_CSRD")
     assert csrd is not None
     tenant.put_document(

@@ -59,8 +59,8 @@ def test_check_reports_token_catalog_and_every_space(emu: RunningEmulator) -> No
     assert report.token.ok and report.token.latency_ms is not None
     assert "client_credentials" in report.token.detail
     assert report.catalog is not None and report.catalog.ok
-    assert report.catalog.detail == f"{len(emu.tenant.spaces())} space(s)"
-    assert {s.space for s in report.spaces} == {s.name for s in emu.tenant.spaces()}
+    assert report.catalog.detail == f"{len(emu.tenant.visible_spaces())} space(s)"
+    assert {s.space for s in report.spaces} == {s.name for s in emu.tenant.visible_spaces()}
     assert all(s.ok and s.latency_ms is not None for s in report.spaces)
 
 

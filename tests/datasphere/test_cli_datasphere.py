@@ -63,6 +63,22 @@ def test_extract_json_shows_every_kind_with_exact_types(runner: CliRunner) -> No
     ]
 
 
+def test_extract_reports_shared_objects_and_never_lists_them_as_the_consumers(
+    runner: CliRunner,
+) -> None:
+    result = runner.invoke(cli, ["extract", "--space", "DP_SALARY", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(a["space"], a["name"]) for a in json.loads(result.stdout)] == [
+        ("DP_SALARY", "3VF_SALARY_CSRD")
+    ]
+    assert (
+        "shared D8D90336A0E24D678F9D.3VD_EMPLOYEE_CSRD_ATTR_VIEW: listed by space DP_SALARY"
+        in result.stderr
+    )
+    assert "shared ABC21B84BF4D4A7BA549.3VF_SALARY:" in result.stderr
+    assert "lineage node only, no Glue table" in result.stderr
+
+
 def test_extract_filters_by_space_and_kind_as_a_table(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["extract", "--space", "SALES", "--kind", "analytic_model"])
     assert result.exit_code == 0, result.output

@@ -139,8 +139,10 @@ def test_not_found_forbidden_and_unauthorized(api: httpx.Client, restricted_api:
 
 
 def test_fixture_split_into_spaces(api: httpx.Client) -> None:
-    salary = api.get(f"{DT}/spaces/ABC21B84BF4D4A7BA549/localtables").json()
-    assert salary == [{"technicalName": "3VF_SALARY"}]
+    owned = api.get(f"{DT}/spaces/D8D90336A0E24D678F9D/localtables").json()
+    assert owned == [{"technicalName": "3VD_EMPLOYEE_CSRD_ATTR_VIEW"}]
+    hidden = api.get(f"{DT}/spaces/ABC21B84BF4D4A7BA549/localtables")
+    assert hidden.status_code == 403  # the owner the technical user cannot see
     doc = api.get(f"{DT}/spaces/DP_SALARY/views/3VF_SALARY_CSRD", headers=CSN).json()
     assert set(doc["definitions"]) == {"3VF_SALARY_CSRD", "ABC21B84BF4D4A7BA549", "D8D90336A0E24D678F9D"}
     assert "editorSettings" in doc

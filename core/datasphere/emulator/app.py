@@ -253,6 +253,8 @@ class EmulatorApp:
         add("GET", _DT + "/discovery", "/dwaas-core/api/v1/discovery", self.discovery)
         add("GET", _DT + rf"/spaces/(?P<space>[^/]+)/(?P<segment>{_SEGMENTS})",
             "/dwaas-core/api/v1/spaces/{space}/{segment}", self.design_time_list)
+        add("GET", _DT + r"/spaces/(?P<space>[^/]+)/connections",
+            "/dwaas-core/api/v1/spaces/{space}/connections", self.design_time_connections)
         add("GET", _DT + rf"/spaces/(?P<space>[^/]+)/(?P<segment>{_SEGMENTS})/(?P<name>[^/]+)",
             "/dwaas-core/api/v1/spaces/{space}/{segment}/{name}", self.design_time_read)
 
@@ -354,9 +356,10 @@ class EmulatorApp:
 
     def _space(self, ctx: Ctx, name: str) -> None:
         """404 for an unknown space, 403 when the client is not a member."""
-        if self.tenant.space(name) is None:
+        info = self.tenant.space(name)
+        if info is None:
             raise ODataError(f"Space '{name}' does not exist", status=404)
-        if not ctx.client.is_member(name):
+        if info.hidden or not ctx.client.is_member(name):
             raise _Forbidden(f"The user is not a member of space '{name}'")
 
     def _collection(
@@ -435,13 +438,13 @@ class EmulatorApp:
                         headers={"ETag": etag, "OData-Version": "4.0"})
 
     async def catalog_spaces(self, ctx: Ctx) -> Response:
-        rows = [{"name": sp.name, "label": sp.label} for sp in self.tenant.spaces()]
+        rows = [{"name": sp.name, "label": sp.label} for sp in self.tenant.visible_spaces()]
         return self._collection(ctx, entity_set="spaces", properties=SPACE_PROPERTIES, rows=rows,
                                 count_only=ctx.request.url.path.endswith("/$count"))
 
     async def catalog_space(self, ctx: Ctx) -> Response:
         space = self.tenant.space(ctx.params["space"])
-        if space is None:
+        if space is None or space.hidden:
             raise ODataError(f"Space '{ctx.params['space']}' does not exist", status=404)
         root = ctx.host + ctx.request.url.path.split("/catalog")[0] + "/catalog"
         return _odata_json({"@odata.context": f"{root}/$metadata#spaces/$entity", "name": space.name,
@@ -540,8 +543,13 @@ class EmulatorApp:
     async def discovery(self, ctx: Ctx) -> Response:
         return JSONResponse(_discovery_document(ctx.host))
 
+    def _offered(self, segment: str) -> None:
+        if not self.tenant.faults.offers(segment):
+            raise ODataError(f"Resource '{segment}' not found", status=404)
+
     async def design_time_list(self, ctx: Ctx) -> Response:
         space = ctx.params["space"]
+        self._offered(ctx.params["segment"])
         self._space(ctx, space)
         kind = SEGMENT_KINDS[ctx.params["segment"]]
         opts = ctx.options
@@ -563,6 +571,7 @@ class EmulatorApp:
 
     async def design_time_read(self, ctx: Ctx) -> Response:
         space, name = ctx.params["space"], ctx.params["name"]
+        self._offered(ctx.params["segment"])
         self._space(ctx, space)
         accept = ctx.request.headers.get("accept", "")
         if not any(media in accept for media in CSN_MEDIA_TYPES):
@@ -582,6 +591,11 @@ class EmulatorApp:
             payload = json.dumps(obj.doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             obj.cache["csn"] = payload
         return Response(payload, media_type=CSN_MEDIA_TYPES[0] + "; charset=utf-8", headers={"ETag": etag})
+
+    async def design_time_connections(self, ctx: Ctx) -> Response:
+        space = ctx.params["space"]
+        self._space(ctx, space)
+        return JSONResponse(self.tenant.connections(space))
 
     # -- OAuth ----------------------------------------------------------------------------
 

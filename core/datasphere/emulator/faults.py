@@ -5,6 +5,8 @@ that section. Counts are consumed one per affected request; probabilities draw f
 generator, so a run with the same seed sees the same faults. Faults apply to API requests
 (catalog, consumption, design-time); ``include_token_endpoint`` extends them to
 ``POST /oauth/token``; ``match`` limits them to paths containing a substring.
+``not_offered`` makes whole design-time kinds (e.g. ``taskchains``) answer 404, as on a
+tenant without that API.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import random
 import threading
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.models import DESIGN_TIME_SEGMENTS
 
 
 class _Strict(BaseModel):
@@ -61,6 +65,20 @@ class FaultConfig(_Strict):
     match: str | None = None
     include_token_endpoint: bool | None = None
     seed: int | None = None
+    #: Design-time list segments (``taskchains``, ``views``...) this tenant does not offer:
+    #: their list and read endpoints answer 404 (``[]`` clears). Not affected by ``match``.
+    not_offered: list[str] | None = None
+
+    @field_validator("not_offered")
+    @classmethod
+    def _known_segments(cls, value: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(value or ()) - set(DESIGN_TIME_SEGMENTS.values()))
+        if unknown:
+            raise ValueError(
+                f"unknown design-time segment(s) {', '.join(unknown)}; use "
+                + ", ".join(DESIGN_TIME_SEGMENTS.values())
+            )
+        return value
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ class FaultState:
             self.latency_ms = 0
             self.match: str | None = None
             self.include_token_endpoint = False
+            self.not_offered: frozenset[str] = frozenset()
             self._rng = random.Random(0)
             self.injected = {"throttle": 0, "server_error": 0, "html_login": 0}
 
@@ -106,6 +125,13 @@ class FaultState:
                 self.include_token_endpoint = config.include_token_endpoint
             if config.seed is not None:
                 self._rng = random.Random(config.seed)
+            if config.not_offered is not None:
+                self.not_offered = frozenset(config.not_offered)
+
+    def offers(self, segment: str) -> bool:
+        """False for a design-time segment configured as not offered (404)."""
+        with self._lock:
+            return segment not in self.not_offered
 
     def _fires(self, count: int, probability: float) -> tuple[bool, int]:
         if count > 0:
@@ -145,5 +171,6 @@ class FaultState:
                 "latency_ms": self.latency_ms,
                 "match": self.match,
                 "include_token_endpoint": self.include_token_endpoint,
+                "not_offered": sorted(self.not_offered),
                 "injected": dict(self.injected),
             }

@@ -1,12 +1,18 @@
 """The two real SAP CSN exports, loaded as spaces of the emulated tenant.
 
-* ``ER_MCT_MEDIUM.json`` (an ER model) becomes space ``MCT_DEMO``. Entities with a ``query``
+* ``ER_MCT_MEDIUM.json`` (an ER model) becomes space ``MCT_DEMO``; each document carries the
+  namespace contexts (``SAP``, ``SAP.TIME``) of the dotted names it has or uses. Entities with a ``query``
   are views, entities with ``@DataWarehouse.dataSource.*`` are remote tables, the rest local
   tables. The export has no exposure flags; the two views are marked exposed so the catalog
   serves them (tables stay unexposed).
 * ``DP_Salary_Analysis.json`` is split by the ``@DataWarehouse.space.name`` of its contexts:
   ``<SPACE>.<NAME>`` entities go to ``<SPACE>`` as ``<NAME>``; the rest stays in the data
   product space ``DP_SALARY`` together with the contexts of the spaces it references.
+* With ``shared=True`` (the default tenant) the data product space also lists the two
+  ``<SPACE>.<NAME>`` objects as the SAP export shows them: shared into ``DP_SALARY``, listed
+  there under ``<OWNER>.<NAME>``, their CSN carrying the owner-space ``context``. Owner
+  :data:`VISIBLE_OWNER` is a catalog space (it lists the object as ``<NAME>`` itself); owner
+  :data:`HIDDEN_OWNER` is a space the technical user cannot see (not in the catalog, 403).
 """
 
 from __future__ import annotations
@@ -20,10 +26,13 @@ from typing import Any
 from core.models import AssetKind
 
 from .csnbuild import document
-from .model import DesignObject, Json, SpaceInfo
+from .model import ConsumptionFlags, DesignObject, Json, SpaceInfo
 
 MCT_SPACE = SpaceInfo("MCT_DEMO", "MCT Demo (ER model export)", origin="fixture")
 DP_SPACE = SpaceInfo("DP_SALARY", "Salary Analysis (data product)", origin="fixture")
+#: Owner spaces of the data product's shared objects (``shared=True``).
+VISIBLE_OWNER = "D8D90336A0E24D678F9D"
+HIDDEN_OWNER = "ABC21B84BF4D4A7BA549"
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,11 +72,12 @@ def _refs(node: Any, out: set[str]) -> None:
             _refs(v, out)
 
 
-def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
+def load_fixture_content(*, shared: bool = False) -> tuple[list[SpaceInfo], list[DesignObject]]:
     spaces: list[SpaceInfo] = [MCT_SPACE, DP_SPACE]
     objects: list[DesignObject] = []
 
     er = _load("ER_MCT_MEDIUM.json")
+    namespaces = {n: d for n, d in er["definitions"].items() if d.get("kind") == "context"}
     for name, definition in er["definitions"].items():
         if definition.get("kind") != "entity":
             continue
@@ -75,7 +85,13 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
         d = copy.deepcopy(definition)
         if kind is AssetKind.VIEW:
             d["@DataWarehouse.consumption.external"] = True
-        doc = document(kind, name, d, creator="ER Modeler")
+        # As in the export: the namespace contexts (SAP, SAP.TIME) of every dotted name the
+        # object has or uses travel with its document.
+        names: set[str] = {name}
+        _refs(d, names)
+        ns = {n: copy.deepcopy(namespaces[n]) for n in sorted(namespaces)
+              if any(u.startswith(n + ".") for u in names)}
+        doc = document(kind, name, d, contexts=ns or None, creator="ER Modeler")
         objects.append(DesignObject(space=MCT_SPACE.name, name=name, kind=kind, label=_label(d, name), doc=doc))
 
     dp = _load("DP_Salary_Analysis.json")
@@ -84,7 +100,8 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
         space_name = definition.get("@DataWarehouse.space.name")
         if definition.get("kind") == "context" and isinstance(space_name, str):
             contexts[name] = copy.deepcopy(definition)
-            spaces.append(SpaceInfo(space_name, _label(definition, space_name), origin="fixture"))
+            hidden = shared and space_name == HIDDEN_OWNER
+            spaces.append(SpaceInfo(space_name, _label(definition, space_name), origin="fixture", hidden=hidden))
     editor = dp.get("editorSettings") or {}
     for name, definition in dp["definitions"].items():
         if definition.get("kind") != "entity":
@@ -96,6 +113,14 @@ def load_fixture_content() -> tuple[list[SpaceInfo], list[DesignObject]]:
             space = str(contexts[prefix]["@DataWarehouse.space.name"])
             doc = document(kind, rest, d, creator="CDS Compiler v1.19.2")
             objects.append(DesignObject(space=space, name=rest, kind=kind, label=_label(d, rest), doc=doc))
+            if shared:
+                # Listed by the consumer under OWNER.NAME, with the owner-space context; never
+                # in the consumer's catalog (the catalog lists assets where they are owned).
+                shared_doc = document(kind, name, copy.deepcopy(definition),
+                                      contexts={prefix: copy.deepcopy(contexts[prefix])},
+                                      creator="CDS Compiler v1.19.2")
+                objects.append(DesignObject(space=DP_SPACE.name, name=name, kind=kind, label=_label(d, rest),
+                                            doc=shared_doc, flags=ConsumptionFlags(False, False, False, False)))
             continue
         used: set[str] = set()
         _refs(d.get("query"), used)

@@ -60,6 +60,9 @@ class SpaceInfo:
     name: str
     label: str
     origin: str = "realistic"
+    #: A space the technical user may not see: not in the catalog, 403 on every design-time
+    #: request (the owner of objects shared into visible spaces, as in the SAP exports).
+    hidden: bool = False
 
 
 @dataclass(frozen=True)

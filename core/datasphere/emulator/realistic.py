@@ -79,6 +79,10 @@ class _Builder:
         if meta and kind.has_columns:
             definition.setdefault("_meta", {"dependencies": {"folderAssignment": None}})
         contexts = {sp: space_context(sp, _LABELS[sp]) for sp in sorted(set(cross))}
+        # A namespaced name (SAP.SD.X) carries its namespace contexts, as SAP's exports do.
+        parts = name.split(".")[:-1] if not kind.is_flow else []
+        for i in range(1, len(parts) + 1):
+            contexts.setdefault(".".join(parts[:i]), {"kind": "context"})
         doc = document(kind, name, definition, contexts=contexts, business_layer=business_layer, editor_settings=editor)
         label = definition.get("@EndUserText.label")
         self.objects.append(

@@ -40,6 +40,10 @@ class TenantOptions:
     catalog_page_size: int = 500
     #: Default page size of the design-time lists (SAP: about 25).
     design_time_page_size: int = 25
+    #: Serve the data product's objects as the SAP export shows them: shared into
+    #: ``DP_SALARY`` (listed there as ``OWNER.NAME``), one owner visible, one invisible
+    #: (not in the catalog, 403). Off: both owner spaces are plain visible spaces.
+    shared_objects: bool = True
 
 
 class Tenant:
@@ -69,7 +73,7 @@ class Tenant:
             spaces += sp
             objects += ob
         if self.options.include_fixtures:
-            sp, ob = load_fixture_content()
+            sp, ob = load_fixture_content(shared=self.options.shared_objects)
             spaces += sp
             objects += ob
         self.synthetic: SyntheticTenant | None = None
@@ -114,6 +118,28 @@ class Tenant:
         with self._lock:
             return sorted(self._spaces.values(), key=lambda s: s.name)
 
+    def visible_spaces(self) -> list[SpaceInfo]:
+        """The spaces the catalog lists (hidden owner spaces left out)."""
+        return [s for s in self.spaces() if not s.hidden]
+
+    def connections(self, space: str) -> list[Json]:
+        """Connections a space's objects use: remote tables' ``@DataWarehouse.remote.connection``
+        and replication flows' source systems other than ``$DWC``, sorted by name."""
+        found: dict[str, str | None] = {}
+        for obj in self.objects_in(space):
+            if obj.kind is AssetKind.REMOTE_TABLE:
+                conn = obj.definition.get("@DataWarehouse.remote.connection")
+                if isinstance(conn, str) and conn:
+                    found.setdefault(conn, None)
+            elif obj.kind is AssetKind.REPLICATION_FLOW:
+                contents = obj.definition.get("contents") or {}
+                systems = contents.get("sourceSystem") if isinstance(contents, dict) else None
+                for system in systems if isinstance(systems, list) else [systems]:
+                    if isinstance(system, dict) and system.get("connectionId") not in (None, "$DWC"):
+                        conn_type = system.get("connectionType")
+                        found[str(system["connectionId"])] = conn_type if isinstance(conn_type, str) else None
+        return [{"name": n, "businessName": n, "typeId": found[n]} for n in sorted(found)]
+
     def space(self, name: str) -> SpaceInfo | None:
         with self._lock:
             return self._spaces.get(name)
@@ -138,7 +164,8 @@ class Tenant:
         """Every asset the catalog lists (deployed and exposed, or analytic models), sorted."""
         with self._lock:
             if self._catalog is None:
-                self._catalog = [o for o in self.all_objects() if o.flags.exposed]
+                hidden = {s.name for s in self._spaces.values() if s.hidden}
+                self._catalog = [o for o in self.all_objects() if o.flags.exposed and o.space not in hidden]
             return self._catalog
 
     def resolve_ref(self, space: str, ref: str) -> DesignObject | None:
@@ -155,6 +182,23 @@ class Tenant:
             if dot and prefix in self._spaces:
                 return self._objects.get(prefix, {}).get(rest)
             return None
+
+    def owner_of(self, obj: DesignObject) -> str:
+        """The space that owns ``obj``: its own space, or ``OWNER`` for an object a consumer
+        lists as ``OWNER.NAME`` where ``OWNER`` is another space of this tenant (shared)."""
+        prefix, dot, rest = obj.name.partition(".")
+        with self._lock:
+            if dot and rest and prefix != obj.space and prefix in self._spaces:
+                return prefix
+        return obj.space
+
+    def owned_visible_objects(self) -> list[DesignObject]:
+        """What a member of every visible space extracts: objects of visible spaces that
+        their space owns (shared listings and hidden spaces left out)."""
+        return [
+            o for o in self.all_objects()
+            if self.owner_of(o) == o.space and not self._spaces[o.space].hidden
+        ]
 
     def inventory(self) -> list[Json]:
         return [o.summary() for o in self.all_objects()]
