@@ -32,7 +32,6 @@ from core.sync.report import (
     PlanOutcome,
     datasphere_calls,
     diff_calls,
-    extraction_field,
     summarise_extraction,
 )
 
@@ -163,7 +162,7 @@ class Planner:
         fetched = list(extraction.assets)
         unchanged: dict[str, Any] = dict(extraction.unchanged)
         etags = dict(extraction.etags)
-        incomplete: dict[str, str] = dict(extraction_field(extraction, "incomplete", {}))
+        incomplete: dict[str, str] = dict(extraction.incomplete)
         if unchanged and fetched:
             # Analytic models take their column types from their sources: an unchanged model
             # over a changed source is re-read and re-resolved against it.
@@ -175,7 +174,7 @@ class Planner:
                     etags[asset.key] = etag
             incomplete.update(failed)
         group = set(spaces) if spaces else {sp.name for sp in extraction.spaces}
-        shared: dict[str, str] = dict(extraction_field(extraction, "shared", {}))
+        shared: dict[str, str] = dict(extraction.shared)
         for asset in (a for a in fetched if a.space not in group):
             shared.setdefault(asset.key, f"owned by space {asset.space}, outside this run's scope")
         scope = list(spaces) if spaces else None
@@ -256,14 +255,12 @@ class Planner:
 
 def listing_evidence(
     extraction: ExtractionResult, fetched: Sequence[Asset], unchanged: dict[str, Any]
-) -> tuple[dict[str, set[str]] | None, dict[tuple[str, str], int]]:
+) -> tuple[dict[str, set[str]], dict[tuple[str, str], int]]:
     """(space → kinds listed completely this run, (space, kind) → objects listed): the
-    positive evidence deletions are judged on. ``None`` when the extractor does not say."""
-    listings = extraction_field(extraction, "listings", None)
-    if listings is None:
-        return None, {}
-    not_offered = set(extraction_field(extraction, "not_offered", []))
-    listed = {space: set(kinds) | not_offered for space, kinds in listings.items()}
+    positive evidence deletions are judged on (a kind the tenant does not offer is listed,
+    empty)."""
+    not_offered = set(extraction.not_offered)
+    listed = {space: set(kinds) | not_offered for space, kinds in extraction.listings.items()}
     counts: dict[tuple[str, str], int] = {}
     keys = [(a.space, a.kind.value) for a in fetched]
     keys += [(k.split(".", 1)[0], AssetKind(kind).value) for k, kind in unchanged.items()]

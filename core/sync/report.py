@@ -192,14 +192,8 @@ def summarise_extraction(extraction: ExtractionResult) -> ExtractionSummary:
         spaces=[sp.name for sp in extraction.spaces],
         skipped_spaces=dict(extraction.skipped_spaces),
         errors=errors,
-        not_offered=sorted(extraction_field(extraction, "not_offered", [])),
+        not_offered=sorted(extraction.not_offered),
     )
-
-
-def extraction_field(extraction: Any, name: str, default: Any) -> Any:
-    """A field of the extraction result that older extractors (test doubles) may not have."""
-    value = getattr(extraction, name, None)
-    return default if value is None else value
 
 
 def merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
