@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import math
 import os
@@ -25,10 +24,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,67 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WRITE_PREFIXES = ("Create", "Update", "Delete", "Batch", "Tag", "Untag")
 
+from core.glue.testing import CountingProxy  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class CountingProxy:
-    """Forwards Glue/STS HTTP calls to moto_server and counts them per operation."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.counts: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        self.paused = False
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                target = self.headers.get("X-Amz-Target", "")
-                op = target.rsplit(".", 1)[-1] if target else "other"
-                if not proxy.paused:
-                    with proxy.lock:
-                        proxy.counts[op] += 1
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                conn.request("POST", self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST
-
-        class QuietServer(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return  # a killed client resets its connections: expected here
-
-        self.port = free_port()
-        self.server = QuietServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def snapshot(self) -> Counter[str]:
-        with self.lock:
-            return Counter(self.counts)
-
-    def stop(self) -> None:
-        self.server.shutdown()
 
 
 def wait_http(url: str, timeout: float = 60.0) -> None:

@@ -197,6 +197,7 @@ class SyncEngine:
             glue_writes=after.writes - before.writes, extraction=outcome.extraction,
             failsafe=outcome.plan.failsafe, plan=outcome.plan,
             rejected=diff_rejected(after.rejected, before.rejected),
+            shared=outcome.plan.shared,
         )
 
     # -- sync ---------------------------------------------------------------------------
@@ -303,6 +304,7 @@ class SyncEngine:
             plan=outcome.plan if outcome else None,
             rejected=diff_rejected(after.rejected, before.rejected),
             not_in_sync=reasons,
+            shared=outcome.plan.shared if outcome else {},
         )
 
     @staticmethod

@@ -105,6 +105,9 @@ class SyncReport(BaseModel):
     rejected: dict[str, dict[str, int]] = Field(default_factory=dict)
     #: Why the run is not ``succeeded`` (one line each), empty when it is.
     not_in_sync: list[str] = Field(default_factory=list)
+    #: Objects this run did not write because another space owns them (``OWNER.NAME`` → why):
+    #: synced with their owner, or lineage nodes only when the owner space is invisible.
+    shared: dict[str, str] = Field(default_factory=dict)
 
     @property
     def failed(self) -> int:

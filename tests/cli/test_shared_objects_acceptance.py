@@ -1,0 +1,156 @@
+"""Issue 7's acceptance, every part its own process: `dgsync emulator` (the default tenant,
+with objects shared into DP_SALARY from a visible and from an invisible owner space),
+`moto_server` behind a counting proxy (calls counted OUTSIDE dgsync, as the benchmark does),
+and `dgsync sync` / `dgsync plan`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from core.glue.stats import is_write
+from core.glue.testing import CountingProxy
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.timeout(300)
+
+HIDDEN_OWNER = "ABC21B84BF4D4A7BA549"
+VISIBLE_OWNER = "D8D90336A0E24D678F9D"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@pytest.fixture(scope="module")
+def systems() -> Iterator[dict[str, Any]]:
+    emu_port, moto_port = _free_port(), _free_port()
+    emulator = subprocess.Popen(
+        [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(emu_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    moto = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    proxy = None
+    try:
+        _wait(f"http://127.0.0.1:{emu_port}/_emulator/stats", emulator)
+        _wait(f"http://127.0.0.1:{moto_port}/moto-api/", moto)
+        proxy = CountingProxy(moto_port)
+        yield {"emulator": f"http://127.0.0.1:{emu_port}", "glue": f"http://127.0.0.1:{proxy.port}",
+               "moto": f"http://127.0.0.1:{moto_port}", "proxy": proxy}
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        for proc in (emulator, moto):
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _env(systems: dict[str, Any], tmp_path: Path, prefix: str) -> dict[str, str]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"version: 1\ndatabases:\n  env_prefix: {{wolf: {prefix}}}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DGSYNC_")}
+    env.update({
+        "DGSYNC_ENV": "wolf",
+        "DGSYNC_DATASPHERE__BASE_URL": systems["emulator"],
+        "DGSYNC_DATASPHERE__TOKEN_URL": systems["emulator"] + "/oauth/token",
+        "DGSYNC_DATASPHERE__CLIENT_ID": "dgsync-demo",
+        "DGSYNC_DATASPHERE__CLIENT_SECRET": "dgsync-demo-secret",
+        "DGSYNC_GLUE__ENDPOINT_URL": systems["glue"],
+        "DGSYNC_GLUE__CALLS_PER_SECOND": "500",
+        "DGSYNC_GLUE__BURST": "500",
+        "DGSYNC_SYNC__RULES_FILE": str(rules),
+        "DGSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "DGSYNC_STATE_DIR": str(tmp_path / "state"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    })
+    return env
+
+
+def _dgsync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "dgsync"), *args], env=env, capture_output=True, text=True, timeout=240)
+
+
+def _databases(systems: dict[str, Any], prefix: str) -> set[str]:
+    glue = boto3.client("glue", endpoint_url=systems["moto"], region_name="eu-central-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return {d["Name"] for d in glue.get_databases()["DatabaseList"] if d["Name"].startswith(prefix)}
+
+
+def test_two_syncs_with_shared_objects_the_second_writes_nothing_and_nothing_is_rejected(
+    systems: dict[str, Any], tmp_path: Path
+) -> None:
+    prefix = "acc7_"
+    env = _env(systems, tmp_path, prefix)
+    assert _dgsync(env, "db", "upgrade").returncode == 0
+    proxy: CountingProxy = systems["proxy"]
+
+    first = _dgsync(env, "sync", "--format", "json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
+    assert report["status"] == "succeeded" and report["rejected"] == {}
+    databases = _databases(systems, prefix)
+    # No Glue database for a space the tenant does not show; the visible owner's objects are
+    # written once, in the owner's own database.
+    assert f"{prefix}{HIDDEN_OWNER.lower()}" not in databases
+    assert f"{prefix}{VISIBLE_OWNER.lower()}" in databases
+    shared = report["shared"]
+    assert any(k.startswith(f"{HIDDEN_OWNER}.") and "lineage node only" in v for k, v in shared.items())
+
+    before_calls, before_rejected = proxy.snapshot(), dict(proxy.rejected)
+    second = _dgsync(env, "sync", "--format", "json")
+    assert second.returncode == 0, second.stderr[-3000:]
+    calls = proxy.snapshot() - before_calls
+    rejected = {op: n - before_rejected.get(op, 0) for op, n in proxy.rejected.items()}
+    assert {op: n for op, n in calls.items() if is_write(op)} == {}, "0 mutating Glue calls"
+    assert {op: n for op, n in rejected.items() if n} == {}, "0 rejected Glue calls"
+
+    plan = _dgsync(env, "plan", "--format", "json")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    items = json.loads(plan.stdout)["items"]
+    assert items and {i["action"] for i in items} == {"noop"}, "plan after a sync lists only noops"
+
+
+def test_sync_of_one_consumer_space_writes_only_that_spaces_database(
+    systems: dict[str, Any], tmp_path: Path
+) -> None:
+    prefix = "acc7x_"
+    env = _env(systems, tmp_path, prefix)
+    assert _dgsync(env, "db", "upgrade").returncode == 0
+    result = _dgsync(env, "sync", "--space", "DP_SALARY", "--format", "json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _databases(systems, prefix) == {f"{prefix}dp_salary"}
+    report = json.loads(result.stdout)
+    assert all(i["object"].startswith(f"{prefix}dp_salary") for i in report["items"])
+    assert any(k.startswith(f"{VISIBLE_OWNER}.") for k in report["shared"])
