@@ -143,7 +143,7 @@ class EmulatorSettings(_Section):
 
 
 class WebSettings(_Section):
-    """The web frontends (Dog, Wolf, Bear): see ``core/websec.py`` and docs/operations-web.md."""
+    """The web frontends (Dog, Wolf, Bear): see ``core/websec.py`` and docs/operations.md."""
 
     #: Host names a request's ``Host`` header may carry (DNS rebinding). Empty: localhost,
     #: 127.0.0.1 and [::1] on a loopback bind; required on any other bind; any host in Bear.
