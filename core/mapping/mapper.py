@@ -25,6 +25,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import MappingError
+from core.glue.limits import (
+    MAX_COMMENT_BYTES,
+    MAX_DESCRIPTION_BYTES,
+    MAX_PARAMETER_KEY_BYTES,
+    MAX_PARAMETER_VALUE_BYTES,
+)
 from core.lineage import impact_in
 from core.models import (
     Asset,
@@ -50,16 +56,13 @@ from core.specs import (
     MappingResult,
     TableSpec,
 )
+from core.textutil import truncate_utf8 as _truncate
 
 from . import params as P
 from .names import NameAllocator
 from .rules import ColumnOverride, PartitionKey, ResolvedOverride, Rules
 from .types import DecimalFloatSetting, glue_type
 
-MAX_DESCRIPTION_BYTES = 2048
-MAX_COMMENT_BYTES = 255
-MAX_PARAMETER_KEY_BYTES = 255
-MAX_PARAMETER_VALUE_BYTES = 512_000
 ELLIPSIS = "…"
 
 Severity = Literal["info", "warning", "error"]
@@ -68,18 +71,11 @@ Severity = Literal["info", "warning", "error"]
 # -- small pure helpers ------------------------------------------------------------------------
 
 
-def truncate_utf8(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> tuple[str, bool]:
-    """Cut ``text`` to at most ``limit`` UTF-8 bytes without splitting a character.
-
-    A cut text ends in ``ellipsis`` (counted in the limit). Returns ``(text, was_cut)``.
-    """
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text, False
-    room = limit - len(ellipsis.encode("utf-8"))
-    if room < 0:
-        room, ellipsis = limit, ""
-    return data[:room].decode("utf-8", errors="ignore") + ellipsis, True
+def truncate_utf8(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to ``limit`` UTF-8 bytes with an ellipsis (:func:`core.textutil.truncate_utf8`),
+    and whether it was cut."""
+    cut = _truncate(text, limit, suffix=ELLIPSIS)
+    return cut, cut != text
 
 
 def split_utf8(text: str, limit: int) -> list[str]:
