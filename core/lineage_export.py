@@ -38,6 +38,7 @@ from core.lineage import GLUE_PREFIX, ColumnEdge, Edge, LineageGraph, Node, spli
 from core.models import Asset, AssetKind
 
 if TYPE_CHECKING:
+    from core.services import Services
     from core.specs import MappingResult
     from core.store.db import Store
 
@@ -105,6 +106,16 @@ def graph_from_assets(
                 if src_col:
                     graph.column_edges.add(ColumnEdge(source, src_col, node, spec.name, _SYNCED))
     return graph
+
+
+def graph_from_services(services: Services) -> LineageGraph:
+    """Extract every asset in scope now, map it under the configured rules and build the
+    graph (the complete picture: columns, column lineage, Glue tables as they would be)."""
+    from core.mapping.mapper import map_assets
+
+    result = services.extractor().extract()
+    mapping = map_assets(result.assets, services.rules(), env=services.settings.env, spaces=result.spaces)
+    return graph_from_assets(result.assets, mapping)
 
 
 def graph_from_store(store: Store, env: str) -> LineageGraph:
