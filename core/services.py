@@ -66,6 +66,11 @@ class Services:
         with self._lock:
             if self._datasphere_settings is None:
                 ds = self.settings.datasphere
+                if ds.client_secret is None and ds.client_secret_source:
+                    from core.credentials import aws_options, resolve_secret
+
+                    secret = resolve_secret(ds.client_secret_source, aws=aws_options(self.settings))
+                    ds = ds.model_copy(update={"client_secret": secret})
                 emu = self.emulator
                 if emu is not None:
                     from pydantic import SecretStr
