@@ -69,3 +69,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+from fixtures_glue import moto_endpoint  # noqa: E402,F401  (session moto server over HTTP)
