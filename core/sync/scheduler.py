@@ -230,6 +230,10 @@ class _Job:
     outcome: SliceOutcome | None = None
     lease_lost: bool = False
     renew_stop: threading.Event = field(default_factory=threading.Event)
+    #: The services and configuration version the run uses (chosen when it starts).
+    services: Services | None = None
+    config_version: int | None = None
+    config_error: DgsyncError | None = None
 
 
 # ------------------------------------------------------------------------ the scheduler
@@ -426,6 +430,11 @@ class Scheduler:
         except BaseException:
             self._finish_job(job, release=True)
             raise
+        try:
+            # The applied configuration version, fixed for the whole run (hot reload).
+            job.services, job.config_version = self.reloader.for_next_run()
+        except DgsyncError as exc:
+            job.config_error = exc
         job.thread = threading.Thread(target=self._run_job, args=(job, now), name=f"dgsync-slice-{key}", daemon=True)
         job.thread.start()
         return job, None
@@ -435,7 +444,9 @@ class Scheduler:
         renewer = threading.Thread(target=self._renew_loop, args=(job,), name=f"dgsync-lease-{key}", daemon=True)
         outcome = SliceOutcome(slice_key=key, status="error", started_at=started_at)
         try:
-            services, config_version = self.reloader.for_next_run()
+            if job.config_error is not None:
+                raise job.config_error
+            services, config_version = job.services or self.services, job.config_version
             engine = self.engine_factory(services)
             job.engine = engine
             if self._stop.is_set():
