@@ -75,6 +75,12 @@ class RulesError(ConfigError):
     default_hint = "Fix the mapping-rules file at the line shown; `dgsync rules test` validates it."
 
 
+class CredentialError(ConfigError):
+    """A credential source (env, file, Secrets Manager, SSM) could not give its secret."""
+
+    default_hint = "Check the credential reference (env:, file:, secretsmanager:, ssm:) and its access."
+
+
 class SourceError(DgsyncError):
     default_hint = "Check the Datasphere settings and run `dgsync check`."
 

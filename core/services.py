@@ -66,6 +66,11 @@ class Services:
         with self._lock:
             if self._datasphere_settings is None:
                 ds = self.settings.datasphere
+                if ds.client_secret is None and ds.client_secret_source:
+                    from core.credentials import aws_options, resolve_secret
+
+                    secret = resolve_secret(ds.client_secret_source, aws=aws_options(self.settings))
+                    ds = ds.model_copy(update={"client_secret": secret})
                 emu = self.emulator
                 if emu is not None:
                     from pydantic import SecretStr
@@ -181,6 +186,31 @@ class Services:
         from core.sync.scheduler import Scheduler
 
         return Scheduler(self, **options)
+
+    # -- configuration versions (hot reload) ------------------------------------------------
+    def with_settings(self, settings: Settings) -> Services:
+        """Services for ``settings`` sharing what already runs here: the embedded emulator and
+        Glue (started now if this profile embeds them), the store, and the Datasphere and Glue
+        clients when their settings did not change. Used to run the next sync under a newly
+        applied configuration version (core/config_versions.py) without a restart.
+
+        Close only the original: it closes the shared parts and whatever the derived services
+        started (they share one list of closers)."""
+        with self._lock:
+            _ = self.emulator
+            self.glue_endpoint_url()
+            self.store()
+            derived = Services(settings)
+            derived._closers = self._closers
+            derived._emulator = self._emulator
+            derived._embedded_glue = self._embedded_glue
+            derived._store = self._store
+            if settings.datasphere == self.settings.datasphere:
+                derived._datasphere_settings = self._datasphere_settings
+                derived._datasphere_client = self._datasphere_client
+            if settings.glue == self.settings.glue:
+                derived._glue = self._glue
+            return derived
 
     # -- lifecycle ----------------------------------------------------------------------
     def close(self) -> None:

@@ -53,6 +53,9 @@ class DatasphereSettings(_Section):
     authorize_url: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    #: Where to read the client secret when ``client_secret`` is not set: ``env:VAR``,
+    #: ``file:/path[#key]``, ``secretsmanager:ID[#key]`` or ``ssm:/name`` (core/credentials.py).
+    client_secret_source: str | None = None
     #: ``client_credentials`` (technical user) or ``authorization_code`` (interactive user,
     #: after ``dgsync login``).
     grant: Literal["client_credentials", "authorization_code"] = "client_credentials"
@@ -120,6 +123,15 @@ class SyncSettings(_Section):
     unmanaged_policy: Literal["skip_and_flag", "adopt"] = "skip_and_flag"
 
 
+class CredentialsSettings(_Section):
+    """AWS options of the Secrets Manager / SSM credential sources (default: Glue's)."""
+
+    region: str | None = None
+    profile: str | None = None
+    #: moto / localstack style endpoint for Secrets Manager and SSM.
+    endpoint_url: str | None = None
+
+
 class ScheduleSettings(_Section):
     """Frequency per priority class: ``realtime``, ``hourly``, ``daily`` or a cron expression."""
 
@@ -178,6 +190,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
+    credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     #: Shared secret for the web/API frontends outside dog (Bearer token).
     api_token: SecretStr | None = None
@@ -314,6 +327,8 @@ def enforce_profile(settings: Settings) -> None:
             hint="Set them (or use --env dog for the embedded emulator).",
         )
     secret = ds.client_secret.get_secret_value() if ds.client_secret else ""
+    if ds.client_secret is None and ds.client_secret_source:
+        return  # read from its source when the services are built (core/credentials.py)
     if ds.grant == "client_credentials" and secret.strip().lower() in PLACEHOLDER_SECRETS:
         raise ConfigError(
             f"environment {settings.env!r} refuses an empty or placeholder "

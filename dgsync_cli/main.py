@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_run",
     "dgsync_cli.cmd_deletions",
     "dgsync_cli.cmd_iam",
+    "dgsync_cli.cmd_lineage",
+    "dgsync_cli.cmd_config",
 )
 
 

@@ -128,6 +128,8 @@ class RunScope(_In):
     kinds: list[str] = Field(default_factory=list)
     priority: str | None = None
     assets: list[str] = Field(default_factory=list)
+    #: The configuration version the run used (``config_versions.id``), when one is applied.
+    config_version: int | None = None
 
 
 class RunCounts(_In):

@@ -16,6 +16,7 @@ Tables:
 * ``security_events`` token refreshes, auth failures, suspicious activity
 * ``lineage_edges``   upstream → downstream edges, replaced per downstream asset
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
+* ``config_versions`` immutable versions of the effective configuration (secrets redacted)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -340,8 +341,34 @@ class PendingDeletionRow(Base):
     __table_args__ = (Index(None, "status"),)
 
 
+class ConfigVersionRow(Base):
+    """One immutable version of an environment's effective configuration (settings + mapping
+    rules, secrets redacted). The newest version of an environment is the one applied."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    env: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the canonical JSON of ``settings`` + ``rules``.
+    hash: Mapped[str] = mapped_column(String(64))
+    #: The settings (JSON, secrets replaced by ``<redacted>``; ``sync.rules_file`` left out).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The mapping rules YAML text (empty: the built-in defaults).
+    rules: Mapped[str] = mapped_column(Text, default="")
+    #: ``apply``, ``promote`` or ``rollback``.
+    action: Mapped[str] = mapped_column(String(16))
+    #: The version this one was promoted or rolled back from.
+    source_id: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str]
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "env", "id"),)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "config_versions",
     "pending_deletions",
     "asset_cache",
     "run_items",

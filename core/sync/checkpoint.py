@@ -64,6 +64,7 @@ class Checkpoint:
         resume: bool,
         trigger: str,
         slice_key: str | None,
+        config_version: int | None = None,
     ) -> tuple[str, str | None]:
         """Record a new run (``running``); returns ``(run_id, resumed_from)``."""
         from core.store import repo
@@ -80,7 +81,8 @@ class Checkpoint:
                 kind="resume" if resumed_from else "sync",
                 trigger=trigger,
                 scope=RunScope(spaces=list(spaces or []), kinds=list(kinds or []),
-                               priority=priority.value if priority else None),
+                               priority=priority.value if priority else None,
+                               config_version=config_version),
                 slice_key=slice_key,
                 resumed_from=resumed_from,
             ))

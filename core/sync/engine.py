@@ -211,18 +211,20 @@ class SyncEngine:
         slice_key: str | None = None,
         priority: Priority | None = None,
         actor: str | None = None,
+        config_version: int | None = None,
     ) -> SyncReport:
         """Apply the plan; every object is checkpointed with its audit record.
 
         ``actor`` is who the audit records name (``cli:<user>``, ``key:<name>/<role>``,
         ``scheduler``, ``worker:<class>``); by default it follows the trigger.
+        ``config_version`` (the applied configuration version) is recorded in the run's scope.
         """
         ctx = self._new_context()
         checkpoint = Checkpoint(self.services.store(), self.settings,
                                 actor=actor or default_actor(trigger, slice_key))
         run_id, resumed_from = checkpoint.start_run(
             spaces=spaces, kinds=kinds, priority=priority, resume=resume, trigger=trigger,
-            slice_key=slice_key,
+            slice_key=slice_key, config_version=config_version,
         )
         ctx.run_id = run_id
         with bind_run(run_id):

@@ -23,6 +23,11 @@ it re-reads it: a second scheduler that saw the slice due a moment ago does not 
 Every run is ``engine.sync(priority=..., slice_key=..., trigger="scheduler", resume=True)``, so
 a run of the slice that was killed is resumed automatically.
 
+Hot reload: before each run the scheduler asks :class:`core.config_versions.ConfigReloader`
+for the services of the environment's applied configuration version; a version applied while
+the scheduler runs is used from the next run on (never mid-run), and the run records it
+(``scope.config_version``).
+
 A run that raises (or ends ``failed``) is logged and the slice retried after an exponential
 backoff (``backoff_base_s`` · 2^(n−1), at most ``backoff_max_s``, never sooner than the
 real-time interval for a real-time slice); it never stops the loop. A run stopped by shutdown
@@ -225,6 +230,10 @@ class _Job:
     outcome: SliceOutcome | None = None
     lease_lost: bool = False
     renew_stop: threading.Event = field(default_factory=threading.Event)
+    #: The services and configuration version the run uses (chosen when it starts).
+    services: Services | None = None
+    config_version: int | None = None
+    config_error: DgsyncError | None = None
 
 
 # ------------------------------------------------------------------------ the scheduler
@@ -247,7 +256,11 @@ class Scheduler:
     ) -> None:
         if engine_factory is None:
             engine_factory = _services_engine
+        from core.config_versions import ConfigReloader
+
         self.services = services
+        #: Hot reload: each run uses the environment's applied configuration version.
+        self.reloader = ConfigReloader(services)
         self.settings: ScheduleSettings = services.settings.schedule
         self.env: str = services.settings.env
         self.frequencies = frequencies(self.settings)
@@ -417,6 +430,11 @@ class Scheduler:
         except BaseException:
             self._finish_job(job, release=True)
             raise
+        try:
+            # The applied configuration version, fixed for the whole run (hot reload).
+            job.services, job.config_version = self.reloader.for_next_run()
+        except DgsyncError as exc:
+            job.config_error = exc
         job.thread = threading.Thread(target=self._run_job, args=(job, now), name=f"dgsync-slice-{key}", daemon=True)
         job.thread.start()
         return job, None
@@ -426,13 +444,19 @@ class Scheduler:
         renewer = threading.Thread(target=self._renew_loop, args=(job,), name=f"dgsync-lease-{key}", daemon=True)
         outcome = SliceOutcome(slice_key=key, status="error", started_at=started_at)
         try:
-            engine = self.engine_factory(self.services)
+            if job.config_error is not None:
+                raise job.config_error
+            services, config_version = job.services or self.services, job.config_version
+            engine = self.engine_factory(services)
             job.engine = engine
             if self._stop.is_set():
                 engine.request_stop()
             renewer.start()
-            log.info("slice started", extra={"slice": key, "holder": self.holder})
-            report = engine.sync(resume=True, trigger="scheduler", slice_key=key, priority=job.priority)
+            log.info("slice started", extra={"slice": key, "holder": self.holder,
+                                             "config_version": config_version})
+            options: dict[str, Any] = {} if config_version is None else {"config_version": config_version}
+            report = engine.sync(resume=True, trigger="scheduler", slice_key=key, priority=job.priority,
+                                 **options)
             outcome.status = str(getattr(report, "status", "succeeded"))
             outcome.run_id = getattr(report, "run_id", None)
         except DgsyncError as exc:
