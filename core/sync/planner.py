@@ -57,6 +57,10 @@ class _Inputs:
     context: dict[str, Asset] = field(default_factory=dict)
     stubs: list[Asset] = field(default_factory=list)
     replan: set[str] = field(default_factory=set)
+    #: Flows this run could not read (their last extracted version stands in), and whether a
+    #: flow listing of the group failed (then which tables flows write is unknown).
+    failed_flows: list[str] = field(default_factory=list)
+    flows_unlisted: bool = False
     verified: dict[str, str] = field(default_factory=dict)
 
 
@@ -183,18 +187,28 @@ class Planner:
             # deletable (403 today does not mean "gone").
             every = scope if scope is not None else [sp.name for sp in extraction.spaces]
             scope = [sp for sp in every if sp not in extraction.skipped_spaces]
+        flow_kinds = {k.value for k in (AssetKind.DATA_FLOW, AssetKind.REPLICATION_FLOW,
+                                        AssetKind.TRANSFORMATION_FLOW)}  # the kinds that write tables
         return _Inputs(
             group=group, fetched=[a for a in fetched if a.space in group], unchanged=unchanged,
             etags=etags, shared=shared, incomplete=incomplete,
             spaces=[sp for sp in extraction.spaces if sp.name in group], scope=scope,
+            failed_flows=sorted(f"{e.space}.{e.name}" for e in extraction.errors.values()
+                                if e.space in group and e.name and e.kind in flow_kinds),
+            flows_unlisted=any(
+                sp not in extraction.skipped_spaces
+                and flow_kinds - set(extraction.listings.get(sp, ())) - set(extraction.not_offered)
+                for sp in group
+            ) if extraction.listings else False,
         )
 
     def _add_context(self, inputs: _Inputs, live: LiveCatalog) -> None:
         """Unchanged assets: flows from the cache, drifted tables re-planned, the rest stubs."""
+        self._stand_in_for_failed_flows(inputs)
         unchanged = inputs.unchanged
         if not unchanged:
             return
-        inputs.context = self.view.cached([k for k, kind in unchanged.items() if AssetKind(kind).is_flow])
+        inputs.context.update(self.view.cached([k for k, kind in unchanged.items() if AssetKind(kind).is_flow]))
         inputs.replan = incremental.drifted(self.view, unchanged, live, inputs.verified)
         inputs.replan |= incremental.flow_targets(inputs.fetched, unchanged)
         if inputs.replan:
@@ -204,6 +218,26 @@ class Planner:
             for k, kind in unchanged.items()
             if k not in inputs.context
         ]
+
+    def _stand_in_for_failed_flows(self, inputs: _Inputs) -> None:
+        """A flow this run could not read still writes its targets: their table carries its
+        lineage. The flow's last extracted version stands in; without one (or when a flow
+        listing failed) the tables flows may write are kept as they are this run — never
+        written without their lineage, then rewritten with it."""
+        if not inputs.failed_flows and not inputs.flows_unlisted:
+            return
+        cached = self.view.cached(inputs.failed_flows)
+        inputs.context.update(cached)
+        missing = [k for k in inputs.failed_flows if k not in cached]
+        if not missing and not inputs.flows_unlisted:
+            return
+        why = (f"flow(s) {', '.join(missing)} could not be read" if missing
+               else "a flow listing could not be read") + \
+            " this run: a table a flow writes would lose its lineage"
+        targets = {AssetKind.LOCAL_TABLE, AssetKind.REMOTE_TABLE}
+        for asset in [a for a in inputs.fetched if a.kind in targets]:
+            inputs.incomplete.setdefault(asset.key, why)
+        inputs.fetched = [a for a in inputs.fetched if a.key not in inputs.incomplete]
 
     def _map(self, inputs: _Inputs) -> tuple[MappingResult, set[str]]:
         from core.mapping.mapper import map_assets
