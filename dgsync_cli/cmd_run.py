@@ -141,12 +141,18 @@ def register(group: click.Group) -> None:
         """
         from core.sync.scheduler import Scheduler
 
+        from core.governance.alerts import run_tick
+        from core.governance.security import install_store_sink
+
         settings = state.settings()
         with build_services(settings) as services:
+            remove_sink = install_store_sink(services.store(), settings)
             scheduler = Scheduler(services, max_concurrency=max_concurrency)
             scheduler.install_signal_handlers()
             if once:
                 outcomes = scheduler.run_once()
+                run_tick(services)
+                remove_sink()
                 if not outcomes:
                     click.echo("nothing due")
                 for o in outcomes:

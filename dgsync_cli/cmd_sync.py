@@ -103,6 +103,29 @@ def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any]) -> Any:
             return action(engine)
 
 
+def _sync_with_governance(engine: Any, run: Callable[[], Any]) -> Any:
+    """Run a sync with security signals stored, then check the alert rules against it (also
+    when it raised)."""
+    from datetime import UTC, datetime
+
+    from core.errors import DgsyncError
+    from core.governance.alerts import evaluate_after_run
+    from core.governance.security import install_store_sink
+
+    services = engine.services
+    started = datetime.now(UTC).replace(microsecond=0)
+    remove = install_store_sink(services.store(), services.settings)
+    try:
+        report = run()
+    except DgsyncError:
+        evaluate_after_run(services, run_id=None, since=started)
+        raise
+    finally:
+        remove()
+    evaluate_after_run(services, run_id=report.run_id, report=report)
+    return report
+
+
 def register(group: click.Group) -> None:
     @group.command("plan")
     @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
@@ -134,7 +157,9 @@ def register(group: click.Group) -> None:
         report = _run_engine(
             state,
             fmt,
-            lambda engine: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume),
+            lambda engine: _sync_with_governance(
+                engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+            ),
         )
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})

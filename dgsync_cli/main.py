@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_store",
     "dgsync_cli.cmd_run",
     "dgsync_cli.cmd_deletions",
+    "dgsync_cli.cmd_alerts",
 )
 
 
