@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from fixtures_glue import *  # noqa: F403
 
 from core.settings import AlertSettings, Settings
 from core.store import repo
