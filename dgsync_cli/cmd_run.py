@@ -139,10 +139,9 @@ def register(group: click.Group) -> None:
         objects in flight, leases are released, exit code 0). With --once, exit code 1
         when a slice failed.
         """
-        from core.sync.scheduler import Scheduler
-
         from core.governance.alerts import run_tick
         from core.governance.security import install_store_sink
+        from core.sync.scheduler import Scheduler
 
         settings = state.settings()
         with build_services(settings) as services:
