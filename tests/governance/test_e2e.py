@@ -120,3 +120,43 @@ def test_a_burst_of_bad_api_keys_raises_a_security_alert(
     (body,) = receiver.bodies("/oncall")
     assert body["alert"]["kind"] == "security" and "203.0.113.50" in body["text"]
     assert "s3cr3t" not in str(receiver.calls)
+
+
+def test_dgsync_sync_with_bad_credentials_stores_the_security_event_and_alerts(
+    settings: Settings, emulator: RunningEmulator, moto_endpoint: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from dgsync_cli.main import cli
+
+    config = tmp_path / "dgsync.yaml"
+    config.write_text(
+        "alerts:\n  channels:\n"
+        f"    - {{name: oncall, type: webhook, url: '{receiver.url}/oncall'}}\n"
+        "  rules:\n    - {name: failed, kind: run_failed, channels: [oncall]}\n",
+        encoding="utf-8",
+    )
+    env = {
+        "DGSYNC_ENV": "dog",
+        "DGSYNC_CONFIG_FILE": str(config),
+        "DGSYNC_DATABASE_URL": settings.database_url,
+        "DGSYNC_STATE_DIR": str(tmp_path / "state"),
+        "DGSYNC_DATASPHERE__BASE_URL": emulator.base_url,
+        "DGSYNC_DATASPHERE__TOKEN_URL": emulator.token_url,
+        "DGSYNC_DATASPHERE__CLIENT_ID": emulator.client_id,
+        "DGSYNC_DATASPHERE__CLIENT_SECRET": "not-the-secret-4711",
+        "DGSYNC_DATASPHERE__MAX_RETRIES": "1",
+        "DGSYNC_GLUE__ENDPOINT_URL": moto_endpoint,
+    }
+    result = CliRunner().invoke(cli, ["sync"], env=env, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    (body,) = receiver.bodies("/oncall")
+    assert body["alert"]["kind"] == "run_failed"
+    assert "DGSYNC_DATASPHERE__CLIENT_SECRET" in (body["alert"]["hint"] or "")
+    with build_services(settings) as services, services.store().session() as s:
+        events = repo.list_security_events(session=s)
+        sync_audit = repo.query_audit(session=s, filters=None)
+    assert "token_refresh_failed" in {e.kind for e in events}
+    assert [(a.action, a.details.get("status")) for a in sync_audit] == [("sync", "failed")]
+    assert sync_audit[0].actor.startswith("cli:")
+    assert "not-the-secret-4711" not in repr(events) + repr(sync_audit) + str(receiver.calls)
