@@ -33,6 +33,7 @@ secrets.
     ├── OwnershipError              an object is not managed by dgsync
     ├── StoreError                  the state store failed or is not migrated
     │   └── LeaseHeld               another worker holds the lease of a slice
+    ├── AlertDeliveryError          an alert channel (webhook, Slack, SNS) refused or failed
     └── SyncAborted                 a run was stopped (fail-safe, shutdown)
 """
 
@@ -188,3 +189,10 @@ class LeaseHeld(StoreError):
 
 class SyncAborted(DgsyncError):
     default_hint = "Nothing was lost; the next run resumes where this one stopped."
+
+
+class AlertDeliveryError(DgsyncError):
+    default_hint = (
+        "Check the channel's URL or SNS topic in the alerts settings and that it is reachable; "
+        "`dgsync alerts test CHANNEL` sends a test alert."
+    )

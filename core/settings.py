@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -166,6 +167,94 @@ class WebSettings(_Section):
     secret_key: SecretStr | None = None
 
 
+AlertKind = Literal[
+    "run_failed",
+    "run_partial",
+    "throttling",
+    "drift",
+    "deletions_held",
+    "failsafe",
+    "token_expiring",
+    "dlq_not_empty",
+    "security",
+]
+ALERT_KINDS: tuple[str, ...] = (
+    "run_failed", "run_partial", "throttling", "drift", "deletions_held", "failsafe",
+    "token_expiring", "dlq_not_empty", "security",
+)
+
+
+class AlertChannelSettings(_Section):
+    """Where alerts go. ``webhook``: JSON POST; ``slack``: a Slack-compatible incoming webhook
+    (``{"text": ...}``); ``sns``: an SNS topic (JSON message); ``email``: an SNS topic with
+    e-mail subscriptions (subject + plain-text body)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    type: Literal["webhook", "slack", "sns", "email"]
+    #: Webhook URL (a secret: Slack webhook URLs carry their token in the path).
+    url: SecretStr | None = None
+    topic_arn: str | None = None
+    region: str | None = None
+    #: SNS endpoint override (tests, VPC endpoints).
+    endpoint_url: str | None = None
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+class AlertRuleSettings(_Section):
+    """One alert rule: a condition kind, its threshold and the escalation chain of channels."""
+
+    name: str = Field(min_length=1, max_length=64)
+    kind: AlertKind
+    #: Channel names, in escalation order: the first is notified at once, the next one when
+    #: the alert is not acknowledged within ``escalate_after_s``.
+    channels: list[str] = Field(default_factory=list)
+    escalate_after_s: float = Field(default=900.0, gt=0)
+    #: ``run_partial``: N runs in a row; ``throttling``: throttled calls per minute of run
+    #: time; ``token_expiring``: seconds before expiry. Empty: the kind's default.
+    threshold: float | None = Field(default=None, ge=0)
+    severity: Literal["info", "warning", "critical"] = "warning"
+    enabled: bool = True
+
+
+class AlertSettings(_Section):
+    """Alert rules, channels and the detection thresholds of suspicious activity."""
+
+    enabled: bool = True
+    channels: list[AlertChannelSettings] = Field(default_factory=list)
+    rules: list[AlertRuleSettings] = Field(default_factory=list)
+    #: An alert whose condition has not fired again for this long is resolved (a condition
+    #: that fires again before then is the same alert: a flapping check alerts once).
+    resolve_after_s: float = Field(default=3600.0, gt=0)
+    #: Failed API-key logins from one source within the window that make a burst.
+    failed_auth_burst: int = Field(default=5, ge=1)
+    failed_auth_window_s: float = Field(default=300.0, gt=0)
+    #: Datasphere 401/403 answers within the window that make a burst.
+    denied_burst: int = Field(default=5, ge=1)
+    denied_window_s: float = Field(default=300.0, gt=0)
+    #: A run deleting/deprecating more than ``factor`` × the median of the last runs (and at
+    #: least ``min``) is suspicious.
+    deletion_spike_factor: float = Field(default=5.0, gt=1)
+    deletion_spike_min: int = Field(default=10, ge=1)
+    #: Hours (UTC) in which writes are expected, ``HH:MM-HH:MM`` (may wrap midnight).
+    #: Empty: any time. Writes outside it raise a security alert.
+    write_window_utc: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    #: When the OAuth client secret (or the refresh token) expires, if known: the
+    #: ``token_expiring`` rule warns ahead of it.
+    credentials_expire_at: datetime | None = None
+    #: The SQS dead-letter queue of the Bear worker; the ``dlq_not_empty`` rule watches it.
+    dlq_url: str | None = None
+    dlq_region: str | None = None
+    dlq_endpoint_url: str | None = None
+
+
+class AuditSettings(_Section):
+    """Audit trail retention."""
+
+    #: Audit records (and security events) older than this are pruned by
+    #: ``dgsync audit prune`` and ``dgsync alerts tick``. 0: keep forever.
+    retention_days: int = Field(default=400, ge=0)
+
+
 class Settings(BaseSettings):
     """All dgsync settings."""
 
@@ -192,6 +281,8 @@ class Settings(BaseSettings):
     emulator: EmulatorSettings = Field(default_factory=EmulatorSettings)
     credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     #: Shared secret for the web/API frontends outside dog (Bearer token).
     api_token: SecretStr | None = None
 

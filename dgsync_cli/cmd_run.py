@@ -139,14 +139,19 @@ def register(group: click.Group) -> None:
         objects in flight, leases are released, exit code 0). With --once, exit code 1
         when a slice failed.
         """
+        from core.governance.alerts import run_tick
+        from core.governance.security import install_store_sink
         from core.sync.scheduler import Scheduler
 
         settings = state.settings()
         with build_services(settings) as services:
+            remove_sink = install_store_sink(services.store(), settings)
             scheduler = Scheduler(services, max_concurrency=max_concurrency)
             scheduler.install_signal_handlers()
             if once:
                 outcomes = scheduler.run_once()
+                run_tick(services)
+                remove_sink()
                 if not outcomes:
                     click.echo("nothing due")
                 for o in outcomes:

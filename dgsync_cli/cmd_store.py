@@ -120,35 +120,50 @@ def register(group: click.Group) -> None:
         if check and current != head:
             raise SystemExit(1)
 
-    @group.command("audit")
+    @group.group("audit", invoke_without_command=True)
     @click.option("--since", help="From this time on: ISO date/time (UTC if no zone) or 24h, 7d.")
     @click.option("--until", help="Before this time (same forms as --since).")
-    @click.option("--actor", help="Only records by this actor.")
+    @click.option("--actor", help="Only records by this actor (cli:<user>, key:<name>/<role>, "
+                  "scheduler, worker:<class>).")
+    @click.option("--audit-env", "audit_env", metavar="ENV",
+                  help="Only records of this environment (default: every environment).")
     @click.option("--object", "object_", metavar="TEXT",
                   help="Only objects containing TEXT (case-insensitive).")
-    @click.option("--action", help="Only this action (create_table, update_table...).")
+    @click.option("--action", help="Only this action (create, update, config_change, login...).")
     @click.option("--run", "run_id", metavar="RUN_ID", help="Only records of this run.")
     @click.option("--system", type=click.Choice([s.value for s in AuditSystem]),
                   help="Only records about this system.")
+    @click.option("--search", metavar="TEXT",
+                  help="Full text: TEXT in the actor, object, action, run id or details.")
     @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
-                  help="Newest records shown in the table (json/csv export every match).")
-    @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                  default="table", show_default=True)
+                  help="Newest records shown in the table (json/jsonl/csv export every match).")
+    @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]),
+                  default="table", show_default=True,
+                  help="json/jsonl/csv are streamed, oldest first, whatever the size.")
+    @click.pass_context
     @pass_state
     @handle_errors
     def audit(
         state: CliState,
+        ctx: click.Context,
         since: str | None,
         until: str | None,
         actor: str | None,
+        audit_env: str | None,
         object_: str | None,
         action: str | None,
         run_id: str | None,
         system: str | None,
+        search: str | None,
         limit: int,
         fmt: str,
     ) -> None:
-        """Show or export the audit trail: every write dgsync made (never secrets)."""
+        """Show or export the audit trail: every write and user action, with its actor
+        (never secrets). `dgsync audit prune` applies the retention."""
+        if ctx.invoked_subcommand is not None:
+            return
+        from core.governance import audit as audit_service
+
         filters = AuditFilter(
             since=parse_time(since, option="--since") if since else None,
             until=parse_time(until, option="--until") if until else None,
@@ -157,20 +172,51 @@ def register(group: click.Group) -> None:
             action=action,
             run_id=run_id,
             system=AuditSystem(system) if system else None,
+            env=audit_env,
+            search=search,
         )
         settings = state.settings()
         store = _db().store_from_settings(settings.database_url, env=settings.env)
         try:
-            with store.session(readonly=True) as session:
-                if fmt == "table":
-                    _print_table(_repo().query_audit(session=session, filters=filters, limit=limit))
-                else:
-                    text = _repo().export_audit(
-                        session=session, filters=filters, fmt="json" if fmt == "json" else "csv"
-                    )
-                    click.echo(text, nl=False)
+            if fmt == "table":
+                _print_table(audit_service.query(store, filters, limit=limit))
+            else:
+                for chunk in audit_service.export(store, fmt, filters):  # type: ignore[arg-type]
+                    click.echo(chunk, nl=False)
         finally:
             store.dispose()
+
+    @audit.command("prune")
+    @click.option("--older-than", "older_than", metavar="DAYS", type=click.IntRange(min=1),
+                  default=None, help="Retention in days (default: DGSYNC_AUDIT__RETENTION_DAYS).")
+    @click.option("--dry-run", is_flag=True, help="Count what would go; delete nothing.")
+    @pass_state
+    @handle_errors
+    def audit_prune(state: CliState, older_than: int | None, dry_run: bool) -> None:
+        """Delete audit records and security events older than the retention."""
+        from core.governance import audit as audit_service
+        from core.sync.engine import default_actor
+
+        settings = state.settings()
+        days = older_than if older_than is not None else settings.audit.retention_days
+        if days <= 0:
+            click.echo("retention is 0 (keep forever): nothing pruned")
+            return
+        store = _db().store_from_settings(settings.database_url, env=settings.env)
+        try:
+            result = audit_service.prune(store, retention_days=days, dry_run=dry_run)
+            if not dry_run:
+                audit_service.record_action(
+                    store, actor=default_actor("cli"), action="audit_prune", object="audit",
+                    env=settings.env, details={"retention_days": days, "audit": result.audit,
+                                               "security_events": result.security_events},
+                )
+        finally:
+            store.dispose()
+        verb = "would delete" if dry_run else "deleted"
+        cutoff = result.before.isoformat(timespec="seconds") if result.before else "-"
+        click.echo(f"{verb} {result.audit} audit record(s) and {result.security_events} security "
+                   f"event(s) older than {days} days (before {cutoff})")
 
 
 def _db() -> Any:

@@ -103,6 +103,48 @@ def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any]) -> Any:
             return action(engine)
 
 
+def _sync_with_governance(engine: Any, run: Callable[[], Any]) -> Any:
+    """Run a sync with security signals stored, then check the alert rules against it (also
+    when it raised)."""
+    from datetime import UTC, datetime
+
+    from core.errors import DgsyncError
+    from core.governance.alerts import evaluate_after_run
+    from core.governance.security import install_store_sink
+
+    services = engine.services
+    started = datetime.now(UTC).replace(microsecond=0)
+    remove = install_store_sink(services.store(), services.settings)
+    try:
+        report = run()
+    except DgsyncError as exc:
+        _audit_user_action(services, "sync", None, {"status": "failed", "error": exc.code})
+        evaluate_after_run(services, run_id=None, since=started)
+        raise
+    finally:
+        remove()
+    _audit_user_action(services, "sync", report.run_id, {"status": report.status, "counts": report.counts})
+    evaluate_after_run(services, run_id=report.run_id, report=report)
+    return report
+
+
+def _audit_user_action(services: Any, action: str, run_id: str | None, details: dict[str, Any]) -> None:
+    """Audit who ran a sync or a plan (the writes themselves are audited by the engine)."""
+    from core.errors import DgsyncError
+    from core.governance.audit import record_action
+    from core.sync.engine import default_actor
+
+    try:
+        record_action(services.store(), actor=default_actor("cli"), action=action,
+                      object=f"run:{run_id}" if run_id else action, env=services.settings.env,
+                      run_id=run_id, details=details)
+    except DgsyncError as exc:  # the audit of the request itself must not fail the command
+        from core.log import get_logger
+
+        get_logger(__name__).warning("could not audit the command",
+                                     extra={"action": action, "error": exc.message, "hint": exc.hint})
+
+
 def register(group: click.Group) -> None:
     @group.command("plan")
     @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
@@ -113,9 +155,13 @@ def register(group: click.Group) -> None:
     @handle_errors
     def plan_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str, show_all: bool) -> None:
         """Show what a sync would do, with field-level diffs and impact. Writes nothing."""
-        report = _run_engine(
-            state, fmt, lambda engine: engine.dry_run(spaces=spaces or None, kinds=kinds or None)
-        )
+        def plan_and_audit(engine: Any) -> Any:
+            report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
+            _audit_user_action(engine.services, "plan", None,
+                               {"counts": report.counts, "spaces": list(spaces), "kinds": list(kinds)})
+            return report
+
+        report = _run_engine(state, fmt, plan_and_audit)
         if fmt == "json":
             echo_json(report.model_dump(mode="json"))
             return
@@ -134,7 +180,9 @@ def register(group: click.Group) -> None:
         report = _run_engine(
             state,
             fmt,
-            lambda engine: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume),
+            lambda engine: _sync_with_governance(
+                engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+            ),
         )
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})

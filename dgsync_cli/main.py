@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_iam",
     "dgsync_cli.cmd_lineage",
     "dgsync_cli.cmd_config",
+    "dgsync_cli.cmd_alerts",
 )
 
 

@@ -178,7 +178,7 @@ class TokenManager:
             token = self._token
             if token is not None and token.fresh(self._clock()):
                 return token.access_token
-            self._token = self._obtain()
+            self._token = self._obtain_signalled()
             return self._token.access_token
 
     def current(self) -> Token | None:
@@ -188,7 +188,7 @@ class TokenManager:
     def fetch(self) -> Token:
         """Fetch a new token now, whatever the state (``dgsync check``)."""
         with self._lock:
-            self._token = self._obtain()
+            self._token = self._obtain_signalled()
             return self._token
 
     def invalidate(self, access_token: str | None = None) -> None:
@@ -275,6 +275,20 @@ class TokenManager:
         os.chmod(path, 0o600)
 
     # -- internals ------------------------------------------------------------------------
+    def _obtain_signalled(self) -> Token:
+        """:meth:`_obtain`; a refused token request is also a security signal."""
+        try:
+            return self._obtain()
+        except AuthError as exc:
+            from core.governance.events import TOKEN_REFRESH_FAILED, emit_security_signal
+
+            emit_security_signal(
+                TOKEN_REFRESH_FAILED, source="datasphere", grant=self.grant,
+                client_id=self.settings.client_id, diagnosis=str(diagnosis_of(exc)),
+                message=exc.message,
+            )
+            raise
+
     def _obtain(self) -> Token:
         if self.grant == "client_credentials":
             return self._request({"grant_type": "client_credentials"}, grant="client_credentials")

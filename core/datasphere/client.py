@@ -218,6 +218,17 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+DATASPHERE_UNAUTHORIZED_KIND = "datasphere_unauthorized"
+DATASPHERE_FORBIDDEN_KIND = "datasphere_forbidden"
+
+
+def _signal_denied(kind: str, url: str, **detail: Any) -> None:
+    """A 401/403 is a security signal (see :mod:`core.governance.events`); the path only."""
+    from core.governance.events import emit_security_signal
+
+    emit_security_signal(kind, source="datasphere", path=urlsplit(url).path, **detail)
+
+
 class DatasphereClient:
     """HTTP access to one Datasphere tenant (or the emulator)."""
 
@@ -347,6 +358,7 @@ class DatasphereClient:
             self.stats.add(route, "requests")
             status = resp.status_code
             if status == 401:
+                _signal_denied(DATASPHERE_UNAUTHORIZED_KIND, full, retried=reauthenticated)
                 if not reauthenticated:
                     reauthenticated = True
                     self.stats.add(route, "reauth")
@@ -453,6 +465,7 @@ class DatasphereClient:
                 Diagnosis.HTML_LOGIN_PAGE,
             )
         if status == 403:
+            _signal_denied(DATASPHERE_FORBIDDEN_KIND, url)
             return with_diagnosis(
                 AccessDenied(f"access denied (403) to {path}{suffix}"), Diagnosis.NOT_A_MEMBER
             )

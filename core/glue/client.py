@@ -276,6 +276,11 @@ class GlueClient:
             error_code = code
             translated = self._translate(operation, params, code, message, state)
             throttled = isinstance(translated, TargetThrottled)
+            if isinstance(translated, TargetAccessDenied):
+                from core.governance.events import GLUE_ACCESS_DENIED, emit_security_signal
+
+                emit_security_signal(GLUE_ACCESS_DENIED, source="glue", operation=operation,
+                                     object=_describe(params), code=code)
             raise translated from exc
         except DgsyncError as exc:  # e.g. assume-role failure during request signing
             error_code = type(exc).__name__

@@ -149,6 +149,7 @@ def decide(
                 object=row.object,
                 action="approve_deletion" if approve else "reject_deletion",
                 details={"asset": row.asset, "planned": row.action, "reason": row.reason},
+                env=env,
             ),
         )
     return decided

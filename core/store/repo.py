@@ -21,7 +21,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -545,6 +557,7 @@ def _add_audit(session: Session, entry: AuditIn) -> AuditRow:
         before_hash=entry.before_hash,
         after_hash=entry.after_hash,
         details=entry.details,
+        env=entry.env,
     )
     session.add(row)
     session.flush()
@@ -575,6 +588,27 @@ def _audit_query(filters: AuditFilter | None) -> Select[AuditRow]:
         stmt = stmt.where(AuditRow.run_id == f.run_id)
     if f.system is not None:
         stmt = stmt.where(AuditRow.system == f.system.value)
+    if f.env is not None:
+        of_runs = select(RunRow.id).where(RunRow.env == f.env)
+        stmt = stmt.where(
+            or_(AuditRow.env == f.env, and_(AuditRow.env.is_(None), AuditRow.run_id.in_(of_runs)))
+        )
+    if f.search:
+        needle = f.search.lower()
+        stmt = stmt.where(
+            or_(
+                *(
+                    func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        AuditRow.actor,
+                        AuditRow.object,
+                        AuditRow.action,
+                        func.coalesce(AuditRow.run_id, ""),
+                        cast(AuditRow.details, String),
+                    )
+                )
+            )
+        )
     return stmt
 
 
@@ -733,7 +767,8 @@ def set_schedule_state(*, session: Session, state: ScheduleStateIn) -> ScheduleS
 
 
 def record_security_event(*, session: Session, event: SecurityEventIn) -> SecurityEventOut:
-    row = SecurityEventRow(ts=event.ts, kind=event.kind, actor=event.actor, detail=event.detail)
+    row = SecurityEventRow(ts=event.ts, kind=event.kind, actor=event.actor, detail=event.detail,
+                           source=event.source, env=event.env)
     session.add(row)
     session.flush()
     return SecurityEventOut.model_validate(row)
@@ -745,13 +780,22 @@ def list_security_events(
     since: datetime | None = None,
     kind: str | None = None,
     limit: int = 100,
+    source: str | None = None,
+    actor: str | None = None,
+    until: datetime | None = None,
 ) -> list[SecurityEventOut]:
     """Security events, newest first."""
     stmt = select(SecurityEventRow)
     if since is not None:
         stmt = stmt.where(SecurityEventRow.ts >= since)
+    if until is not None:
+        stmt = stmt.where(SecurityEventRow.ts < until)
     if kind is not None:
         stmt = stmt.where(SecurityEventRow.kind == kind)
+    if source is not None:
+        stmt = stmt.where(SecurityEventRow.source == source)
+    if actor is not None:
+        stmt = stmt.where(SecurityEventRow.actor == actor)
     stmt = stmt.order_by(SecurityEventRow.ts.desc(), SecurityEventRow.id.desc()).limit(limit)
     return [SecurityEventOut.model_validate(row) for row in session.scalars(stmt)]
 

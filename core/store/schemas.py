@@ -337,7 +337,8 @@ class AuditIn(_In):
     before_hash: str | None = None
     after_hash: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
-
+    #: The environment; may stay empty for records of a run (the run's environment applies).
+    env: str | None = None
 
     @field_validator("details")
     @classmethod
@@ -356,6 +357,7 @@ class AuditOut(_Out):
     before_hash: str | None
     after_hash: str | None
     details: dict[str, Any]
+    env: str | None = None
 
 
 class AuditFilter(_In):
@@ -369,7 +371,10 @@ class AuditFilter(_In):
     action: str | None = None
     run_id: str | None = None
     system: AuditSystem | None = None
-
+    #: The record's environment, or that of its run.
+    env: str | None = None
+    #: Case-insensitive full text: actor, object, action, run id or details.
+    search: str | None = None
 
 
 AuditFormat = Literal["json", "csv"]
@@ -386,6 +391,7 @@ AUDIT_CSV_COLUMNS: tuple[str, ...] = (
     "before_hash",
     "after_hash",
     "details",
+    "env",
 )
 
 
@@ -453,7 +459,9 @@ class SecurityEventIn(_In):
     kind: str
     actor: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
-
+    #: Where it came from: a client address, ``datasphere``, ``glue``...
+    source: str | None = None
+    env: str | None = None
 
     @field_validator("detail")
     @classmethod
@@ -467,6 +475,8 @@ class SecurityEventOut(_Out):
     kind: str
     actor: str | None
     detail: dict[str, Any]
+    source: str | None = None
+    env: str | None = None
 
 
 class LeaseOut(_Out):

@@ -17,6 +17,7 @@ Tables:
 * ``lineage_edges``   upstream → downstream edges, replaced per downstream asset
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 * ``config_versions`` immutable versions of the effective configuration (secrets redacted)
+* ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -237,12 +238,16 @@ class AuditRow(Base):
     before_hash: Mapped[str | None]
     after_hash: Mapped[str | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The environment (0004); NULL on older records and on records of a run (the run's
+    #: environment applies, see :func:`core.store.repo.query_audit`).
+    env: Mapped[str | None] = mapped_column(String(16), default=None)
 
     __table_args__ = (
         Index(None, "ts"),
         Index(None, "run_id"),
         Index(None, "object"),
         Index(None, "actor"),
+        Index(None, "env"),
     )
 
 
@@ -280,8 +285,11 @@ class SecurityEventRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Where it came from: a client address, ``datasphere``, ``glue``... (0004).
+    source: Mapped[str | None] = mapped_column(default=None)
+    env: Mapped[str | None] = mapped_column(String(16), default=None)
 
-    __table_args__ = (Index(None, "ts"), Index(None, "kind"))
+    __table_args__ = (Index(None, "ts"), Index(None, "kind"), Index(None, "source"))
 
 
 class LineageEdgeRow(Base):
@@ -366,9 +374,78 @@ class ConfigVersionRow(Base):
     __table_args__ = (Index(None, "env", "id"),)
 
 
+class AlertRow(Base):
+    """An alert: one per condition (``dedup_key``) until it is resolved.
+
+    ``status``: ``open`` (notified, escalating), ``acked`` (someone took it), ``resolved``
+    (quiet for ``alerts.resolve_after_s``). ``level`` is the index of the last channel of its
+    rule's escalation chain that was notified. See :mod:`core.governance.alerts`.
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    env: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str]
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str]
+    message: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    acked_by: Mapped[str | None]
+    acked_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "dedup_key", "status"), Index(None, "status"))
+
+
+class AlertNotificationRow(Base):
+    """One delivery attempt of an alert to a channel."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    ts: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "alert_id"),)
+
+
+class AlertMuteRow(Base):
+    """Silence for a rule name, an alert kind or a dedup key until ``until``."""
+
+    __tablename__ = "alert_mutes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    env: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str]
+    until: Mapped[datetime]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "env", "until"),)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
     "config_versions",
+    "alert_notifications",
+    "alerts",
+    "alert_mutes",
     "pending_deletions",
     "asset_cache",
     "run_items",

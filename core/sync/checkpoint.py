@@ -171,7 +171,7 @@ class SpaceCheckpoint:
             repo.record_audit(session=session, entry=AuditIn(
                 actor=self.parent.actor, run_id=run_id, system=AuditSystem.GLUE, object=item.object,
                 action=f"{item.action.value}_database", after_hash=after_hash,
-                details={"reason": item.reason},
+                details={"reason": item.reason}, env=self.parent.env,
             ))
 
     def item(
@@ -217,6 +217,7 @@ class SpaceCheckpoint:
             action=item.action.value, before_hash=item.live_hash, after_hash=item.desired_hash,
             details={"asset": asset_key, "reason": item.reason,
                      "diffs": [d.model_dump(mode="json") for d in item.diffs[:50]]},
+            env=self.parent.env,
         )
 
     def _state(

@@ -83,6 +83,8 @@ DEFAULT_BACKOFF_BASE_S = 30.0
 DEFAULT_BACKOFF_MAX_S = 900.0
 #: How often ``run_forever`` looks at the schedule when nothing else wakes it (seconds).
 DEFAULT_TICK_S = 1.0
+#: How often the loop runs the alert tick (escalation, periodic checks).
+ALERT_TICK_S = 60.0
 #: Leases are renewed (and run heartbeats refreshed) at least this often (seconds).
 MAX_RENEW_EVERY_S = 30.0
 
@@ -228,6 +230,8 @@ class _Job:
     thread: threading.Thread | None = None
     engine: SliceEngine | None = None
     outcome: SliceOutcome | None = None
+    #: The engine's report of the run (for the alert rules).
+    report: Any = None
     lease_lost: bool = False
     renew_stop: threading.Event = field(default_factory=threading.Event)
     #: The services and configuration version the run uses (chosen when it starts).
@@ -278,6 +282,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._failures: dict[str, int] = {}
+        self._last_alert_tick: datetime | None = None
         #: Every outcome of this scheduler, oldest first (bounded).
         self.history: list[SliceOutcome] = []
 
@@ -343,6 +348,7 @@ class Scheduler:
             while not self._stop.is_set():
                 wait_s = self.tick_s
                 try:
+                    self._alerts_tick()
                     wait_s = self._tick()
                 except DgsyncError as exc:
                     log.error("scheduler tick failed", extra={"error": exc.message, "hint": exc.hint})
@@ -457,6 +463,7 @@ class Scheduler:
             options: dict[str, Any] = {} if config_version is None else {"config_version": config_version}
             report = engine.sync(resume=True, trigger="scheduler", slice_key=key, priority=job.priority,
                                  **options)
+            job.report = report
             outcome.status = str(getattr(report, "status", "succeeded"))
             outcome.run_id = getattr(report, "run_id", None)
         except DgsyncError as exc:
@@ -475,11 +482,29 @@ class Scheduler:
             outcome.next_due_at = self._record_finish(job, outcome)
             job.outcome = outcome
             self._finish_job(job, release=True)
+            self._alerts_after_run(job, outcome)
             log.info(
                 "slice finished",
                 extra={"slice": key, "status": outcome.status, "run": outcome.run_id,
                        "next_due_at": outcome.next_due_at.isoformat() if outcome.next_due_at else None},
             )
+
+    def _alerts_after_run(self, job: _Job, outcome: SliceOutcome) -> None:
+        """Alert rules over the slice's finished run (never raises; see core.governance)."""
+        from core.governance.alerts import evaluate_after_run
+
+        evaluate_after_run(self.services, run_id=outcome.run_id, report=job.report,
+                           slice_key=outcome.slice_key, since=outcome.started_at)
+
+    def _alerts_tick(self) -> None:
+        """Escalation and periodic alert checks, at most once a minute (never raises)."""
+        now = self.clock()
+        if self._last_alert_tick is not None and (now - self._last_alert_tick).total_seconds() < ALERT_TICK_S:
+            return
+        self._last_alert_tick = now
+        from core.governance.alerts import run_tick
+
+        run_tick(self.services)
 
     def _record_finish(self, job: _Job, outcome: SliceOutcome) -> datetime | None:
         """Write last_finished/last_run_id/next_due_at (before the lease is released)."""

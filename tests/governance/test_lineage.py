@@ -144,18 +144,18 @@ def test_the_validator_rejects_broken_events(tenant_graph: LineageGraph) -> None
 
 
 def test_export_to_a_file_and_to_an_http_endpoint(tenant_graph: LineageGraph, tmp_path: Path,
-                                                   receiver: Any) -> None:
+                                                   lineage_receiver: Any) -> None:
     events = openlineage_events(tenant_graph.neighbourhood(FLOW, depth=2))
     out = tmp_path / "lineage.jsonl"
     assert write_events(events, out) == len(events)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line) for line in lines] == events
-    assert post_events(events, receiver.url) == len(events)
-    assert receiver.bodies == events
-    assert set(receiver.paths) == {"/api/v1/lineage"}
-    receiver.status = 500
+    assert post_events(events, lineage_receiver.url) == len(events)
+    assert lineage_receiver.bodies == events
+    assert set(lineage_receiver.paths) == {"/api/v1/lineage"}
+    lineage_receiver.status = 500
     with pytest.raises(TargetUnavailable) as err:
-        post_events(events, receiver.url)
+        post_events(events, lineage_receiver.url)
     assert "500" in err.value.message and err.value.hint
 
 
@@ -192,7 +192,7 @@ def test_graph_from_the_store_follows_stored_edges_to_glue_tables(store: object)
     assert g.paths("S.A", "glue:s.v") == [["S.A", "S.V", "glue:s.v"]]
 
 
-def test_cli_lineage_path_export_and_unknown_asset(tmp_path: Path, receiver: Any) -> None:
+def test_cli_lineage_path_export_and_unknown_asset(tmp_path: Path, lineage_receiver: Any) -> None:
     env = {"DGSYNC_ENV": "dog", "DGSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
            "DGSYNC_STATE_DIR": str(tmp_path / "state")}
     run = CliRunner()
@@ -206,9 +206,9 @@ def test_cli_lineage_path_export_and_unknown_asset(tmp_path: Path, receiver: Any
     events = [json.loads(x) for x in out.read_text().splitlines()]
     assert events and all(validate_event(e) == [] for e in events)
     res = run.invoke(cli, ["lineage", "export", "--format", "openlineage", "--asset", FLOW,
-                           "--url", receiver.url], env=env)
+                           "--url", lineage_receiver.url], env=env)
     assert res.exit_code == 0, res.output
-    assert len(receiver.bodies) == len(events)
+    assert len(lineage_receiver.bodies) == len(events)
     res = run.invoke(cli, ["lineage", "show", "NOPE.NOTHING"], env=env)
     assert res.exit_code == 2
     assert "not in the lineage graph" in res.output and "hint:" in res.output
