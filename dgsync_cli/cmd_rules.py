@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from core.errors import ConfigError, NotFound, RulesError
+from core.errors import ConfigError, RulesError
 from core.mapping.mapper import AssetPreview, map_asset_preview
 from core.mapping.rules import check_rules, default_rules, parse_rules
 from core.models import Asset, Space
@@ -76,7 +76,7 @@ def _pick(assets: Sequence[Asset], ref: str) -> Asset:
     space = ref.partition(".")[0]
     names = sorted(a.name for a in assets if a.space == space)
     shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
-    raise NotFound(
+    raise ConfigError(  # the --asset argument names nothing: bad input (exit code 2)
         f"asset {ref} not found" + (f"; {space} has: {shown}" if names else f" (space {space} is empty or not visible)"),
         hint="Check the technical name (case-sensitive) and that the object is deployed.",
     )
