@@ -161,3 +161,11 @@ def test_run_refuses_an_invalid_frequency_with_a_hint(sqlite_url: str) -> None:
 def test_run_rejects_a_concurrency_out_of_range(sqlite_url: str) -> None:
     result = dgsync(sqlite_url, "run", "--once", "--max-concurrency", "0")
     assert result.exit_code == 2 and "--max-concurrency" in result.output
+
+
+def test_runs_json_shows_the_exit_code_each_run_implies(sqlite_url: str) -> None:
+    ids = fill(sqlite_url)
+    runs = {r["id"]: r for r in json.loads(dgsync(sqlite_url, "runs", "--format", "json").stdout)}
+    assert runs[ids["partial"]]["exit_code"] == 1
+    assert runs[ids["failed"]]["exit_code"] == 3, "stopped by an auth error: could not run"
+    assert runs[ids["running"]]["exit_code"] is None
