@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -103,10 +106,29 @@ def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any], *, vali
             validate_scope(services, **validate)
         bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
         engine = SyncEngine(services, progress=on_progress)
-        if bar is None:
-            return action(engine)
-        with bar:
-            return action(engine)
+        with _stop_on_sigterm(engine):
+            if bar is None:
+                return action(engine)
+            with bar:
+                return action(engine)
+
+
+@contextmanager
+def _stop_on_sigterm(engine: Any) -> Iterator[None]:
+    """SIGTERM asks the run to stop after the objects in flight (it ends ``aborted``, exit
+    code 1, resumable) instead of killing the process mid-object."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        engine.request_stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 KIND_CHOICE = click.Choice([k.value for k in AssetKind])

@@ -246,3 +246,18 @@ def test_sync_json_carries_the_exit_code_and_the_process_exits_with_it(
     assert result.exit_code == 1
     body = json.loads(result.stdout)
     assert body["status"] == "partial" and body["exit_code"] == 1
+
+
+def test_sigterm_asks_a_cli_sync_to_stop_and_the_handler_is_restored_after() -> None:
+    import os
+    import signal
+
+    from dgsync_cli.cmd_sync import _stop_on_sigterm
+
+    stopped: list[bool] = []
+    engine = SimpleNamespace(request_stop=lambda: stopped.append(True))
+    before = signal.getsignal(signal.SIGTERM)
+    with _stop_on_sigterm(engine):
+        os.kill(os.getpid(), signal.SIGTERM)  # handled in this (main) thread before the next line
+    assert stopped == [True]
+    assert signal.getsignal(signal.SIGTERM) is before
