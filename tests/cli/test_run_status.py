@@ -21,8 +21,6 @@ from core.store.schemas import (
 )
 from dgsync_cli.main import cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 def dgsync(url: str, *args: str, **env: str) -> Result:
     environment = {"DGSYNC_DATABASE_URL": url, "DGSYNC_ENV": "dog", **env}
@@ -31,12 +29,13 @@ def dgsync(url: str, *args: str, **env: str) -> Result:
 
 def fill(url: str) -> dict[str, str]:
     """Three runs: a partial scheduled one with errors, a failed one, one still running."""
+    now = datetime.now(UTC).replace(microsecond=0)  # at fill time: exact however slow the suite
     store = Store.from_url(url, auto_upgrade=True)
     ids: dict[str, str] = {}
     try:
         with store.session() as s:
             partial = repo.start_run(session=s, run=RunIn(env="dog", trigger=Trigger.SCHEDULER, slice_key="high",
-                                                          started_at=NOW - timedelta(hours=2)))
+                                                          started_at=now - timedelta(hours=2)))
             repo.finish_run(session=s, run_id=partial.id, result=RunResult(
                 status=RunStatus.PARTIAL,
                 counts=RunCounts(created=3, updated=2, unchanged=40, deprecated=1, deleted=0, conflicts=1, failed=2),
@@ -47,18 +46,18 @@ def fill(url: str) -> dict[str, str]:
                                  hint="Lower DGSYNC_GLUE__CALLS_PER_SECOND."),
                         RunError(object="sales.v_items", code="limit_exceeded", message="too many columns",
                                  hint="Exclude columns with a mapping rule.")],
-                finished_at=NOW - timedelta(hours=2) + timedelta(seconds=125)))
-            failed = repo.start_run(session=s, run=RunIn(env="dog", started_at=NOW - timedelta(hours=1)))
+                finished_at=now - timedelta(hours=2) + timedelta(seconds=125)))
+            failed = repo.start_run(session=s, run=RunIn(env="dog", started_at=now - timedelta(hours=1)))
             repo.finish_run(session=s, run_id=failed.id, result=RunResult(
                 status=RunStatus.FAILED, errors=[RunError(code="auth_error", message="token refused",
                                                           hint="Check DGSYNC_DATASPHERE__CLIENT_ID.")],
-                finished_at=NOW - timedelta(hours=1) + timedelta(seconds=3)))
+                finished_at=now - timedelta(hours=1) + timedelta(seconds=3)))
             running = repo.start_run(session=s, run=RunIn(env="dog", trigger=Trigger.SCHEDULER,
-                                                          slice_key="critical", started_at=NOW))
+                                                          slice_key="critical", started_at=now))
             repo.set_schedule_state(session=s, state=ScheduleStateIn(
-                slice_key="high", last_started_at=NOW - timedelta(minutes=10),
-                last_finished_at=NOW - timedelta(minutes=8),
-                last_run_id=partial.id, next_due_at=NOW + timedelta(minutes=50)))
+                slice_key="high", last_started_at=now - timedelta(minutes=10),
+                last_finished_at=now - timedelta(minutes=8),
+                last_run_id=partial.id, next_due_at=now + timedelta(minutes=50)))
         ids = {"partial": partial.id, "failed": failed.id, "running": running.id}
     finally:
         store.dispose()
