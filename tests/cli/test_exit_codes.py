@@ -261,3 +261,15 @@ def test_sigterm_asks_a_cli_sync_to_stop_and_the_handler_is_restored_after() -> 
         os.kill(os.getpid(), signal.SIGTERM)  # handled in this (main) thread before the next line
     assert stopped == [True]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_auth_failure_exits_3_and_the_run_records_why(tmp_path: Path) -> None:
+    secret = "wrong-secret-value"
+    result = dgsync(tmp_path, "sync", DGSYNC_DATASPHERE__CLIENT_ID="dgsync-demo",
+                    DGSYNC_DATASPHERE__CLIENT_SECRET=secret)
+    assert result.exit_code == 3, result.output
+    assert secret not in result.output
+    [run] = recorded_runs(tmp_path)
+    assert run.status.value == "failed" and run.errors[-1].code == "auth_error"
+    listed = json.loads(dgsync(tmp_path, "runs", "--format", "json").stdout)
+    assert listed[0]["exit_code"] == 3
