@@ -48,7 +48,9 @@ def error_class(code: str) -> type[DgsyncError] | None:
     """The :class:`DgsyncError` subclass whose ``code`` is ``code`` (``auth_error`` → AuthError)."""
     classes: list[type[DgsyncError]] = [DgsyncError, *_subclasses(DgsyncError)]
     for cls in classes:
-        if cls("").code == code:
+        # ``code`` derives from the class name only: read it without running ``__init__``
+        # (subclasses may take other arguments).
+        if str(DgsyncError.code.fget(cls.__new__(cls))) == code:  # type: ignore[attr-defined]
             return cls
     return None
 
@@ -86,7 +88,8 @@ def for_report(report: Any) -> int:
     """The code of a :class:`core.sync.engine.SyncReport` (a sync, or a plan: ``dry_run``)."""
     extraction = getattr(report, "extraction", None)
     extraction_trouble = bool(
-        extraction is not None and (extraction.errors or extraction.skipped_spaces)
+        extraction is not None
+        and (extraction.errors or extraction.skipped_spaces or getattr(extraction, "incomplete", None))
     )
     if getattr(report, "dry_run", False):
         return NOT_IN_SYNC if extraction_trouble else IN_SYNC

@@ -27,7 +27,7 @@ from core.errors import (
 from core.store.db import Store
 from core.store.schemas import RunError
 from core.sync import exit_codes
-from core.sync.engine import ExtractionSummary, SyncReport
+from core.sync.report import ExtractionSummary, SyncReport
 from dgsync_cli.cmd_run import _outcome_code
 from dgsync_cli.main import cli
 
@@ -138,6 +138,9 @@ def test_error_classes_are_found_by_code() -> None:
     assert exit_codes.error_class("auth_error") is AuthError
     assert exit_codes.error_class("lease_held") is LeaseHeld
     assert exit_codes.error_class("no_such_thing") is None
+    from core.errors import IncompleteAsset  # takes (key, reason): found without instantiating
+
+    assert exit_codes.error_class("incomplete_asset") is IncompleteAsset
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,9 @@ from core.store.db import Store
 from core.store.leases import acquire_lease, list_leases
 from core.store.schemas import AuditIn, AuditSystem, RunIn, RunStatus, utcnow
 from core.sync import liveness
-from core.sync.engine import SyncEngine, SyncReport
+from core.sync.engine import SyncEngine
 from core.sync.liveness import Heartbeat, Owner, Scope, acquire_scope, process_alive, reap_dead_runs
+from core.sync.report import SyncReport
 
 LEGACY_TTL = 300.0
 
@@ -266,10 +267,11 @@ class FakeServices:
 
 
 def engine_with(store: Store, body: Callable[[SyncEngine, str], str], **schedule: Any) -> SyncEngine:
-    """An engine whose run body (``_sync_run``) is ``body(engine, run_id)`` → final status."""
+    """An engine whose run body (``_run``) is ``body(engine, run_id)`` → final status."""
     engine = SyncEngine(FakeServices(store, **schedule))  # type: ignore[arg-type]
 
-    def sync_run(run_id: str, *args: Any) -> SyncReport:
+    def sync_run(ctx: Any, checkpoint: Any, *args: Any) -> SyncReport:
+        run_id = ctx.run_id
         status = body(engine, run_id)
         from core.store.schemas import RunResult
 
@@ -277,7 +279,7 @@ def engine_with(store: Store, body: Callable[[SyncEngine, str], str], **schedule
             repo.finish_run(session=s, run_id=run_id, result=RunResult(status=RunStatus(status)))
         return SyncReport(run_id=run_id, dry_run=False, status=status, started_at=utcnow())
 
-    engine._sync_run = sync_run  # type: ignore[method-assign]
+    engine._run = sync_run  # type: ignore[method-assign]
     return engine
 
 
@@ -403,7 +405,7 @@ def test_a_run_that_loses_its_lease_is_asked_to_stop(store: Store) -> None:
         from core.store.leases import release_lease
 
         release_lease(store=store, slice_key=lease.slice_key, holder=lease.holder)
-        wait_for(engine._stop.is_set)
+        wait_for(engine._ctx.stop.is_set)
         return "aborted"
 
     report = engine_with(store, reaped_meanwhile, heartbeat_interval_s=0.05).sync()
