@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,9 @@ from core.errors import ConfigError
 
 EnvName = Literal["dog", "wolf", "bear"]
 ENV_NAMES: tuple[str, ...] = ("dog", "wolf", "bear")
+
+#: What botocore accepts as a region name (a DNS label).
+_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 
 #: Secrets that are obviously not real; refused outside dog.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo-secret", "xxx"})
@@ -108,6 +112,14 @@ class GlueSettings(_Section):
     #: Pass ``SkipArchive=True`` on updates (no table version kept).
     skip_archive: bool = False
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        # botocore's own rule (a DNS label); checked here so a typo stops at start, named.
+        if not _REGION.fullmatch(value):
+            raise ValueError(f"{value!r} is not an AWS region name (e.g. eu-central-1)")
+        return value
+
 
 class SyncSettings(_Section):
     """How a sync decides and applies."""
@@ -143,6 +155,9 @@ class ScheduleSettings(_Section):
     realtime_interval_s: float = Field(default=60.0, gt=0)
     max_concurrency: int = Field(default=2, ge=1, le=32)
     lease_ttl_s: float = Field(default=300.0, gt=0)
+    #: A running sync renews its scope lease and run heartbeat this often (background
+    #: thread); a run silent for 3× this long is taken for dead (``interrupted``).
+    heartbeat_interval_s: float = Field(default=5.0, gt=0, le=300)
 
 
 class EmulatorSettings(_Section):

@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from core.errors import ConfigError, NotFound, RulesError
+from core.errors import ConfigError, RulesError
 from core.mapping.mapper import AssetPreview, map_asset_preview
-from core.mapping.rules import check_rules, default_rules, load_rules
+from core.mapping.rules import check_rules, default_rules, parse_rules
 from core.models import Asset, Space
 from dgsync_cli.context import CliState, echo_json, handle_errors, pass_state
 
@@ -76,7 +76,7 @@ def _pick(assets: Sequence[Asset], ref: str) -> Asset:
     space = ref.partition(".")[0]
     names = sorted(a.name for a in assets if a.space == space)
     shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
-    raise NotFound(
+    raise ConfigError(  # the --asset argument names nothing: bad input (exit code 2)
         f"asset {ref} not found" + (f"; {space} has: {shown}" if names else f" (space {space} is empty or not visible)"),
         hint="Check the technical name (case-sensitive) and that the object is deployed.",
     )
@@ -160,6 +160,22 @@ def _preview_json(preview: AssetPreview) -> dict[str, Any]:
     return out
 
 
+def _read_rules_text(path: Path) -> str:
+    """The rules file as text; unreadable or not UTF-8 → RulesError (exit code 2)."""
+    from core.sync.liveness import utf8_position
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RulesError(f"cannot read rules file {path}: {exc.strerror or exc}",
+                         hint="Pass an existing YAML file.") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"rules file {path} is not valid UTF-8 ({utf8_position(path, exc)})",
+                         hint="Save the file as UTF-8.") from exc
+
+
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -175,11 +191,7 @@ def register(group: click.Group) -> None:
     @handle_errors
     def validate(rules_file: Path, fmt: str) -> None:
         """Validate RULES_FILE; problems are listed with their line (exit code 2)."""
-        try:
-            text = rules_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise RulesError(f"cannot read rules file {rules_file}: {exc.strerror or exc}",
-                             hint="Pass an existing YAML file.") from exc
+        text = _read_rules_text(rules_file)
         rules, problems = check_rules(text, source=str(rules_file))
         if fmt == "json":
             echo_json({
@@ -212,7 +224,7 @@ def register(group: click.Group) -> None:
     def test(state: CliState, rules_file: Path, asset_ref: str, csn_file: Path | None,
              fmt: str) -> None:
         """Validate RULES_FILE and show how one asset maps under it (nothing is written)."""
-        rules = load_rules(rules_file)
+        rules = parse_rules(_read_rules_text(rules_file), source=str(rules_file))
         _split_ref(asset_ref)
         spaces: list[Space] = []
         if csn_file is not None:

@@ -10,6 +10,7 @@ import click
 
 from core.services import build_services
 from core.store.schemas import RunStatus
+from core.sync import exit_codes
 from dgsync_cli.context import CliState, echo_json, handle_errors, pass_state
 
 RUN_COUNT_COLUMNS = ("created", "updated", "unchanged", "deprecated", "deleted", "conflicts", "failed")
@@ -122,6 +123,17 @@ def _print_status(overview: Any) -> None:
     click.echo(f"open conflicts: {overview.open_conflicts}")
 
 
+def _outcome_code(outcome: Any, *, stopping: bool) -> int:
+    """The exit code of one slice of ``dgsync run --once``."""
+    if outcome.status == "skipped" or (outcome.status == "aborted" and stopping):
+        return exit_codes.IN_SYNC
+    if outcome.status == "error":
+        cls = exit_codes.error_class(outcome.code or "")
+        return exit_codes.for_exception(cls) if cls is not None else exit_codes.CANNOT_RUN
+    code = exit_codes.for_status(outcome.status)
+    return exit_codes.CANNOT_RUN if code is None else code
+
+
 # ------------------------------------------------------------------------ commands
 
 
@@ -136,8 +148,9 @@ def register(group: click.Group) -> None:
         """Run the scheduler: due priority classes in order, under leases.
 
         Long-running; SIGTERM or Ctrl-C stops it cleanly (running slices stop after the
-        objects in flight, leases are released, exit code 0). With --once, exit code 1
-        when a slice failed.
+        objects in flight, leases are released, exit code 0). With --once the exit code is
+        the worst of the slices': 0 all in sync (or run by another scheduler), 1 a slice
+        partial/failed, 2 bad configuration, 3 a slice could not run.
         """
         from core.governance.alerts import run_tick
         from core.governance.security import install_store_sink
@@ -165,9 +178,7 @@ def register(group: click.Group) -> None:
                     click.echo(line)
                     if o.hint:
                         click.echo(f"  hint: {o.hint}")
-                if not scheduler.stopping and not all(o.ok for o in outcomes):
-                    sys.exit(1)
-                return
+                sys.exit(max([_outcome_code(o, stopping=scheduler.stopping) for o in outcomes], default=0))
             scheduler.run_forever()
 
     @group.command("status")
@@ -199,6 +210,7 @@ def register(group: click.Group) -> None:
         with build_services(state.settings()) as services:
             runs = runs_listing(services, limit=limit, status=status)
         if fmt == "json":
-            echo_json([r.model_dump(mode="json") for r in runs])
+            echo_json([{**r.model_dump(mode="json"), "exit_code": exit_codes.for_run(r.status, r.errors)}
+                       for r in runs])
         else:
             _print_runs(runs)

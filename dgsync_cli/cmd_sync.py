@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from core.models import AssetKind
 from core.services import build_services
+from core.sync import exit_codes
 from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
 
 
@@ -88,19 +93,56 @@ def _print_summary(report: Any) -> None:
                 click.echo(f"    hint: {item.hint}")
 
 
-def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any]) -> Any:
+def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any], *, validate: dict[str, Any] | None = None) -> Any:
     """Build the services and an engine, run ``action(engine)`` with a live progress bar on a
-    terminal (table format), and close everything."""
+    terminal (table format), and close everything. With ``validate`` (spaces, kinds) the input
+    is checked first (exit code 2 before anything runs)."""
     from core.sync.engine import SyncEngine
+    from core.sync.liveness import validate_scope
 
     settings = state.settings()
-    bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
     with build_services(settings) as services:
+        if validate is not None:
+            validate_scope(services, **validate)
+        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
         engine = SyncEngine(services, progress=on_progress)
-        if bar is None:
-            return action(engine)
-        with bar:
-            return action(engine)
+        with _stop_on_sigterm(engine):
+            if bar is None:
+                return action(engine)
+            with bar:
+                return action(engine)
+
+
+@contextmanager
+def _stop_on_sigterm(engine: Any) -> Iterator[None]:
+    """SIGTERM asks the run to stop after the objects in flight (it ends ``aborted``, exit
+    code 1, resumable) instead of killing the process mid-object."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        engine.request_stop()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+KIND_CHOICE = click.Choice([k.value for k in AssetKind])
+
+SYNC_EXIT_CODES = """
+\b
+Exit codes:
+  0  everything in scope is in sync
+  1  some objects failed or were skipped (partial run, space skipped after
+     403/429, extraction errors, unresolved conflicts, aborted)
+  2  bad input or configuration; nothing was started
+  3  could not run: authentication, unreachable system, state store, or an
+     overlapping run holds the scope (without --wait)
+"""
 
 
 def _sync_with_governance(engine: Any, run: Callable[[], Any]) -> Any:
@@ -146,9 +188,10 @@ def _audit_user_action(services: Any, action: str, run_id: str | None, details: 
 
 
 def register(group: click.Group) -> None:
-    @group.command("plan")
-    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
-    @click.option("--kind", "kinds", multiple=True, help="Only these asset kinds (repeatable).")
+    @group.command("plan", epilog=SYNC_EXIT_CODES.replace(
+        "everything in scope is in sync", "the plan could be made (whatever it would change)"))
+    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable; case-sensitive ids).")
+    @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only these asset kinds (repeatable).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
     @click.option("--all", "show_all", is_flag=True, help="Also list unchanged objects.")
     @pass_state
@@ -161,33 +204,43 @@ def register(group: click.Group) -> None:
                                {"counts": report.counts, "spaces": list(spaces), "kinds": list(kinds)})
             return report
 
-        report = _run_engine(state, fmt, plan_and_audit)
+        report = _run_engine(
+            state, fmt, plan_and_audit,
+            validate={"spaces": spaces or None, "kinds": kinds or None},
+        )
         if fmt == "json":
             echo_json(report.model_dump(mode="json"))
-            return
-        _print_items(report, show_noop=show_all)
-        _print_summary(report)
+        else:
+            _print_items(report, show_noop=show_all)
+            _print_summary(report)
+        sys.exit(exit_codes.for_report(report))
 
-    @group.command("sync")
-    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable).")
-    @click.option("--kind", "kinds", multiple=True, help="Only these asset kinds (repeatable).")
-    @click.option("--resume", is_flag=True, help="Resume the last interrupted run.")
+    @group.command("sync", epilog=SYNC_EXIT_CODES)
+    @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable; case-sensitive ids).")
+    @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only these asset kinds (repeatable).")
+    @click.option("--resume", is_flag=True, help="Resume the last interrupted (e.g. killed) run.")
+    @click.option("--wait/--no-wait", "wait", default=False, show_default=True,
+                  help="When another run holds an overlapping scope: wait for it, or exit at once (code 3).")
+    @click.option("--wait-timeout", "wait_timeout", type=click.FloatRange(0, 86_400), default=600.0,
+                  show_default=True, metavar="SECONDS", help="How long --wait waits.")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
     @pass_state
     @handle_errors
-    def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool, fmt: str) -> None:
-        """Apply the plan to Glue; exit code 1 when any object failed."""
+    def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool,
+                 wait: bool, wait_timeout: float, fmt: str) -> None:
+        """Apply the plan to Glue, under a lease on the run's scope (its spaces)."""
         report = _run_engine(
             state,
             fmt,
             lambda engine: _sync_with_governance(
-                engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume)
+                engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume,
+                                            wait_s=wait_timeout if wait else 0.0)
             ),
         )
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})
+            body["exit_code"] = exit_codes.for_report(report)
             echo_json(body)
         else:
             _print_summary(report)
-        if report.failed or report.status == "failed":
-            sys.exit(1)
+        sys.exit(exit_codes.for_report(report))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -25,6 +26,8 @@ class CliState:
     env: str | None = None
     config: Path | None = None
     verbose: bool = False
+    #: Print the traceback of errors (``--debug``); otherwise one line with a hint.
+    debug: bool = False
     _settings: Settings | None = field(default=None, repr=False)
 
     def settings(self, **overrides: Any) -> Settings:
@@ -43,18 +46,39 @@ pass_state = click.make_pass_decorator(CliState, ensure=True)
 
 
 def handle_errors(func: F) -> F:
-    """Render DgsyncError as `error: message` + `hint: ...` and exit 2 (no traceback)."""
+    """Render any error as one line ``error: … — hint: …`` (no traceback unless ``--debug``)
+    and exit with the code :mod:`core.sync.exit_codes` gives its class: 2 for bad input or
+    config, 3 when the command could not run (auth, unreachable system, store, a bug)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
         except DgsyncError as exc:
-            click.secho(f"error: {exc.message}", fg="red", err=True)
-            click.echo(f"hint: {exc.hint}", err=True)
-            sys.exit(2)
+            fail(exc, message=exc.message, hint=exc.hint)
+        except KeyboardInterrupt as exc:
+            fail(exc, message="interrupted (Ctrl-C)",
+                 hint="Nothing finished is lost; run the command again to go on.")
+        except Exception as exc:
+            fail(exc, message=f"unexpected {type(exc).__name__}: {exc}",
+                 hint="An internal error: run again with --debug for the traceback and report it.")
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(exc: BaseException, *, message: str, hint: str) -> NoReturn:
+    """Print the error line (and with ``--debug`` the traceback) and exit with its code."""
+    from core.log import redact
+    from core.sync import exit_codes
+
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    if state is not None and state.debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.secho(f"error: {redact(message)} — hint: {redact(hint)}", fg="red", err=True)
+    sys.exit(exit_codes.for_exception(exc))
 
 
 def echo_json(value: Any) -> None:

@@ -32,11 +32,23 @@ COMMAND_MODULES = (
 @click.option("--config", "config", type=click.Path(path_type=Path), default=None,
               help="YAML config file (default: DGSYNC_CONFIG_FILE).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--debug", is_flag=True, help="Print the traceback of an error (default: one line with a hint).")
 @click.version_option(package_name="dgsync")
 @click.pass_context
-def cli(ctx: click.Context, env: str | None, config: Path | None, verbose: bool) -> None:
-    """dgsync: keep the AWS Glue Data Catalog in sync with SAP Datasphere."""
-    ctx.obj = CliState(env=env, config=config, verbose=verbose)
+def cli(ctx: click.Context, env: str | None, config: Path | None, verbose: bool, debug: bool) -> None:
+    """dgsync: keep the AWS Glue Data Catalog in sync with SAP Datasphere.
+
+    \b
+    Exit codes (sync, plan, run --once):
+      0  everything in scope is in sync (plan: the plan could be made)
+      1  some objects failed or were skipped (run partial/failed/aborted,
+         a space skipped after 403/429, extraction errors, unresolved conflicts)
+      2  bad input or configuration (usage, settings, rules file, unknown space
+         or kind); nothing was started
+      3  could not run (authentication, unreachable system, state store,
+         an overlapping run holds the scope)
+    """
+    ctx.obj = CliState(env=env, config=config, verbose=verbose, debug=debug)
 
 
 for _name in COMMAND_MODULES:

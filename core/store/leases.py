@@ -32,12 +32,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from core.errors import LeaseHeld, StoreError
-from core.store.db import Store
+from core.store.db import Store, classify_error
 from core.store.schemas import LeaseOut, utcnow
 from core.store.tables import LeaseRow
 
 
-def _store_error(action: str, slice_key: str, exc: SQLAlchemyError) -> StoreError:
+def _store_error(store: Store, action: str, slice_key: str, exc: SQLAlchemyError) -> StoreError:
+    """What is wrong with the store (read-only, unreachable, ...: see
+    :func:`core.store.db.classify_error`), or a lease error with a retry hint."""
+    cause = classify_error(exc, store.url, f"{action} the lease of {slice_key!r} in")
+    if type(cause) is not StoreError:
+        return cause
     return StoreError(
         f"could not {action} the lease of slice {slice_key!r} ({type(exc).__name__})",
         hint="Check that the state store is reachable; the slice is retried on the next tick.",
@@ -78,7 +83,7 @@ def acquire_lease(
         with store.engine.begin() as conn:
             winner = conn.execute(stmt).scalar_one_or_none()
     except SQLAlchemyError as exc:
-        raise _store_error("take", slice_key, exc) from exc
+        raise _store_error(store, "take", slice_key, exc) from exc
     return winner == holder
 
 
@@ -104,7 +109,7 @@ def renew_lease(
         with store.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
     except SQLAlchemyError as exc:
-        raise _store_error("renew", slice_key, exc) from exc
+        raise _store_error(store, "renew", slice_key, exc) from exc
 
 
 def release_lease(*, store: Store, slice_key: str, holder: str) -> bool:
@@ -114,7 +119,7 @@ def release_lease(*, store: Store, slice_key: str, holder: str) -> bool:
         with store.engine.begin() as conn:
             return conn.execute(stmt).rowcount == 1
     except SQLAlchemyError as exc:
-        raise _store_error("release", slice_key, exc) from exc
+        raise _store_error(store, "release", slice_key, exc) from exc
 
 
 @contextmanager

@@ -298,9 +298,10 @@ def latest_interrupted_run(
 ) -> RunOut | None:
     """The run to resume for ``(env, slice_key)``, if any.
 
-    That is the newest run (plans excluded) that is ``interrupted``, or still says
-    ``running`` but has not sent a heartbeat for ``stale_after_s`` (killed), provided no
-    later run finished or resumed it. Live runs (fresh heartbeat) are passed over.
+    That is the newest run (plans excluded) that is ``interrupted`` (killed), ``aborted``
+    (stopped by Ctrl-C, SIGTERM or a lost lease), or still says ``running`` but has not sent
+    a heartbeat for ``stale_after_s``, provided no later run finished or resumed it. Live
+    runs (fresh heartbeat) are passed over.
     """
     cutoff = (now or utcnow()) - timedelta(seconds=stale_after_s)
     rows = session.scalars(
@@ -319,7 +320,7 @@ def latest_interrupted_run(
             continue  # alive: someone else is working on it
         if row.id in resumed:
             return None  # a newer (live) run already took it over
-        if row.status == RunStatus.INTERRUPTED or row.status == RunStatus.RUNNING:
+        if row.status in (RunStatus.INTERRUPTED, RunStatus.ABORTED, RunStatus.RUNNING):
             return _run_out(row)
         return None  # the newest finished run did a whole pass: nothing to resume
     return None

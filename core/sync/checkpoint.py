@@ -65,8 +65,10 @@ class Checkpoint:
         trigger: str,
         slice_key: str | None,
         config_version: int | None = None,
+        run_id: str | None = None,
     ) -> tuple[str, str | None]:
-        """Record a new run (``running``); returns ``(run_id, resumed_from)``."""
+        """Record a new run (``running``), under ``run_id`` if given (the id its scope lease
+        was taken for); returns ``(run_id, resumed_from)``."""
         from core.store import repo
         from core.store.schemas import RunIn, RunScope
 
@@ -77,6 +79,7 @@ class Checkpoint:
                 previous = repo.latest_interrupted_run(session=session, env=self.env, slice_key=slice_key)
                 resumed_from = previous.id if previous else None
             run = repo.start_run(session=session, run=RunIn(
+                **({"id": run_id} if run_id else {}),
                 env=self.env,
                 kind="resume" if resumed_from else "sync",
                 trigger=trigger,

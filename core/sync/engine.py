@@ -212,23 +212,54 @@ class SyncEngine:
         priority: Priority | None = None,
         actor: str | None = None,
         config_version: int | None = None,
+        wait_s: float = 0.0,
     ) -> SyncReport:
         """Apply the plan; every object is checkpointed with its audit record.
 
         ``actor`` is who the audit records name (``cli:<user>``, ``key:<name>/<role>``,
         ``scheduler``, ``worker:<class>``); by default it follows the trigger.
         ``config_version`` (the applied configuration version) is recorded in the run's scope.
+
+        The input (kinds, rules, spaces) is validated before anything is recorded; the run
+        then holds the lease of its scope (waiting up to ``wait_s`` for an overlapping run,
+        else :class:`~core.errors.LeaseHeld`), sends heartbeats from a background thread, and
+        ends in a terminal state whatever is raised (see :mod:`core.sync.liveness`).
         """
+        from core.store.schemas import new_run_id
+        from core.sync import liveness
+
+        liveness.validate_scope(self.services, spaces=spaces, kinds=kinds)
+        store = self.services.store()
+        interval, ttl, legacy_ttl = liveness.ttls(self.services)
+        scope = liveness.Scope.of(self.settings.env, spaces or self.settings.datasphere.spaces, priority)
+        lease = liveness.acquire_scope(store, scope, new_run_id(), ttl_s=ttl, legacy_ttl_s=legacy_ttl,
+                                       wait_s=wait_s)
         ctx = self._new_context()
-        checkpoint = Checkpoint(self.services.store(), self.settings,
-                                actor=actor or default_actor(trigger, slice_key))
-        run_id, resumed_from = checkpoint.start_run(
-            spaces=spaces, kinds=kinds, priority=priority, resume=resume, trigger=trigger,
-            slice_key=slice_key, config_version=config_version,
-        )
+        checkpoint = Checkpoint(store, self.settings, actor=actor or default_actor(trigger, slice_key))
+        try:
+            run_id, resumed_from = checkpoint.start_run(
+                spaces=spaces, kinds=kinds, priority=priority, resume=resume, trigger=trigger,
+                slice_key=slice_key, run_id=lease.run_id, config_version=config_version,
+            )
+        except BaseException:
+            lease.release()
+            raise
         ctx.run_id = run_id
-        with bind_run(run_id):
-            return self._run(ctx, checkpoint, spaces, kinds, priority, resumed_from)
+        heartbeat = liveness.Heartbeat(lease=lease, interval_s=interval, on_lost=self.request_stop).start()
+        try:
+            with bind_run(run_id):
+                return self._run(ctx, checkpoint, spaces, kinds, priority, resumed_from)
+        except BaseException as exc:
+            # Whatever was raised (a bug, Ctrl-C): the run ends failed/aborted, with a hint.
+            try:
+                liveness.finish_crashed_run(store, run_id, exc)
+            except DgsyncError as store_exc:
+                log.error("could not record the end of the run",
+                          extra={"run": run_id, "error": store_exc.message})
+            raise
+        finally:
+            heartbeat.stop()
+            lease.release()
 
     def _run(
         self,

@@ -218,6 +218,9 @@ class SliceOutcome:
     next_due_at: datetime | None = None
     error: str | None = None
     hint: str | None = None
+    #: The error class (``DgsyncError.code``) when the engine raised; ``internal_error`` for
+    #: anything else.
+    code: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -467,10 +470,10 @@ class Scheduler:
             outcome.status = str(getattr(report, "status", "succeeded"))
             outcome.run_id = getattr(report, "run_id", None)
         except DgsyncError as exc:
-            outcome.error, outcome.hint = exc.message, exc.hint
+            outcome.error, outcome.hint, outcome.code = exc.message, exc.hint, exc.code
             log.error("slice run failed", extra={"slice": key, "error": exc.message, "hint": exc.hint})
         except Exception as exc:
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error, outcome.code = f"{type(exc).__name__}: {exc}", "internal_error"
             log.exception("slice run crashed", extra={"slice": key})
         finally:
             job.renew_stop.set()

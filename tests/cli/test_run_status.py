@@ -21,8 +21,6 @@ from core.store.schemas import (
 )
 from dgsync_cli.main import cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 def dgsync(url: str, *args: str, **env: str) -> Result:
     environment = {"DGSYNC_DATABASE_URL": url, "DGSYNC_ENV": "dog", **env}
@@ -31,12 +29,13 @@ def dgsync(url: str, *args: str, **env: str) -> Result:
 
 def fill(url: str) -> dict[str, str]:
     """Three runs: a partial scheduled one with errors, a failed one, one still running."""
+    now = datetime.now(UTC).replace(microsecond=0)  # at fill time: exact however slow the suite
     store = Store.from_url(url, auto_upgrade=True)
     ids: dict[str, str] = {}
     try:
         with store.session() as s:
             partial = repo.start_run(session=s, run=RunIn(env="dog", trigger=Trigger.SCHEDULER, slice_key="high",
-                                                          started_at=NOW - timedelta(hours=2)))
+                                                          started_at=now - timedelta(hours=2)))
             repo.finish_run(session=s, run_id=partial.id, result=RunResult(
                 status=RunStatus.PARTIAL,
                 counts=RunCounts(created=3, updated=2, unchanged=40, deprecated=1, deleted=0, conflicts=1, failed=2),
@@ -47,18 +46,18 @@ def fill(url: str) -> dict[str, str]:
                                  hint="Lower DGSYNC_GLUE__CALLS_PER_SECOND."),
                         RunError(object="sales.v_items", code="limit_exceeded", message="too many columns",
                                  hint="Exclude columns with a mapping rule.")],
-                finished_at=NOW - timedelta(hours=2) + timedelta(seconds=125)))
-            failed = repo.start_run(session=s, run=RunIn(env="dog", started_at=NOW - timedelta(hours=1)))
+                finished_at=now - timedelta(hours=2) + timedelta(seconds=125)))
+            failed = repo.start_run(session=s, run=RunIn(env="dog", started_at=now - timedelta(hours=1)))
             repo.finish_run(session=s, run_id=failed.id, result=RunResult(
                 status=RunStatus.FAILED, errors=[RunError(code="auth_error", message="token refused",
                                                           hint="Check DGSYNC_DATASPHERE__CLIENT_ID.")],
-                finished_at=NOW - timedelta(hours=1) + timedelta(seconds=3)))
+                finished_at=now - timedelta(hours=1) + timedelta(seconds=3)))
             running = repo.start_run(session=s, run=RunIn(env="dog", trigger=Trigger.SCHEDULER,
-                                                          slice_key="critical", started_at=NOW))
+                                                          slice_key="critical", started_at=now))
             repo.set_schedule_state(session=s, state=ScheduleStateIn(
-                slice_key="high", last_started_at=NOW - timedelta(minutes=10),
-                last_finished_at=NOW - timedelta(minutes=8),
-                last_run_id=partial.id, next_due_at=NOW + timedelta(minutes=50)))
+                slice_key="high", last_started_at=now - timedelta(minutes=10),
+                last_finished_at=now - timedelta(minutes=8),
+                last_run_id=partial.id, next_due_at=now + timedelta(minutes=50)))
         ids = {"partial": partial.id, "failed": failed.id, "running": running.id}
     finally:
         store.dispose()
@@ -144,8 +143,8 @@ def test_status_table_shows_each_class_and_the_recent_runs(sqlite_url: str) -> N
     classes = {line.split()[0]: line for line in lines[2:6]}
     assert list(classes) == ["critical", "high", "medium", "low"]
     assert classes["critical"].split()[1:4] == ["realtime", "due", "now"]
-    # Due about 49 minutes from the fill (less on a loaded machine: the clock runs on).
-    assert "idle" in classes["high"] and re.search(r"in 4\dm", classes["high"]) and "partial" in classes["high"]
+    # Due 50 minutes after the fill (a little less by the time status runs; rounded to seconds).
+    assert "idle" in classes["high"] and re.search(r"in (4\d|50)m", classes["high"]) and "partial" in classes["high"]
     assert "*/15 * * * *" in classes["medium"]
     assert "running:" in lines and "recent runs:" in lines
     assert any(line.startswith(ids["running"]) and " running " in line for line in lines)
@@ -161,3 +160,11 @@ def test_run_refuses_an_invalid_frequency_with_a_hint(sqlite_url: str) -> None:
 def test_run_rejects_a_concurrency_out_of_range(sqlite_url: str) -> None:
     result = dgsync(sqlite_url, "run", "--once", "--max-concurrency", "0")
     assert result.exit_code == 2 and "--max-concurrency" in result.output
+
+
+def test_runs_json_shows_the_exit_code_each_run_implies(sqlite_url: str) -> None:
+    ids = fill(sqlite_url)
+    runs = {r["id"]: r for r in json.loads(dgsync(sqlite_url, "runs", "--format", "json").stdout)}
+    assert runs[ids["partial"]]["exit_code"] == 1
+    assert runs[ids["failed"]]["exit_code"] == 3, "stopped by an auth error: could not run"
+    assert runs[ids["running"]]["exit_code"] is None

@@ -145,7 +145,7 @@ def test_wolf_on_postgres_needs_an_explicit_upgrade(
 ) -> None:
     url = make_postgres_database().replace("postgresql+psycopg://", "postgresql://")
     refused = _dgsync(url, "audit", env=WOLF_ENV)
-    assert refused.exit_code == 2
+    assert refused.exit_code == 3, "a store that cannot be used: could not run"
     assert "no schema yet" in refused.stderr
     assert "dgsync db upgrade" in refused.stderr
     assert _dgsync(url, "db", "current", "--check", env=WOLF_ENV).exit_code == 1
