@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WRITE_PREFIXES = ("Create", "Update", "Delete", "Batch", "Tag", "Untag")
 
-from core.glue.testing import CountingProxy  # noqa: E402
+from doubles.glue_faults import CountingProxy  # noqa: E402
 
 
 def free_port() -> int:

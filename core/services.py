@@ -54,9 +54,9 @@ class Services:
         """The embedded emulator (dog), started on first use; ``None`` for a real tenant."""
         with self._lock:
             if self._emulator is None and self.settings.embedded_datasphere:
-                from core.datasphere.emulator.server import start_in_thread
+                from core.embedded import load_embedded
 
-                self._emulator = start_in_thread(self.settings.emulator)
+                self._emulator = load_embedded().start_datasphere(self.settings.emulator)
                 self._closers.append(self._emulator.stop)
                 log.info("embedded Datasphere emulator started", extra={"url": self._emulator.base_url})
             return self._emulator
@@ -117,10 +117,10 @@ class Services:
     def glue_endpoint_url(self) -> str | None:
         with self._lock:
             if self.settings.embedded_glue and self._embedded_glue is None:
-                from core.glue.embedded import start_embedded_glue
+                from core.embedded import load_embedded
 
                 snapshot = Path(self.settings.state_dir) / "dog-glue.json"
-                self._embedded_glue = start_embedded_glue(snapshot, self.settings.glue.region)
+                self._embedded_glue = load_embedded().start_glue(snapshot, self.settings.glue.region)
                 self._closers.append(self._embedded_glue.stop)
             if self._embedded_glue is not None:
                 return str(self._embedded_glue.endpoint_url)
@@ -129,19 +129,10 @@ class Services:
     def glue(self) -> GlueClient:
         with self._lock:
             if self._glue is None:
-                from core.glue.client import GlueClient
-                from core.glue.ratelimit import TokenBucket
-                from core.glue.session import make_glue_client
+                from core.glue.session import build_glue_client
 
-                gs = self.settings.glue
-                endpoint = self.glue_endpoint_url()
-                gs = gs.model_copy(update={"endpoint_url": endpoint})
-                boto_client = make_glue_client(gs)
-                self._glue = GlueClient(
-                    boto_client,
-                    catalog_id=gs.catalog_id,
-                    limiter=TokenBucket(rate=gs.calls_per_second, burst=gs.burst),
-                )
+                gs = self.settings.glue.model_copy(update={"endpoint_url": self.glue_endpoint_url()})
+                self._glue = build_glue_client(gs)
             return self._glue
 
     # -- Store and rules ----------------------------------------------------------------

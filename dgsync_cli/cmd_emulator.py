@@ -25,7 +25,7 @@ DEFAULT_PORT = 8400
 def emulator(state: CliState, host: str | None, port: int | None, synthetic_assets: int | None, seed: int | None,
              token_lifetime: int | None, synthetic_only: bool) -> None:
     """Serve an emulated SAP Datasphere tenant (catalog, consumption, design-time, OAuth)."""
-    from core.datasphere.emulator.server import banner, serve
+    from doubles.emulator.server import banner, serve
 
     base = state.settings().emulator
     updates: dict[str, object] = {"port": port if port is not None else (base.port or DEFAULT_PORT)}

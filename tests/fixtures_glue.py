@@ -11,7 +11,7 @@ Import them into any area's ``conftest.py``::
 * ``glue_settings``   :class:`GlueSettings` pointed at it (region :data:`GLUE_TEST_REGION`)
 * ``boto_glue``       a fresh boto3 Glue client per test: dummy credentials, ``standard``
                       retries, 3 attempts (cheap: built from one shared botocore session)
-* ``glue_faults``     :class:`core.glue.testing.GlueFaults` installed on ``boto_glue``
+* ``glue_faults``     :class:`doubles.glue_faults.GlueFaults` installed on ``boto_glue``
                       (pagination honoured, VersionId locking, SkipArchive, fast retries)
 * ``glue``            :class:`core.glue.client.GlueClient` over ``boto_glue`` (faults installed)
 * ``raw_glue``        (session) a plain boto3 Glue client without hooks, for set-up
@@ -34,10 +34,10 @@ import botocore.session
 import pytest
 
 from core.glue.client import GlueClient
-from core.glue.embedded import quiet_moto_server
 from core.glue.session import StaticCredentials, make_glue_client
-from core.glue.testing import GlueFaults
 from core.settings import GlueSettings
+from doubles.glue_embedded import quiet_moto_server
+from doubles.glue_faults import GlueFaults
 
 __all__ = [
     "GLUE_TEST_REGION",

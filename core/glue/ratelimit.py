@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AdaptiveRateLimiter", "FakeClock", "RateLimiter", "TokenBucket"]
+__all__ = ["AdaptiveRateLimiter", "RateLimiter", "TokenBucket"]
 
 
 class RateLimiter(Protocol):
@@ -166,25 +166,3 @@ class TokenBucket:
             if self.rate < self.max_rate:
                 self._refill(self._clock())
                 self.rate = min(self.max_rate, self.rate + self.max_rate / self.recover_calls)
-
-
-class FakeClock:
-    """A manual clock for tests: ``sleep`` advances time instead of waiting."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds

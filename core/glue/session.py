@@ -4,7 +4,7 @@
   ``external_id``). Assumed-role credentials are fetched lazily on the first call and
   refreshed by botocore before they expire.
 * ``endpoint_url`` points Glue (and STS) at moto or localstack. An in-process embedded Glue
-  (:mod:`core.glue.embedded`) registers its dummy credentials for its endpoint, so a client
+  (the test double ``doubles.glue_embedded``) registers its dummy credentials for its endpoint, so a client
   built for that endpoint authenticates without touching the process environment.
 * botocore ``Config``: standard retries with ``max_attempts``, connect/read timeouts, a
   connection pool sized for the configured concurrency. Not botocore's ``adaptive`` mode:
@@ -19,6 +19,7 @@ Credentials are never logged; assumed-role secrets are registered with
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -62,7 +63,8 @@ class StaticCredentials:
 @dataclass(frozen=True)
 class _EndpointProfile:
     credentials: StaticCredentials
-    fidelity: bool
+    #: Called with every boto3 client built for the endpoint (e.g. a test double's layer).
+    install: Callable[[Any], Any] | None
 
 
 _endpoints: dict[str, _EndpointProfile] = {}
@@ -74,15 +76,16 @@ def _norm_url(url: str) -> str:
 
 
 def register_endpoint_credentials(
-    endpoint_url: str, credentials: StaticCredentials, *, fidelity: bool = False
+    endpoint_url: str, credentials: StaticCredentials, *, install: Callable[[Any], Any] | None = None
 ) -> None:
     """Use ``credentials`` for clients built for ``endpoint_url`` (an in-process moto).
 
-    ``fidelity`` also installs :class:`core.glue.testing.GlueFaults` (no faults) on those
-    clients, for AWS behaviour moto lacks: pagination, ``VersionId`` locking, ``SkipArchive``.
+    ``install(client)`` is called on each of those clients (the embedded Glue installs its
+    fidelity layer this way: AWS behaviour moto lacks, such as pagination and ``VersionId``
+    locking). Core itself knows no test double.
     """
     with _endpoint_lock:
-        _endpoints[_norm_url(endpoint_url)] = _EndpointProfile(credentials, fidelity)
+        _endpoints[_norm_url(endpoint_url)] = _EndpointProfile(credentials, install)
 
 
 def unregister_endpoint_credentials(endpoint_url: str) -> None:
@@ -256,10 +259,8 @@ def make_glue_client(
         config=boto_config(settings, retry_mode=retry_mode),
     )
     profile = _endpoint_profile(settings.endpoint_url)
-    if profile is not None and profile.fidelity:
-        from core.glue.testing import GlueFaults
-
-        GlueFaults(fast_retries=False, history_size=0).install(client)
+    if profile is not None and profile.install is not None:
+        profile.install(client)
     return client
 
 

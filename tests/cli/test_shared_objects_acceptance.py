@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from core.glue.stats import is_write
-from core.glue.testing import CountingProxy
+from doubles.glue_faults import CountingProxy
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.timeout(300)

@@ -20,10 +20,6 @@ from click.testing import CliRunner
 
 from core.datasphere.client import DatasphereClient
 from core.datasphere.csn import UNRESOLVED_TYPE, parse_csn, resolve_analytic_types
-from core.datasphere.emulator.csnbuild import analytic_model, document
-from core.datasphere.emulator.fixtures import _load, load_fixture_content
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
-from core.datasphere.emulator.tenant import Tenant, TenantOptions
 from core.datasphere.extract import (
     ASSUMED_MEASURE_TYPE,
     NUMERIC_TYPES,
@@ -36,6 +32,10 @@ from core.models import Asset, AssetKind, AssetRef, CdsType, Column, SemanticRol
 from core.settings import EmulatorSettings
 from dgsync_cli.cmd_datasphere import type_origins
 from dgsync_cli.main import cli
+from doubles.emulator.csnbuild import analytic_model, document
+from doubles.emulator.fixtures import _load, load_fixture_content
+from doubles.emulator.server import RunningEmulator, start_in_thread
+from doubles.emulator.tenant import Tenant, TenantOptions
 
 from .test_extract import AM_METADATA, MODEL, TABLE, _client, _tenant
 from .test_integration import ds_settings

@@ -16,10 +16,10 @@ from pydantic import SecretStr
 
 from core.datasphere.auth import Diagnosis, TokenManager, diagnosis_of
 from core.datasphere.check import check_connection
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
 from core.datasphere.login import login
 from core.errors import AuthError, ConfigError
 from core.settings import DatasphereSettings, EmulatorSettings
+from doubles.emulator.server import RunningEmulator, start_in_thread
 
 
 @pytest.fixture

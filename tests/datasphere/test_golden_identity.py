@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
 from core.datasphere.extract import ExtractionResult, Extractor
 from core.models import AssetKind, AssetRef, DependencyKind
 from core.settings import EmulatorSettings
+from doubles.emulator.server import RunningEmulator, start_in_thread
 
 from .conftest import REPO
 from .test_integration import connector
@@ -158,7 +158,7 @@ def test_kind_not_offered_is_one_warning_and_counts_as_listed(
 def test_a_model_over_an_invisible_owner_is_typed_from_the_lineage_asset() -> None:
     """A model of the consumer whose fact source is a shared object of the hidden owner:
     typed from the lineage-only asset read from the consumer, never written itself."""
-    from core.datasphere.emulator.tenant import Tenant, TenantOptions
+    from doubles.emulator.tenant import Tenant, TenantOptions
 
     from .test_analytic_types import salary_direct_model
 

@@ -14,11 +14,11 @@ from pydantic import SecretStr
 from core.datasphere.auth import Diagnosis, TokenManager, diagnosis_of
 from core.datasphere.client import DatasphereClient
 from core.datasphere.csn import UNRESOLVED_TYPE, normalize_type_name
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
 from core.datasphere.extract import Extractor
 from core.errors import AccessDenied, UnexpectedResponse
 from core.models import AssetKind, AssetRef, CdsType, DependencyKind
 from core.settings import DatasphereSettings, EmulatorSettings
+from doubles.emulator.server import RunningEmulator, start_in_thread
 
 from .fakes import Sleeps
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from core.datasphere.emulator import RunningEmulator, start_in_thread
 from core.settings import EmulatorSettings
+from doubles.emulator import RunningEmulator, start_in_thread
 
 CATALOG = "/api/v1/datasphere/consumption/catalog"
 DWC_CATALOG = "/api/v1/dwc/consumption/catalog"

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from core.datasphere.emulator import RunningEmulator, start_in_thread
 from core.settings import EmulatorSettings
+from doubles.emulator import RunningEmulator, start_in_thread
 
 from .conftest import CATALOG, client_for, get_token, new_client
 

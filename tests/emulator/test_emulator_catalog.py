@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.datasphere.emulator import RunningEmulator
+from doubles.emulator import RunningEmulator
 
 from .conftest import CATALOG, DWC_CATALOG, SYNTHETIC, new_client
 

@@ -1,4 +1,4 @@
-"""The standalone emulator: ``dgsync emulator`` and ``python -m core.datasphere.emulator``."""
+"""The standalone emulator: ``dgsync emulator`` and ``python -m doubles.emulator``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_standalone_emulator_starts_prints_credentials_and_answers(command: str,
     port = _free_port()
     args = ["--port", str(port), "--synthetic-assets", "30", "--seed", "4", "--token-lifetime", "600"]
     argv = [str(DGSYNC), "emulator", *args] if command == "dgsync" else [
-        sys.executable, "-m", "core.datasphere.emulator", *args]
+        sys.executable, "-m", "doubles.emulator", *args]
     env = {**os.environ, "DGSYNC_ENV": "dog", "DGSYNC_STATE_DIR": str(tmp_path)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=Path(__file__).resolve().parents[2])

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from core.datasphere.emulator import Tenant, TenantOptions, csdl
-from core.datasphere.emulator.model import DesignObject, root_key
 from core.models import AssetKind
+from doubles.emulator import Tenant, TenantOptions, csdl
+from doubles.emulator.model import DesignObject, root_key
 
 CONTRACT_TYPES = {
     "cds.String", "cds.LargeString", "hana.CLOB", "hana.NCLOB", "hana.CHAR", "hana.NCHAR", "cds.UUID", "cds.Boolean",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.datasphere.emulator import RunningEmulator
 from core.models import content_hash
+from doubles.emulator import RunningEmulator
 
 from .conftest import new_client
 

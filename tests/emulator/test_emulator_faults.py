@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from core.datasphere.emulator import RunningEmulator
+from doubles.emulator import RunningEmulator
 
 from .conftest import CATALOG, client_for, get_token, new_client
 

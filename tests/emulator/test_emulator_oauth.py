@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from core.datasphere.emulator import RunningEmulator
+from doubles.emulator import RunningEmulator
 
 from .conftest import CATALOG, client_for, new_client
 
@@ -166,8 +166,8 @@ def test_refresh_token_works_until_it_expires(fresh: RunningEmulator) -> None:
 
 
 def test_token_lifetimes_are_configurable() -> None:
-    from core.datasphere.emulator import start_in_thread
     from core.settings import EmulatorSettings
+    from doubles.emulator import start_in_thread
 
     with start_in_thread(EmulatorSettings(), token_lifetime_s=120, include_fixtures=False) as e, \
             new_client(base_url=e.base_url) as c:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.datasphere.emulator.odata import (
+from doubles.emulator.odata import (
     ODataError,
     compile_filter,
     parse_orderby,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from core.datasphere.emulator import Tenant, TenantOptions
-from core.datasphere.emulator.fixtures import HIDDEN_OWNER, VISIBLE_OWNER
+from doubles.emulator import Tenant, TenantOptions
+from doubles.emulator.fixtures import HIDDEN_OWNER, VISIBLE_OWNER
 
 from .conftest import CATALOG
 

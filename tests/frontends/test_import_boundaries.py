@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: What core must never import (the emulator and embedded Glue may serve HTTP with starlette,
-#: uvicorn or werkzeug: they are test doubles, not frontends).
-FRAMEWORKS = ("flask", "fastapi", "mangum", "mcp")
+#: What core must never import: web frameworks and servers, moto, and the test doubles (the
+#: emulator and embedded Glue live in doubles/ and reach core through an entry point).
+FRAMEWORKS = ("flask", "fastapi", "mangum", "mcp", "starlette", "uvicorn", "werkzeug", "moto", "doubles")
 FRONTENDS = ("dog_flask", "wolf_fastapi", "bear_lambda", "mcp_server")
 
 

@@ -22,7 +22,6 @@ from core.errors import (
 from core.glue.client import GlueClient
 from core.glue.results import TABLE_INPUT_FIELDS, table_to_input
 from core.glue.stats import is_write
-from core.glue.testing import GlueFaults
 from core.log import register_secret
 from core.models import AssetRef
 from core.specs import (
@@ -35,6 +34,7 @@ from core.specs import (
     normalise_table_input,
     table_input_hash,
 )
+from doubles.glue_faults import GlueFaults
 
 
 def _spec(database: str, name: str = "orders", **overrides: Any) -> TableSpec:

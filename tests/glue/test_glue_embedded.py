@@ -15,10 +15,10 @@ import pytest
 
 from core.errors import ConcurrentModification, ConfigError
 from core.glue.client import GlueClient
-from core.glue.embedded import SNAPSHOT_FORMAT, EmbeddedGlue, start_embedded_glue
 from core.glue.session import build_glue_client, make_glue_client
 from core.settings import GlueSettings
 from core.specs import DatabaseSpec
+from doubles.glue_embedded import SNAPSHOT_FORMAT, EmbeddedGlue, start_embedded_glue
 
 # A region no other test uses: starting an embedded Glue resets moto's backend of its region.
 REGION = "eu-west-3"
@@ -198,7 +198,7 @@ def test_catalog_survives_into_a_new_process(snapshot: Path, no_aws_env: None) -
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from core.glue.embedded import start_embedded_glue
+        from doubles.glue_embedded import start_embedded_glue
         from core.glue.session import build_glue_client, make_glue_client
         from core.settings import GlueSettings
 

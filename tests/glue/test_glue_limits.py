@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from core.errors import LimitExceeded
 from core.glue import limits
 from core.glue.client import GlueClient
-from core.glue.testing import GlueFaults
 from core.specs import DatabaseSpec
 from core.textutil import truncate_utf8, utf8_len
+from doubles.glue_faults import GlueFaults
 
 # "é" is 2 bytes, "€" 3 bytes, "𝄞" 4 bytes in UTF-8.
 

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from core.glue.client import GlueClient
-from core.glue.ratelimit import FakeClock, TokenBucket
-from core.glue.testing import GlueFaults
+from core.glue.ratelimit import TokenBucket
+from doubles.clock import FakeClock
+from doubles.glue_faults import GlueFaults
 
 
 def _bucket(rate: float = 10.0, burst: int = 5) -> tuple[TokenBucket, FakeClock]:

@@ -200,7 +200,7 @@ def test_refused_assume_role_becomes_target_access_denied(moto_endpoint: str) ->
     )
 
     def deny(**_: Any) -> Any:
-        from core.glue.testing import error_result
+        from doubles.glue_faults import error_result
 
         return error_result("AccessDenied", "not authorized to perform sts:AssumeRole")
 

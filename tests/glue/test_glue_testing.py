@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from core.glue.client import GlueClient
-from core.glue.testing import GlueFaults
+from doubles.glue_faults import GlueFaults
 
 
 def _table(name: str, **params: str) -> dict[str, Any]:

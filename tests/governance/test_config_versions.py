@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from core import config_versions as cv
-from core.datasphere.emulator.server import start_in_thread
 from core.services import build_services
 from core.settings import EmulatorSettings, load_settings
 from core.store import repo
 from core.sync.scheduler import Scheduler
 from dgsync_cli.main import cli
+from doubles.emulator.server import start_in_thread
 
 pytestmark = pytest.mark.timeout(240)
 API_TOKEN = "tok-" + "Zq8vN2xLr4Kc9Ws1"

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
 from core.errors import DgsyncError
 from core.governance.alerts import AlertService
 from core.governance.security import SecurityMonitor, install_store_sink
@@ -25,6 +24,7 @@ from core.settings import (
 )
 from core.store import repo
 from core.sync.engine import SyncEngine
+from doubles.emulator.server import RunningEmulator, start_in_thread
 
 from .conftest import Clock, Receiver, webhook_channels
 

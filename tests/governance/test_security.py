@@ -11,7 +11,6 @@ import pytest
 from pydantic import SecretStr
 
 from core.datasphere.client import DatasphereClient
-from core.datasphere.emulator.server import RunningEmulator, start_in_thread
 from core.errors import AccessDenied, AuthError, TargetAccessDenied
 from core.governance import events
 from core.governance.alerts import AlertService
@@ -22,6 +21,7 @@ from core.store import governance as g
 from core.store import repo
 from core.store.db import Store
 from core.store.schemas import AuditIn, AuditSystem, RunCounts, RunIn, RunResult, RunStatus
+from doubles.emulator.server import RunningEmulator, start_in_thread
 
 from .conftest import Clock, Receiver, add_run, webhook_channels
 

@@ -172,8 +172,8 @@ def test_real_exports_keep_underscore_names_and_drop_association_lineage() -> No
 def test_every_asset_of_the_emulated_tenant_maps_without_errors() -> None:
     """The emulator's realistic tenant (every kind, cross-space refs, flows, collisions)."""
     from core.datasphere.csn import resolve_analytic_types
-    from core.datasphere.emulator.tenant import Tenant, TenantOptions
     from core.models import Space
+    from doubles.emulator.tenant import Tenant, TenantOptions
 
     tenant = Tenant(TenantOptions())
     spaces = [s.name for s in tenant.spaces()]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fixtures_glue import *  # noqa: F403
 
-from core.datasphere.emulator.server import start_in_thread
 from core.settings import DatasphereSettings, EmulatorSettings, GlueSettings, Settings, SyncSettings
+from doubles.emulator.server import start_in_thread
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from e2e_support import tables_of, versions_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.glue.testing import GlueFaults
 from core.services import build_services
 from core.settings import DatasphereSettings, GlueSettings, Settings, SyncSettings
 from core.specs import RUN_ID, SYNCED_AT
+from doubles.glue_faults import GlueFaults
 
 pytestmark = pytest.mark.timeout(600)
 

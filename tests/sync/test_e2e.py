@@ -225,7 +225,7 @@ def _mutate_one(emulator: Any) -> set[str]:
 def test_concurrent_modification_is_replanned_and_retried_once(
     make_settings, emulator, losses, expected
 ) -> None:
-    from core.glue.testing import GlueFaults
+    from doubles.glue_faults import GlueFaults
 
     settings = make_settings()
     run_sync(settings)

@@ -649,10 +649,10 @@ def test_dgsync_run_once_syncs_the_due_slices_of_the_embedded_default(
 def test_a_source_change_seen_by_another_slice_is_not_lost(tmp_path: Path) -> None:
     """Slices share one extraction cache: a change to a view (high) fetched by a critical run
     must still be written by the next high run."""
-    from core.datasphere.emulator.mutate import mutate
     from core.services import build_services
     from core.settings import DatasphereSettings
     from core.sync.engine import SyncEngine
+    from doubles.emulator.mutate import mutate
 
     settings = Settings(
         env="dog", database_url=f"sqlite:///{tmp_path / 'state.db'}", state_dir=tmp_path / "state",

@@ -11,7 +11,7 @@ were (a table at version 3 is still at version 3, and its next update makes vers
 
 Clients for the embedded endpoint get dummy credentials through
 :func:`core.glue.session.register_endpoint_credentials` (the process environment is left
-alone) and the fidelity layer of :mod:`core.glue.testing` (pagination, ``VersionId`` locking,
+alone) and the fidelity layer of :mod:`doubles.glue_faults` (pagination, ``VersionId`` locking,
 ``SkipArchive``), so dog behaves like AWS where moto does not.
 
 One embedded Glue per process and region: starting one resets moto's Glue backend of that
@@ -331,7 +331,7 @@ def start_embedded_glue(
         ) from exc
     bound_host, bound_port = server.get_host_and_port()
     endpoint_url = f"http://{bound_host}:{bound_port}"
-    register_endpoint_credentials(endpoint_url, EMBEDDED_CREDENTIALS, fidelity=True)
+    register_endpoint_credentials(endpoint_url, EMBEDDED_CREDENTIALS, install=_install_fidelity)
     log.info("embedded Glue started", extra={"url": endpoint_url, "region": region})
     return EmbeddedGlue(
         server,
@@ -340,3 +340,10 @@ def start_embedded_glue(
         account_id=account_id,
         snapshot_path=snapshot_path,
     )
+
+
+def _install_fidelity(client: Any) -> None:
+    """The fidelity layer (no faults) on every client built for the embedded endpoint."""
+    from doubles.glue_faults import GlueFaults
+
+    GlueFaults(fast_retries=False, history_size=0).install(client)

@@ -38,7 +38,7 @@ HIDDEN_OWNER = "ABC21B84BF4D4A7BA549"
 @functools.lru_cache(maxsize=4)
 def _load(name: str) -> Json:
     """Parsed export (cached; callers copy what they keep)."""
-    text = resources.files("core.datasphere.emulator").joinpath("content", name).read_text(encoding="utf-8")
+    text = resources.files("doubles.emulator").joinpath("content", name).read_text(encoding="utf-8")
     data: Json = json.loads(text)
     return data
 

@@ -1,4 +1,4 @@
-"""``python -m core.datasphere.emulator [--host H] [--port P] [--synthetic-assets N] [--seed S]``."""
+"""``python -m doubles.emulator [--host H] [--port P] [--synthetic-assets N] [--seed S]``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .server import banner, serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.datasphere.emulator",
+    parser = argparse.ArgumentParser(prog="python -m doubles.emulator",
                                      description="Serve the SAP Datasphere emulator until Ctrl-C.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8400, help="0 picks a free port")
