@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -12,7 +10,7 @@ import click
 from core.errors import IncompleteAsset
 from core.models import Asset, AssetKind, DependencyKind
 from core.services import build_services
-from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
+from dgsync_cli.context import CliState, echo_json, handle_errors, pass_state, stage_progress
 
 
 def asset_json(asset: Asset) -> dict[str, Any]:
@@ -58,31 +56,6 @@ def asset_json(asset: Asset) -> dict[str, Any]:
         "warnings": asset.warnings,
         "fingerprint": asset.fingerprint,
     }
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
-    """A bar on stderr when it is a terminal (stdout stays clean for JSON)."""
-    if not is_tty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def type_origins(asset: Asset) -> str:
@@ -155,7 +128,8 @@ def register(group: click.Group) -> None:
         """Read the tenant's metadata (CSN and $metadata) and print the assets."""
         with build_services(state.settings()) as services:
             extractor = services.extractor(spaces=list(spaces) or None, kinds=list(kinds) or None)
-            with _progress("extract") as on_progress:
+            with stage_progress() as on_stage:
+                on_progress = (lambda done, total: on_stage("extract", done, total)) if on_stage else None
                 result = extractor.extract(progress=on_progress)
         if fmt == "json":
             echo_json([asset_json(a) for a in result.assets])

@@ -14,25 +14,7 @@ import click
 from core.models import AssetKind
 from core.services import build_services
 from core.sync import exit_codes
-from dgsync_cli.context import CliState, echo_json, handle_errors, is_tty, pass_state
-
-
-def _progress_printer() -> Any:
-    """A progress callback: a live bar on a terminal, nothing otherwise."""
-    if not is_tty():
-        return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), transient=True)
-    tasks: dict[str, Any] = {}
-
-    def on_progress(stage: str, done: int, total: int | None) -> None:
-        if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=total)
-        bar.update(tasks[stage], completed=done, total=total)
-
-    return bar, on_progress
+from dgsync_cli.context import CliState, echo_json, handle_errors, pass_state, stage_progress
 
 
 def _print_items(report: Any, *, show_noop: bool) -> None:
@@ -97,19 +79,15 @@ def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any], *, vali
     """Build the services and an engine, run ``action(engine)`` with a live progress bar on a
     terminal (table format), and close everything. With ``validate`` (spaces, kinds) the input
     is checked first (exit code 2 before anything runs)."""
-    from core.sync.engine import SyncEngine
     from core.sync.liveness import validate_scope
 
     settings = state.settings()
     with build_services(settings) as services:
         if validate is not None:
             validate_scope(services, **validate)
-        bar, on_progress = _progress_printer() if fmt == "table" else (None, None)
-        engine = SyncEngine(services, progress=on_progress)
-        with _stop_on_sigterm(engine):
-            if bar is None:
-                return action(engine)
-            with bar:
+        with stage_progress() as on_progress:
+            engine = services.engine(progress=on_progress if fmt == "table" else None)
+            with _stop_on_sigterm(engine):
                 return action(engine)
 
 

@@ -90,16 +90,25 @@ def is_tty() -> bool:
 
 
 @contextmanager
-def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on a terminal (stderr); silent otherwise. Yields `advance(n)`."""
+def stage_progress() -> Iterator[Callable[[str, int, int | None], None] | None]:
+    """``on_progress(stage, done, total)`` drawing one live bar per stage on stderr when it is a
+    terminal (stdout stays clean for JSON); ``None`` otherwise. The one progress display of the
+    CLI (extract, plan, sync)."""
     if not is_tty():
-        yield lambda n=1: None
+        yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    tasks: dict[str, Any] = {}
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        transient=True,
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
     ) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def on_progress(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield on_progress

@@ -52,13 +52,7 @@ def cli(ctx: click.Context, env: str | None, config: Path | None, verbose: bool,
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != _name:
-            raise
-        continue
-    _module.register(cli)
+    importlib.import_module(_name).register(cli)
 
 
 def main() -> None:

@@ -103,8 +103,7 @@ def create_app(
     app.include_router(health.router, dependencies=authenticated)
     app.include_router(runs.router, dependencies=authenticated)
     app.include_router(plan.router, dependencies=authenticated)
-    if status.available():
-        app.include_router(status.router, dependencies=authenticated)
+    app.include_router(status.router, dependencies=authenticated)
     app.include_router(dashboard.router, dependencies=authenticated)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -2,7 +2,8 @@
 
 Typical use::
 
-    from core.store import Store, repo
+    from core.store import repo
+    from core.store.db import Store
     from core.store.schemas import RunIn
 
     store = Store.from_url(settings.database_url, auto_upgrade=settings.env == "dog")

@@ -20,7 +20,6 @@ from core.services import Services
 from core.settings import Settings, load_settings
 from wolf_fastapi.app import create_app
 from wolf_fastapi.deps import get_services
-from wolf_fastapi.routers import status as status_router
 
 from .conftest import API_TOKEN, DB_PASSWORD, form_csrf_token, local_client, real_env, seed_runs
 
@@ -120,9 +119,7 @@ def test_a_forged_session_cookie_is_refused(wolf: tuple[TestClient, Services]) -
     assert client.get("/api/runs").status_code == 401
 
 
-def test_status_route_is_protected_when_mounted(wolf: tuple[TestClient, Services]) -> None:
-    if not status_router.available():
-        pytest.skip("core.sync.status.status_overview is not there yet")
+def test_status_route_is_protected(wolf: tuple[TestClient, Services]) -> None:
     client, _ = wolf
     assert client.get("/api/status").status_code == 401
 
@@ -335,9 +332,7 @@ def test_plan_is_a_dry_run_over_the_embedded_default(embedded_services: Services
     assert all(i["asset"] == "SALES" or i["asset"].startswith("SALES.") for i in items)
 
 
-def test_status_overview_when_the_core_has_it(embedded_services: Services) -> None:
-    if not status_router.available():
-        pytest.skip("core.sync.status.status_overview is not there yet")
+def test_status_overview(embedded_services: Services) -> None:
     with local_client(create_app(services=embedded_services)) as client:
         response = client.get("/api/status")
     assert response.status_code == 200

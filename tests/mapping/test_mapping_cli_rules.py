@@ -145,7 +145,6 @@ def test_defaults_print_valid_rules(runner: CliRunner) -> None:
 
 
 def test_test_reads_the_asset_from_the_embedded_tenant(runner: CliRunner) -> None:
-    pytest.importorskip("core.datasphere.extract")  # the extractor lands separately
     result = runner.invoke(
         cli,
         ["rules", "test", str(EXAMPLE), "--asset", "MCT_DEMO.MCT_Products", "--format", "json"],
