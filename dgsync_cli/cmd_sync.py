@@ -53,6 +53,7 @@ def _print_summary(report: Any) -> None:
     click.echo(
         "  created {created} · updated {updated} · unchanged {unchanged} · deprecated {deprecated}"
         " · deleted {deleted} · conflicts {conflicts} · skipped {skipped} · failed {failed}".format(**c)
+        + (f" · recovered {c['recovered']}" if c.get("recovered") else "")
     )
     click.echo(f"  duration {report.duration_s:.2f}s · assets {report.extraction.assets}"
                f" · Glue writes {report.glue_writes} · retries {report.retries} · throttles {report.throttles}")
@@ -73,6 +74,27 @@ def _print_summary(report: Any) -> None:
             click.secho(f"  failed {item.object}: {item.error}", fg="red")
             if item.hint:
                 click.echo(f"    hint: {item.hint}")
+        elif item.status == "recovered":
+            click.secho(f"  recovered {item.object}: {item.reason}", fg="cyan")
+        elif item.hold:
+            click.secho(f"  held {item.object}: {item.hold} (dgsync deletions approve)", fg="yellow")
+    for op, codes in sorted(report.rejected.items()):
+        click.secho("  Glue rejected " + op + ": " + ", ".join(f"{c} × {n}" for c, n in sorted(codes.items())),
+                    fg="red")
+    for key, why in sorted(report.shared.items())[:20]:
+        click.echo(f"  not written here: {key}: {why}")
+    if len(report.shared) > 20:
+        click.echo(f"  … {len(report.shared) - 20} more shared objects")
+    for kind in report.extraction.not_offered:
+        click.echo(f"  kind not offered by this tenant: {kind}")
+    for key, why in sorted(report.extraction.incomplete.items())[:20]:
+        click.secho(f"  kept as is {key}: {why}", fg="yellow")
+    if report.not_in_sync:
+        click.secho("  not in sync: " + "; ".join(report.not_in_sync), fg="red")
+    if report.plan is not None:
+        for issue in report.plan.issues[:20]:
+            if issue.severity != "info":
+                click.echo(f"  mapping {issue.severity} {issue.asset or ''}: {issue.message}")
 
 
 def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any], *, validate: dict[str, Any] | None = None) -> Any:
