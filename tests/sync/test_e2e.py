@@ -6,6 +6,7 @@ Glue state is read back through a plain boto3 client that no dgsync counter sees
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 
@@ -157,6 +158,32 @@ def test_failsafe_holds_when_a_large_share_of_a_space_vanishes(make_settings, em
     assert all("more than 20%" in (i.reason or "") for i in held)
     assert report.counts["deleted"] == 0
     assert tables_of(raw_glue, make_settings.prefix).keys() == before.keys()
+    assert report.status == "partial" and any("held for confirmation" in r for r in report.not_in_sync)
+
+    # An operator approves one held deletion through the CLI; the next sync applies only it.
+    from click.testing import CliRunner
+
+    from dgsync_cli.main import cli
+
+    env = {"DGSYNC_DATABASE_URL": settings.database_url, "DGSYNC_ENV": "dog"}
+    pending = CliRunner().invoke(cli, ["deletions", "pending", "--format", "json"], env=env)
+    assert pending.exit_code == 0, pending.output
+    rows = json.loads(pending.stdout)
+    assert sorted(r["object"] for r in rows) == sorted(i.object for i in held)
+    chosen = held[0].object
+    approved = CliRunner().invoke(cli, ["deletions", "approve", chosen], env=env)
+    assert approved.exit_code == 0 and f"approved: {chosen}" in approved.output
+    after = run_sync(settings)
+    assert [i.object for i in after.items if i.action.value == "delete"] == [chosen]
+    assert chosen not in tables_of(raw_glue, make_settings.prefix)
+    with build_services(settings) as services, services.store().session(readonly=True) as session:
+        from core.store import deletions, repo
+
+        statuses = {p.object: p.status for p in deletions.list_pending(
+            session=session, env="dog", statuses=("pending", "approved", "applied", "cancelled"))}
+        audit = repo.query_audit(session=session, limit=50)
+    assert statuses[chosen] == "applied"
+    assert any(a.action == "approve_deletion" and a.object == chosen and a.actor.startswith("cli:") for a in audit)
 
 
 def test_deletion_within_the_share_goes_ahead(make_settings, emulator, raw_glue) -> None:
