@@ -210,7 +210,6 @@ def register(group: click.Group) -> None:
         with build_services(state.settings()) as services:
             runs = runs_listing(services, limit=limit, status=status)
         if fmt == "json":
-            echo_json([{**r.model_dump(mode="json"), "exit_code": exit_codes.for_run(r.status, r.errors)}
-                       for r in runs])
+            echo_json([r.model_dump(mode="json") for r in runs])
         else:
             _print_runs(runs)

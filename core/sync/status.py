@@ -21,6 +21,7 @@ from core.store import repo
 from core.store.leases import list_leases
 from core.store.schemas import AssetStatus, RunCounts, RunError, RunOut, RunStatus, utcnow
 from core.store.tables import ConflictRow
+from core.sync import exit_codes
 from core.sync.scheduler import (
     DEFAULT_BACKOFF_MAX_S,
     PRIORITY_ORDER,
@@ -49,6 +50,8 @@ class RunView(RunOut):
     glue_writes: int = 0
     datasphere_calls: int = 0
     stale: bool = False
+    #: The exit code the run's outcome implies (``docs/operations.md``); ``None`` while running.
+    exit_code: int | None = None
 
     @classmethod
     def of(cls, run: RunOut, *, now: datetime, stale_after_s: float) -> RunView:
@@ -60,6 +63,7 @@ class RunView(RunOut):
             glue_writes=sum(n for op, n in glue.items() if is_write(op)),
             datasphere_calls=sum(run.api_calls.get("datasphere", {}).values()),
             stale=run.status is RunStatus.RUNNING and last_sign < now - timedelta(seconds=stale_after_s),
+            exit_code=exit_codes.for_run(run.status.value, run.errors),
         )
 
 
