@@ -72,6 +72,13 @@ class ConfigError(DgsyncError):
     default_hint = "Fix the named setting (environment variable DGSYNC_..., or the YAML file)."
 
 
+class InputError(DgsyncError):
+    """The caller named something that does not exist or cannot be used (an unknown alert,
+    a deletion that is not pending, ...): fix the command's arguments."""
+
+    default_hint = "Check the command's arguments; the listing commands show what exists."
+
+
 class RulesError(ConfigError):
     default_hint = "Fix the mapping-rules file at the line shown; `dgsync rules test` validates it."
 

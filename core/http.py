@@ -12,7 +12,8 @@ from core import errors as e
 from core import websec
 
 STATUS_BY_ERROR: dict[type[e.DgsyncError], int] = {
-    e.ConfigError: 500,  # the server's settings or rules are broken: not the caller's fault
+    e.ConfigError: 500,
+    e.InputError: 404,  # the request named something that does not exist  # the server's settings or rules are broken: not the caller's fault
     e.SourceError: 502,
     e.AuthError: 502,  # the tenant refused *our* credentials: a bad gateway, not a 401
     e.SourceUnavailable: 503,

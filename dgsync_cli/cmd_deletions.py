@@ -85,9 +85,10 @@ def register(group: click.Group) -> None:
         for obj in decided:
             click.echo(f"{verb}: {obj}")
         if missing:
-            raise click.ClickException(
-                "not pending: " + ", ".join(missing) + " (see `dgsync deletions pending`)"
-            )
+            from core.errors import InputError
+
+            raise InputError("not pending: " + ", ".join(missing),
+                             hint="`dgsync deletions pending` lists what is held.")
         if not decided:
             click.echo("nothing pending")
         elif approve:

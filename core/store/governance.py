@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from core.errors import StoreError
+from core.errors import InputError, StoreError
 from core.store.repo import _audit_query
 from core.store.schemas import AuditFilter, AuditOut, utcnow
 from core.store.tables import (
@@ -120,7 +120,7 @@ def create_alert(
 def _alert_row(session: Session, alert_id: int) -> AlertRow:
     row = session.get(AlertRow, alert_id)
     if row is None:
-        raise StoreError(f"no alert {alert_id}", hint="Use an id that `dgsync alerts list` shows.")
+        raise InputError(f"no alert {alert_id}", hint="Use an id that `dgsync alerts list` shows.")
     return row
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from core.errors import ConfigError, DgsyncError, SyncAborted
+from core.errors import ConfigError, DgsyncError, InputError, SyncAborted
 
 IN_SYNC = 0
 NOT_IN_SYNC = 1
@@ -58,7 +58,7 @@ def error_class(code: str) -> type[DgsyncError] | None:
 def for_exception(exc: BaseException | type[BaseException]) -> int:
     """The code for an exception that stopped a command before or during a run."""
     cls = exc if isinstance(exc, type) else type(exc)
-    if issubclass(cls, ConfigError):
+    if issubclass(cls, (ConfigError, InputError)):
         return BAD_INPUT
     if issubclass(cls, (SyncAborted, KeyboardInterrupt)):
         return NOT_IN_SYNC

@@ -116,7 +116,7 @@ class Planner:
         """Plan one group of spaces (all visible spaces when ``spaces`` is empty)."""
         client = self.services.datasphere_client()
         calls_before = datasphere_calls(client)
-        extraction = self._extract(spaces, kinds, self.view.known_etags() if incremental_read else {})
+        extraction = self._extract(spaces, with_writing_flows(kinds), self.view.known_etags() if incremental_read else {})
         inputs = self._inputs(extraction, spaces)
         summary = summarise_extraction(extraction)
         summary.assets += len(inputs.unchanged)
@@ -187,8 +187,7 @@ class Planner:
             # deletable (403 today does not mean "gone").
             every = scope if scope is not None else [sp.name for sp in extraction.spaces]
             scope = [sp for sp in every if sp not in extraction.skipped_spaces]
-        flow_kinds = {k.value for k in (AssetKind.DATA_FLOW, AssetKind.REPLICATION_FLOW,
-                                        AssetKind.TRANSFORMATION_FLOW)}  # the kinds that write tables
+        flow_kinds = {k.value for k in WRITING_FLOWS}
         return _Inputs(
             group=group, fetched=[a for a in fetched if a.space in group], unchanged=unchanged,
             etags=etags, shared=shared, incomplete=incomplete,
@@ -285,6 +284,22 @@ class Planner:
         for key, why in sorted(inputs.incomplete.items()):
             plan.skipped_assets.setdefault(key, f"kept as is: {why}")
         return plan
+
+
+#: Flows that write tables: a table's lineage Parameters name them.
+WRITING_FLOWS = (AssetKind.DATA_FLOW, AssetKind.REPLICATION_FLOW, AssetKind.TRANSFORMATION_FLOW)
+
+
+def with_writing_flows(kinds: Sequence[str] | None) -> list[str] | None:
+    """The kinds to extract for ``kinds``: tables come with the flows that may write them (read
+    as context only), so a table synced with ``--kind local_table`` is the same table a full
+    run writes."""
+    if not kinds:
+        return None
+    wanted = list(kinds)
+    if {AssetKind.LOCAL_TABLE.value, AssetKind.REMOTE_TABLE.value} & set(wanted):
+        wanted += [k.value for k in WRITING_FLOWS if k.value not in wanted]
+    return wanted
 
 
 def listing_evidence(

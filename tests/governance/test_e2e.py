@@ -149,7 +149,7 @@ def test_dgsync_sync_with_bad_credentials_stores_the_security_event_and_alerts(
         "DGSYNC_GLUE__ENDPOINT_URL": moto_endpoint,
     }
     result = CliRunner().invoke(cli, ["sync"], env=env, catch_exceptions=False)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output  # could not run: authentication failed
     (body,) = receiver.bodies("/oncall")
     assert body["alert"]["kind"] == "run_failed"
     assert "DGSYNC_DATASPHERE__CLIENT_SECRET" in (body["alert"]["hint"] or "")
