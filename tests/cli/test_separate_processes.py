@@ -5,60 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
+from processes import separate_systems
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.timeout(240)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @pytest.fixture(scope="module")
-def systems() -> Iterator[dict[str, str]]:
-    emu_port, moto_port = _free_port(), _free_port()
-    emulator = subprocess.Popen(
-        [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(emu_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait(f"http://127.0.0.1:{emu_port}/_emulator/stats", emulator)
-        _wait(f"http://127.0.0.1:{moto_port}/moto-api/", moto)
-        yield {"emulator": f"http://127.0.0.1:{emu_port}", "glue": f"http://127.0.0.1:{moto_port}"}
-    finally:
-        for proc in (emulator, moto):
-            proc.terminate()
-            proc.wait(timeout=10)
+def systems() -> Iterator[dict[str, Any]]:
+    with separate_systems() as found:
+        yield found
 
 
 def _env(systems: dict[str, str], tmp_path: Path) -> dict[str, str]:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
+from processes import separate_systems
 
 from core.glue.stats import is_write
 from doubles.glue_faults import CountingProxy
@@ -27,53 +27,10 @@ HIDDEN_OWNER = "ABC21B84BF4D4A7BA549"
 VISIBLE_OWNER = "D8D90336A0E24D678F9D"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @pytest.fixture(scope="module")
 def systems() -> Iterator[dict[str, Any]]:
-    emu_port, moto_port = _free_port(), _free_port()
-    emulator = subprocess.Popen(
-        [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(emu_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    moto = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    proxy = None
-    try:
-        _wait(f"http://127.0.0.1:{emu_port}/_emulator/stats", emulator)
-        _wait(f"http://127.0.0.1:{moto_port}/moto-api/", moto)
-        proxy = CountingProxy(moto_port)
-        yield {"emulator": f"http://127.0.0.1:{emu_port}", "glue": f"http://127.0.0.1:{proxy.port}",
-               "moto": f"http://127.0.0.1:{moto_port}", "proxy": proxy}
-    finally:
-        if proxy is not None:
-            proxy.stop()
-        for proc in (emulator, moto):
-            proc.terminate()
-            proc.wait(timeout=10)
+    with separate_systems(counting=True) as found:
+        yield found
 
 
 def _env(systems: dict[str, Any], tmp_path: Path, prefix: str) -> dict[str, str]:
