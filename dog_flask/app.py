@@ -48,6 +48,17 @@ def create_app(
     extension.init_app(app, settings, services=services, catalog=catalog)
     init_errors(app)
     init_security(app, policy)
+    app.jinja_env.filters["pretty"] = pretty
     for area in (blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs):
         app.register_blueprint(area.bp)
     return app
+
+
+def pretty(value: object, limit: int = 160) -> str:
+    """A value for people: strings as they are, lists/dicts compact JSON, long ones cut."""
+    import json
+
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
