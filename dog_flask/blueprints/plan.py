@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from core.models import AssetKind, Priority
 from dog_flask.extension import catalog, jobs, services
-from dog_flask.scope import parse_scope
+from dog_flask.scope import Scope, parse_scope
 
 bp = Blueprint("plan", __name__, url_prefix="/plan")
 
@@ -52,9 +52,11 @@ def rows() -> str:
 
 @bp.post("/apply")
 def apply() -> Response:
-    """Start the sync of a previewed scope in the background; answer at once with its page."""
-    preview = jobs().preview(request.form.get("preview", ""))
-    job = jobs().start(services(), preview.scope, preview)
+    """Start the sync of a previewed scope (no ``preview``: everything) in the background;
+    answer at once with the job's page."""
+    preview_id = request.form.get("preview", "")
+    preview = jobs().preview(preview_id) if preview_id else None
+    job = jobs().start(services(), preview.scope if preview else Scope(), preview)
     target = url_for("plan.job", job_id=job.id)
     if request.headers.get("HX-Request"):
         response = Response(status=204)
