@@ -146,6 +146,9 @@ class Services:
                 endpoint = self.glue_endpoint_url()
                 gs = gs.model_copy(update={"endpoint_url": endpoint})
                 boto_client = make_glue_client(gs)
+                # Close its connection pool before the embedded Glue stops (closers run newest
+                # first): no socket is left for the garbage collector to warn about.
+                self._closers.append(boto_client.close)
                 self._glue = GlueClient(
                     boto_client,
                     catalog_id=gs.catalog_id,

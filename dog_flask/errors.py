@@ -4,7 +4,7 @@ fragment) with the hint and a way back; unexpected exceptions become a styled 50
 from __future__ import annotations
 
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from core.errors import DgsyncError
 from core.http import status_for
@@ -18,6 +18,14 @@ HINTS = {
     404: "Check the address, or start from the home page.",
     405: "This address does not accept that method: use the page's own buttons.",
 }
+
+
+class BadInput(BadRequest):
+    """A form or query value the page cannot use (400), with what to type instead."""
+
+    def __init__(self, message: str, *, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class PageError:
@@ -41,7 +49,8 @@ def _render(exc: DgsyncError) -> tuple[str, int]:
 def _http(exc: HTTPException) -> tuple[str, int]:
     status = exc.code or 500
     message = exc.description if status != 404 else f"no page at {request.path}"
-    return _page(PageError(str(status), message or exc.name, HINTS.get(status, "Go back and try again.")), status)
+    hint = getattr(exc, "hint", None) or HINTS.get(status, "Go back and try again.")
+    return _page(PageError(str(status), message or exc.name, hint), status)
 
 
 def _crash(exc: Exception) -> tuple[str, int]:

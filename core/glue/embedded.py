@@ -368,8 +368,6 @@ class EmbeddedGlue:
             data = self.snapshot()
             if self._base_digest is not None and catalog_digest(data) == self._base_digest:
                 return False  # unchanged here: the file is as new or newer
-            if self._base_digest is None and not data["databases"]:
-                return False  # started without a file and nothing was created
             on_disk = self.changed_on_disk()
             if not data["databases"] and self.snapshot_path.exists():
                 existing = _read_snapshot(self.snapshot_path)

@@ -43,11 +43,14 @@ def _boto(emb: EmbeddedGlue) -> Any:
 
 def _add(emb: EmbeddedGlue, db: str, *tables: str) -> None:
     boto = _boto(emb)
-    names = [d["Name"] for d in boto.get_databases()["DatabaseList"]]
-    if db not in names:
-        boto.create_database(DatabaseInput={"Name": db})
-    for t in tables:
-        boto.create_table(DatabaseName=db, TableInput={"Name": t, "TableType": "EXTERNAL_TABLE"})
+    try:
+        names = [d["Name"] for d in boto.get_databases()["DatabaseList"]]
+        if db not in names:
+            boto.create_database(DatabaseInput={"Name": db})
+        for t in tables:
+            boto.create_table(DatabaseName=db, TableInput={"Name": t, "TableType": "EXTERNAL_TABLE"})
+    finally:
+        boto.close()
 
 
 def _tables(path: Path) -> set[str]:
@@ -91,7 +94,9 @@ def test_an_unchanged_process_does_not_overwrite_what_another_process_wrote(snap
 def test_refresh_loads_what_another_process_wrote_and_later_saves_keep_it(snapshot: Path) -> None:
     dog = start_embedded_glue(snapshot, REGION)  # started before any sync: empty
     try:
-        assert _boto(dog).get_databases()["DatabaseList"] == []
+        boto = _boto(dog)
+        assert boto.get_databases()["DatabaseList"] == []
+        boto.close()
         assert dog.refresh() is False  # nothing on disk changed
         # "The CLI" syncs: simulated by a full snapshot written next to it, then renamed.
         other = snapshot.with_name("other.json")
@@ -106,10 +111,12 @@ def test_refresh_loads_what_another_process_wrote_and_later_saves_keep_it(snapsh
         write_atomically(other, cli_data)
         os.replace(other, snapshot)
         assert dog.refresh() is True
-        assert {t["Name"] for t in _boto(dog).get_tables(DatabaseName="sales")["TableList"]} == {
+        boto = _boto(dog)
+        assert {t["Name"] for t in boto.get_tables(DatabaseName="sales")["TableList"]} == {
             "orders",
             "customers",
         }
+        boto.close()
         # A change made in Dog afterwards is saved on top of the CLI's catalog.
         _add(dog, "sales", "returns")
         assert dog.save() is True
