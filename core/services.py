@@ -126,13 +126,30 @@ class Services:
                 return str(self._embedded_glue.endpoint_url)
             return self.settings.glue.endpoint_url
 
-    def glue(self) -> GlueClient:
+    def save_glue(self) -> bool:
+        """Persist the embedded Glue now (dog; a long-running Dog after each sync job).
+
+        Returns whether the snapshot file was written; ``False`` outside the embedded default.
+        """
         with self._lock:
+            if self._embedded_glue is None:
+                return False
+            return bool(self._embedded_glue.save())
+
+    def glue(self) -> GlueClient:
+        """The Glue client. Embedded: first reloads the snapshot if another process (the CLI)
+        changed it, so every plan and sync sees the one shared catalog."""
+        with self._lock:
+            if self._embedded_glue is not None:
+                self._embedded_glue.refresh()
             if self._glue is None:
                 from core.glue.session import build_glue_client
 
                 gs = self.settings.glue.model_copy(update={"endpoint_url": self.glue_endpoint_url()})
                 self._glue = build_glue_client(gs)
+                # Close its connection pool before the embedded Glue stops (closers run newest
+                # first): no socket is left for the garbage collector to warn about.
+                self._closers.append(self._glue.boto_client.close)
             return self._glue
 
     # -- Store and rules ----------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Dog is the developer UI over the embedded default (Datasphere emulator + moto Glue + SQLite);
 it refuses any other profile (``DGSYNC_ENV`` is honoured: anything but ``dog`` is refused) and
-any non-loopback bind. One blueprint per area: home, catalog, plan, runs. The web baseline
+any non-loopback bind. One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit. The web baseline
 (Host allow-list, CSRF, security headers) is ``dog_flask/security.py`` over ``core/websec.py``.
 """
 
@@ -48,6 +48,20 @@ def create_app(
     extension.init_app(app, settings, services=services, catalog=catalog)
     init_errors(app)
     init_security(app, policy)
-    for area in (blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs):
+    app.jinja_env.filters["pretty"] = pretty
+    for area in (
+        blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs,
+        blueprints.glue, blueprints.compare, blueprints.audit,
+    ):
         app.register_blueprint(area.bp)
     return app
+
+
+def pretty(value: object, limit: int = 160) -> str:
+    """A value for people: strings as they are, lists/dicts compact JSON, long ones cut."""
+    import json
+
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,7 +1,8 @@
 """``init_app``-style setup: the Services (and the asset catalog) of a Dog app.
 
 ``app.extensions["dgsync"]`` is the :class:`~core.services.Services`;
-``app.extensions["dgsync.catalog"]`` the cached :class:`~core.catalog.AssetCatalog`.
+``app.extensions["dgsync.catalog"]`` the cached :class:`~core.catalog.AssetCatalog`;
+``app.extensions["dgsync.jobs"]`` the :class:`~dog_flask.jobs.JobRunner` of background syncs.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from flask import Flask, current_app
 from core.catalog import AssetCatalog
 from core.services import Services, build_services
 from core.settings import Settings
+from dog_flask.jobs import JobRunner
 
 EXTENSION_KEY = "dgsync"
 CATALOG_KEY = "dgsync.catalog"
+JOBS_KEY = "dgsync.jobs"
 
 
 def init_app(
@@ -27,6 +30,7 @@ def init_app(
     services = services or build_services(settings)
     app.extensions[EXTENSION_KEY] = services
     app.extensions[CATALOG_KEY] = catalog or services.catalog()
+    app.extensions[JOBS_KEY] = JobRunner()
     return services
 
 
@@ -42,8 +46,18 @@ def catalog() -> AssetCatalog:
     return found
 
 
+def jobs() -> JobRunner:
+    """The background sync jobs of the current app."""
+    found: JobRunner = current_app.extensions[JOBS_KEY]
+    return found
+
+
 def close_app(app: Flask) -> None:
-    """Stop what the app's Services started (emulator, embedded Glue, store)."""
+    """Stop running sync jobs (after their objects in flight), then what the app's Services
+    started (emulator, embedded Glue — which saves its snapshot —, store)."""
+    runner: JobRunner | None = app.extensions.get(JOBS_KEY)
+    if runner is not None:
+        runner.shutdown()
     found: Services | None = app.extensions.get(EXTENSION_KEY)
     if found is not None:
         found.close()

@@ -15,13 +15,24 @@ alone) and the fidelity layer of :mod:`doubles.glue_faults` (pagination, ``Versi
 ``SkipArchive``), so dog behaves like AWS where moto does not.
 
 One embedded Glue per process and region: starting one resets moto's Glue backend of that
-account and region. Two processes sharing a snapshot file do not merge: the last to stop wins.
+account and region. The snapshot file is the one source of truth shared by every process (a
+long-running Dog and short CLI calls):
+
+- :meth:`EmbeddedGlue.refresh` (called by ``Services.glue()`` before every plan and sync)
+  reloads the file when another process rewrote it and this one has no unsaved changes;
+- :meth:`EmbeddedGlue.save` writes only what changed here, never overwrites a newer file with
+  an unchanged (stale) catalog, and never shrinks a non-empty file to an empty catalog;
+- every write is atomic (temp file, fsync, rename) with SIGTERM/SIGINT held off while it runs,
+  so a signal never leaves a truncated file. Two processes that both change the catalog at the
+  same time still do not merge: the later save wins (logged as a warning).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import signal
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -209,25 +220,54 @@ def _read_snapshot(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def _same_as_file(path: Path, data: dict[str, Any]) -> bool:
+def catalog_digest(data: dict[str, Any]) -> str:
+    """A digest of a snapshot's catalog (``databases``), ignoring when it was saved."""
+    text = json.dumps(data.get("databases") or [], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of ``path``; ``None`` when it does not exist."""
     try:
-        current = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(current == json.loads(json.dumps(data, default=str)))
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+def _table_count(data: dict[str, Any]) -> int:
+    return sum(len(db.get("tables") or []) for db in data.get("databases") or [])
+
+
+class _SignalsHeld:
+    """Hold SIGTERM/SIGINT off while a snapshot is written (main thread; no-op elsewhere)."""
+
+    def __enter__(self) -> None:
+        self._held = threading.current_thread() is threading.main_thread()
+        if self._held:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
+def write_atomically(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` as JSON: temp file in the same directory, fsync, rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, default=str, indent=1, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _SignalsHeld():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False, default=str, indent=1, sort_keys=True)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
 
 
 class EmbeddedGlue:
@@ -248,8 +288,58 @@ class EmbeddedGlue:
         self.account_id = account_id
         self.snapshot_path = snapshot_path
         self.credentials = EMBEDDED_CREDENTIALS
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._stopped = False
+        #: what this process last loaded from or wrote to the file (its digest and signature)
+        self._base_digest: str | None = None
+        self._base_signature: tuple[int, int, int] | None = None
+
+    def _mark_base(self, data: dict[str, Any] | None) -> None:
+        self._base_digest = catalog_digest(data) if data is not None else None
+        self._base_signature = (
+            _file_signature(self.snapshot_path) if self.snapshot_path is not None else None
+        )
+
+    def changed_here(self) -> bool:
+        """Whether the in-memory catalog differs from what was last loaded or saved."""
+        data = self.snapshot()
+        if self._base_digest is None:
+            return bool(data["databases"])
+        return catalog_digest(data) != self._base_digest
+
+    def changed_on_disk(self) -> bool:
+        """Whether another process rewrote the snapshot file since this one loaded/saved it."""
+        if self.snapshot_path is None:
+            return False
+        return _file_signature(self.snapshot_path) != self._base_signature
+
+    def refresh(self) -> bool:
+        """Reload the file when another process changed it and nothing changed here.
+
+        Returns whether the catalog was reloaded. With changes on both sides nothing is
+        reloaded (the next :meth:`save` keeps this process's catalog and logs a warning).
+        """
+        with self._lock:
+            if self._stopped or self.snapshot_path is None or not self.changed_on_disk():
+                return False
+            if self.changed_here():
+                log.warning(
+                    "embedded Glue changed here and on disk: keeping this process's catalog",
+                    extra={"path": str(self.snapshot_path)},
+                )
+                return False
+            data = _read_snapshot(self.snapshot_path)
+            backend = _glue_backend(self.account_id, self.region)
+            backend.reset()
+            n_db = n_tables = 0
+            if data is not None:
+                n_db, n_tables = restore_backend(backend, data)
+            self._mark_base(data)
+            log.info(
+                "embedded Glue reloaded (changed by another process)",
+                extra={"path": str(self.snapshot_path), "databases": n_db, "tables": n_tables},
+            )
+            return True
 
     @property
     def running(self) -> bool:
@@ -265,18 +355,40 @@ class EmbeddedGlue:
                 continue
         return dump_backend(backend)
 
-    def save(self) -> None:
-        """Write the snapshot file now (also done by :meth:`stop`)."""
+    def save(self) -> bool:
+        """Write the snapshot file now if the catalog changed here (also done by :meth:`stop`).
+
+        Returns whether the file was written. Nothing changed here (e.g. after a plan, or
+        when another process wrote the file meanwhile): the file is left alone. An empty
+        catalog never replaces a file that holds tables.
+        """
         if self.snapshot_path is None:
-            return
-        data = self.snapshot()
-        if _same_as_file(self.snapshot_path, data):
-            return  # nothing changed (e.g. after `dgsync plan`): leave the file alone
-        _write_atomically(self.snapshot_path, data)
-        log.debug(
-            "embedded Glue saved",
-            extra={"path": str(self.snapshot_path), "databases": len(data["databases"])},
-        )
+            return False
+        with self._lock:
+            data = self.snapshot()
+            if self._base_digest is not None and catalog_digest(data) == self._base_digest:
+                return False  # unchanged here: the file is as new or newer
+            on_disk = self.changed_on_disk()
+            if not data["databases"] and self.snapshot_path.exists():
+                existing = _read_snapshot(self.snapshot_path)
+                if existing is not None and existing.get("databases"):
+                    log.warning(
+                        "embedded Glue is empty: the snapshot file is kept",
+                        extra={"path": str(self.snapshot_path), "tables": _table_count(existing)},
+                    )
+                    return False
+            if on_disk:
+                log.warning(
+                    "embedded Glue snapshot was changed by another process: this one's wins",
+                    extra={"path": str(self.snapshot_path)},
+                )
+            write_atomically(self.snapshot_path, data)
+            self._mark_base(data)
+            log.debug(
+                "embedded Glue saved",
+                extra={"path": str(self.snapshot_path), "tables": _table_count(data)},
+            )
+            return True
 
     def stop(self) -> None:
         """Stop the server and save the snapshot (idempotent)."""
@@ -333,13 +445,15 @@ def start_embedded_glue(
     endpoint_url = f"http://{bound_host}:{bound_port}"
     register_endpoint_credentials(endpoint_url, EMBEDDED_CREDENTIALS, install=_install_fidelity)
     log.info("embedded Glue started", extra={"url": endpoint_url, "region": region})
-    return EmbeddedGlue(
+    glue = EmbeddedGlue(
         server,
         endpoint_url=endpoint_url,
         region=region,
         account_id=account_id,
         snapshot_path=snapshot_path,
     )
+    glue._mark_base(snapshot)
+    return glue
 
 
 def _install_fidelity(client: Any) -> None:

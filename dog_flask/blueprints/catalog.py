@@ -1,4 +1,5 @@
-"""Browse and search the assets extracted from the embedded Datasphere emulator."""
+"""The Datasphere explorer: spaces → assets (server-side search, paginated) → asset page with
+the CDS type and the Glue type of every column side by side."""
 
 from __future__ import annotations
 
@@ -9,24 +10,43 @@ from dog_flask.extension import catalog, services
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
+PAGE_SIZE = 50
+
+
+def _page_of(items: list, page: int) -> tuple[list, int, int]:  # type: ignore[type-arg]
+    pages = max(1, (len(items) + PAGE_SIZE - 1) // PAGE_SIZE)
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], page, pages
+
+
+def _rows_context() -> dict[str, object]:
+    query = request.args.get("q", "").strip()
+    space = request.args.get("space", "").strip()
+    page = request.args.get("page", 1, type=int) or 1
+    snapshot = catalog().snapshot()
+    if query:
+        hits = catalog().search(query, limit=100_000)
+        keys = {(h.space, h.name) for h in hits if not space or h.space == space}
+        order = {(h.space, h.name): i for i, h in enumerate(hits)}
+        assets = sorted((a for a in snapshot.assets if (a.space, a.name) in keys), key=lambda a: order[(a.space, a.name)])
+    else:
+        assets = [a for a in snapshot.assets if not space or a.space == space]
+    shown, page, pages = _page_of(assets, page)
+    return {"assets": shown, "query": query, "space": space, "page": page, "pages": pages, "total": len(assets)}
+
 
 @bp.get("/")
 def index() -> str:
     snapshot = catalog().snapshot(refresh=request.args.get("refresh") == "1")
-    return render_template("dog/catalog/index.html", snapshot=snapshot, by_space=snapshot.by_space())
+    return render_template(
+        "dog/catalog/index.html", snapshot=snapshot, by_space=snapshot.by_space(), **_rows_context()
+    )
 
 
 @bp.get("/_rows")
 def rows() -> str:
-    """Assets matching ``q`` (all of one ``space`` when no query)."""
-    query = request.args.get("q", "").strip()
-    space = request.args.get("space", "").strip()
-    if query:
-        hits = catalog().search(query, limit=100)
-        assets = [catalog().get(h.space, h.name) for h in hits]
-    else:
-        assets = [a for a in catalog().snapshot().assets if not space or a.space == space]
-    return render_template("dog/catalog/_rows.html", assets=assets, query=query)
+    """One page of the assets matching ``q`` (names, labels, columns) within ``space``."""
+    return render_template("dog/catalog/_rows.html", **_rows_context())
 
 
 @bp.get("/<space>/<name>")
@@ -38,5 +58,12 @@ def asset(space: str, name: str) -> str:
     preview = map_asset_preview(
         found, svc.rules(), svc.settings.env, others=snapshot.assets, spaces=snapshot.spaces
     )
+    glue_by_source = {}
+    if preview.table is not None:
+        for col in [*preview.table.columns, *preview.table.partition_keys]:
+            glue_by_source[col.parameters.get("dgsync.name", col.name)] = col
     table_input = preview.table.to_table_input() if preview.table else None
-    return render_template("dog/catalog/asset.html", asset=found, preview=preview, table_input=table_input)
+    return render_template(
+        "dog/catalog/asset.html", asset=found, preview=preview, table_input=table_input,
+        glue_by_source=glue_by_source, known={(a.space, a.name) for a in snapshot.assets},
+    )

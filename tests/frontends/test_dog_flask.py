@@ -110,8 +110,11 @@ def test_services_live_on_the_app_extensions(dog_app: Flask) -> None:
 
 def test_catalog_lists_the_emulated_spaces_and_assets(embedded_client: FlaskClient) -> None:
     html = embedded_client.get("/catalog/").get_data(as_text=True)
-    assert 'data-asset="SALES.V_ORDERS"' in html
     assert "SALES (" in html and "FINANCE (" in html
+    assert html.count('<tr class="asset"') == 50  # one page; the rest behind "next"
+    assert "page 1 of 2" in html and "page=2" in html
+    sales = embedded_client.get("/catalog/?space=SALES").get_data(as_text=True)
+    assert 'data-asset="SALES.V_ORDERS"' in sales and 'data-asset="HR.' not in sales
 
 
 def test_catalog_search_partial(embedded_client: FlaskClient) -> None:
