@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from core.glue.client import GlueClient
-from doubles.glue_embedded import EmbeddedGlue, start_embedded_glue
 from core.glue.session import build_glue_client
 from core.settings import GlueSettings
+from doubles.glue_embedded import EmbeddedGlue, start_embedded_glue
 
 # A region no other test uses: starting an embedded Glue resets moto's backend of its region.
 REGION = "sa-east-1"
