@@ -28,24 +28,33 @@ one space's object names and one object (conditionally, with the ETag of the las
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import Any, NamedTuple
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from core.datasphere.client import NOT_MODIFIED, CatalogAsset, DatasphereClient, Versioned
-from core.datasphere.csn import (
-    UNRESOLVED_TYPE,
-    UNTYPED_NOTE,
-    parse_csn,
-    refingerprint,
-    resolve_analytic_types,
+from core.datasphere.analytic_types import (
+    ASSUMED_MEASURE_TYPE,
+    NUMERIC_TYPES,
+    Failed,
+    SourceReader,
+    apply_metadata,
+    finish_unresolved,
+    unresolved,
 )
-from core.datasphere.edmx import parse_metadata
+from core.datasphere.client import NOT_MODIFIED, CatalogAsset, DatasphereClient, Versioned
+from core.datasphere.csn import parse_csn, resolve_analytic_types
+from core.datasphere.extract_results import (
+    ExtractionIssue,
+    ExtractionResult,
+    Listing,
+    attach_catalog,
+    diff_stats,
+    shared_reason,
+)
 from core.datasphere.identity import SpaceDirectory
 from core.errors import (
     AccessDenied,
@@ -57,16 +66,19 @@ from core.errors import (
     UnexpectedResponse,
 )
 from core.log import copy_context, get_logger
-from core.models import (
-    DESIGN_TIME_SEGMENTS,
-    Asset,
-    AssetKind,
-    AssetRef,
-    CdsType,
-    Column,
-    SemanticRole,
-    Space,
-)
+from core.models import DESIGN_TIME_SEGMENTS, Asset, AssetKind, AssetRef, Space
+
+__all__ = [
+    "ALL_KINDS",
+    "ASSUMED_MEASURE_TYPE",
+    "NUMERIC_TYPES",
+    "ExtractionIssue",
+    "ExtractionResult",
+    "Extractor",
+    "ProgressCallback",
+    "apply_metadata",
+    "attach_catalog",
+]
 
 log = get_logger(__name__)
 
@@ -74,87 +86,6 @@ log = get_logger(__name__)
 ProgressCallback = Callable[[int, int | None], None]
 
 ALL_KINDS: tuple[AssetKind, ...] = tuple(DESIGN_TIME_SEGMENTS)
-
-
-class ExtractionIssue(BaseModel):
-    """One failure of an extraction, with what to do about it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    code: str
-    message: str
-    hint: str
-    space: str | None = None
-    name: str | None = None
-    kind: str | None = None
-
-    @classmethod
-    def from_error(
-        cls,
-        exc: DgsyncError,
-        *,
-        space: str | None = None,
-        name: str | None = None,
-        kind: AssetKind | None = None,
-    ) -> ExtractionIssue:
-        return cls(
-            code=exc.code,
-            message=exc.message,
-            hint=exc.hint,
-            space=space,
-            name=name,
-            kind=kind.value if kind else None,
-        )
-
-
-class ExtractionResult(BaseModel):
-    """What an extraction found, and everything that went wrong on the way."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    assets: list[Asset] = Field(default_factory=list)
-    spaces: list[Space] = Field(default_factory=list)
-    #: Space → why it was skipped (e.g. ``not a member (403)``).
-    skipped_spaces: dict[str, str] = Field(default_factory=dict)
-    #: ``SPACE.NAME`` (or ``SPACE/segment`` for a list) → the failure.
-    errors: dict[str, ExtractionIssue] = Field(default_factory=dict)
-    #: Requests per route template: ``{route: {"requests", "retries", "throttles", ...}}``.
-    stats: dict[str, dict[str, int]] = Field(default_factory=dict)
-    duration_s: float = 0.0
-    #: ``SPACE.NAME`` → ETag of the version read (for the next conditional read).
-    etags: dict[str, str] = Field(default_factory=dict)
-    #: ``SPACE.NAME`` → kind, for objects answered ``304 Not Modified`` to the ETag given to
-    #: :meth:`Extractor.extract`: unchanged since the last sync, not re-read, not in ``assets``.
-    unchanged: dict[str, AssetKind] = Field(default_factory=dict)
-    #: ``OWNER.NAME`` → one-line reason, for every object a consumer space lists but another
-    #: space owns (never in ``assets``: the owner syncs it, or nobody does when invisible).
-    shared: dict[str, str] = Field(default_factory=dict)
-    #: The subset of ``shared`` whose owner space this technical user cannot see (not in
-    #: the catalog, 403/404): ``OWNER.NAME`` → why. A lineage node only, no Glue table.
-    lineage_only: dict[str, str] = Field(default_factory=dict)
-    #: Parsed lineage-only objects (as read from the consumer): for lineage and type
-    #: resolution, never written.
-    lineage_assets: list[Asset] = Field(default_factory=list)
-    #: Space → kinds (``AssetKind`` values) whose design-time listing fully succeeded in this
-    #: call (every page); a kind the tenant does not offer counts as listed (empty).
-    listings: dict[str, list[str]] = Field(default_factory=dict)
-    #: Kinds whose list endpoint the tenant answers 404 for: not offered by this tenant.
-    not_offered: list[str] = Field(default_factory=list)
-    #: ``SPACE.NAME`` → why the asset was not produced: an input of it failed this run (a
-    #: source's CSN, its analytical ``$metadata``). Not in ``assets`` and no ETag in ``etags``:
-    #: its table is kept as is and the next run reads it again (never written degraded).
-    incomplete: dict[str, str] = Field(default_factory=dict)
-
-    @property
-    def duration(self) -> float:
-        return self.duration_s
-
-    def by_ref(self) -> dict[AssetRef, Asset]:
-        return {a.ref: a for a in self.assets}
-
-
-def _edm_safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 class Extractor:
@@ -232,7 +163,7 @@ class Extractor:
             for space, kind, name in sorted(listed, key=lambda t: (t[0], t[2], t[1])):
                 ref = directory.resolve(name, space=space, probe=False)  # unknown: read it
                 if ref.space != space and directory.is_visible(ref.space):
-                    result.shared.setdefault(str(ref), _shared_reason(space, ref.space, None))
+                    result.shared.setdefault(str(ref), shared_reason(space, ref.space, None))
                 else:
                     tasks.append((space, kind, name))
 
@@ -289,7 +220,7 @@ class Extractor:
                     continue
                 result.etags.pop(f"{space}.{name}", None)
                 why = directory.visibility(asset.space)
-                result.shared.setdefault(str(asset.ref), _shared_reason(space, asset.space, why))
+                result.shared.setdefault(str(asset.ref), shared_reason(space, asset.space, why))
                 if why is not None:
                     result.lineage_only.setdefault(str(asset.ref), f"space {asset.space}: {why}")
                     lineage.setdefault(asset.ref, asset)
@@ -301,7 +232,7 @@ class Extractor:
             )
             resolved = self._resolve_analytic_models(assets, pool, result)
         result.assets = sorted(resolved, key=lambda a: (a.space, a.name))
-        result.stats = _diff_stats(self.client.stats.snapshot(), before)
+        result.stats = diff_stats(self.client.stats.snapshot(), before)
         result.duration_s = time.monotonic() - started
         log.info(
             "extraction finished",
@@ -363,7 +294,7 @@ class Extractor:
             },
         )
 
-    def _list_space(self, space: str) -> _Listing:
+    def _list_space(self, space: str) -> Listing:
         names: list[tuple[AssetKind, str]] = []
         issues: dict[str, ExtractionIssue] = {}
         listed: list[AssetKind] = []
@@ -373,7 +304,7 @@ class Extractor:
                 names.extend((kind, n) for n in self.client.list_names(space, kind))
                 listed.append(kind)
             except AccessDenied as exc:
-                return _Listing.skip(f"not a member (403): {exc.message}")
+                return Listing.skip(f"not a member (403): {exc.message}")
             except NotFound:
                 not_found.append(kind)
             except AuthError:
@@ -383,20 +314,20 @@ class Extractor:
                     exc, space=space, kind=kind
                 )
         if len(not_found) == len(self.kinds):
-            return _Listing.skip("not found (404): the space does not exist or is not visible")
+            return Listing.skip("not found (404): the space does not exist or is not visible")
         for kind in not_found:
             self._not_offered(kind)
         catalog: dict[str, CatalogAsset] = {}
         try:
             catalog = {a.name: a for a in self.client.iter_assets(space)}
         except AccessDenied as exc:
-            return _Listing.skip(f"not a member (403): {exc.message}", issues)
+            return Listing.skip(f"not a member (403): {exc.message}", issues)
         except AuthError:
             raise
         except DgsyncError as exc:
             issues[f"{space}/catalog"] = ExtractionIssue.from_error(exc, space=space)
         fully = [k for k in self.kinds if k in listed or k in not_found]
-        return _Listing(names, catalog, None, issues, fully, not_found)
+        return Listing(names, catalog, None, issues, fully, not_found)
 
     def _parse(
         self,
@@ -449,12 +380,8 @@ class Extractor:
         given.update({a.ref: a for a in assets})
         # objects whose read failed this run (list failures are keyed SPACE/segment)
         failed = {key: issue.message for key, issue in result.errors.items() if "/" not in key}
-        reader = _SourceReader(
-            self, given=given, kinds=dict(result.unchanged), failed=failed
-        )
-        no_catalog = {
-            key.split("/", 1)[0] for key in result.errors if key.endswith("/catalog")
-        }
+        reader = SourceReader(self, given=given, kinds=dict(result.unchanged), failed=failed)
+        no_catalog = {key.split("/", 1)[0] for key in result.errors if key.endswith("/catalog")}
         pending: dict[AssetRef, Future[Asset]] = {
             a.ref: pool.submit(
                 copy_context(),
@@ -464,7 +391,7 @@ class Extractor:
                 a.space in no_catalog,
             )
             for a in assets
-            if a.kind is AssetKind.ANALYTIC_MODEL and _unresolved(a)
+            if a.kind is AssetKind.ANALYTIC_MODEL and unresolved(a)
         }
         typed: dict[AssetRef, Asset] = {}
         for ref, future in pending.items():
@@ -506,15 +433,15 @@ class Extractor:
         takes over); a read that **failed** (5xx, timeout, malformed answer) raises
         :class:`~core.errors.IncompleteAsset`, as does a failed ``$metadata`` read a column
         needed. A ``$metadata`` answering 404 is a warning on the asset."""
-        reader = _SourceReader(self, given=dict(known or {}), kinds={}, failed={})
+        reader = SourceReader(self, given=dict(known or {}), kinds={}, failed={})
         return self._type_model(asset, reader, False)
 
-    def _type_model(self, asset: Asset, reader: _SourceReader, no_catalog: bool) -> Asset:
+    def _type_model(self, asset: Asset, reader: SourceReader, no_catalog: bool) -> Asset:
         failures: list[str] = []
 
         def lookup(ref: AssetRef) -> Asset | None:
             got = reader.get(ref, consumer=asset.space)
-            if isinstance(got, _Failed):
+            if isinstance(got, Failed):
                 failures.append(got.reason)
                 return None
             return got
@@ -522,8 +449,8 @@ class Extractor:
         resolved = resolve_analytic_types(asset, lookup)
         if failures:
             raise IncompleteAsset(asset.key, "; ".join(dict.fromkeys(failures)))
-        if not _unresolved(resolved):
-            return _finish_unresolved(resolved, "")
+        if not unresolved(resolved):
+            return finish_unresolved(resolved, "")
         if no_catalog:
             raise IncompleteAsset(
                 asset.key,
@@ -536,11 +463,11 @@ class Extractor:
         """Type the still unresolved columns from the analytical ``$metadata``.
 
         No analytical URL (not exposed) or a ``404``: the fallbacks of
-        :func:`_finish_unresolved`, with a warning. Any other failure raises
+        :func:`finish_unresolved`, with a warning. Any other failure raises
         :class:`~core.errors.IncompleteAsset` (never a degraded asset)."""
         url = asset.analytical_metadata_url
         if not url:
-            return _finish_unresolved(
+            return finish_unresolved(
                 asset, "not exposed: no analytical $metadata to read types from"
             )
         try:
@@ -555,7 +482,7 @@ class Extractor:
             noted = asset.model_copy(
                 update={"warnings": [*asset.warnings, f"{why}; types taken from sources only"]}
             )
-            return _finish_unresolved(noted, why)
+            return finish_unresolved(noted, why)
         except DgsyncError as exc:
             raise IncompleteAsset(
                 asset.key,
@@ -638,286 +565,6 @@ class Extractor:
         if asset.space != space:
             return Versioned([], got.etag)
         asset = attach_catalog(asset, self.client.catalog_asset(space, name))
-        if asset.kind is AssetKind.ANALYTIC_MODEL and _unresolved(asset):
+        if asset.kind is AssetKind.ANALYTIC_MODEL and unresolved(asset):
             asset = self.type_analytic_model(asset, known)
         return Versioned([asset], got.etag)
-
-
-class _Listing(NamedTuple):
-    """One space's design-time listing."""
-
-    names: list[tuple[AssetKind, str]]
-    catalog: dict[str, CatalogAsset]
-    skipped: str | None
-    issues: dict[str, ExtractionIssue]
-    #: Kinds fully listed (every page), including kinds the tenant does not offer.
-    listed: list[AssetKind]
-    not_offered: list[AssetKind]
-
-    @classmethod
-    def skip(cls, why: str, issues: dict[str, ExtractionIssue] | None = None) -> _Listing:
-        return cls([], {}, why, dict(issues or {}), [], [])
-
-
-def _shared_reason(consumer: str, owner: str, invisible: str | None) -> str:
-    if invisible is None:
-        return f"listed by space {consumer}, shared from space {owner}; synced with {owner}"
-    return (
-        f"listed by space {consumer}, shared from space {owner}, which this technical user "
-        f"cannot see ({invisible}): lineage node only, no Glue table"
-    )
-
-
-# -- pure helpers (public for tests and the incremental sync) -------------------------------------
-
-
-def attach_catalog(asset: Asset, catalog: CatalogAsset | None) -> Asset:
-    """Attach the catalog's URLs; an asset in the catalog is exposed for consumption."""
-    if catalog is None:
-        return asset
-    business = asset.business.model_copy(update={"exposed": True})
-    updated = asset.model_copy(
-        update={
-            "relational_metadata_url": catalog.relational_metadata_url,
-            "analytical_metadata_url": catalog.analytical_metadata_url,
-            "business": business,
-            "label": asset.label or catalog.label,
-        }
-    )
-    return refingerprint(updated)
-
-
-def _unresolved(asset: Asset) -> bool:
-    return any(c.type.name == UNRESOLVED_TYPE for c in asset.columns)
-
-
-def apply_metadata(asset: Asset, metadata: str) -> Asset:
-    """Fill unresolved column types (and missing labels/roles) from a ``$metadata`` document.
-
-    Only columns still untyped are touched (``type_origin="metadata"``); what the sources
-    typed stays. A measure whose ``$metadata`` type is not numeric (:data:`NUMERIC_TYPES`)
-    is not taken from it. The rest goes through :func:`_finish_unresolved`."""
-    entity = parse_metadata(metadata).main
-    measures = {m.name for m in (asset.analytic.measures if asset.analytic else [])}
-    by_name: dict[str, Column] = {}
-    for col in entity.columns:
-        by_name.setdefault(col.name, col)
-        by_name.setdefault(_edm_safe(col.name), col)
-    columns: list[Column] = []
-    for col in asset.columns:
-        meta = by_name.get(col.name) or by_name.get(_edm_safe(col.name))
-        if (
-            meta is not None
-            and (col.role is SemanticRole.MEASURE or col.name in measures)
-            and meta.type.name not in NUMERIC_TYPES
-        ):
-            meta = None  # a measure must stay summable: the fallbacks type it instead
-        if col.type.name == UNRESOLVED_TYPE and meta is not None:
-            update: dict[str, Any] = {
-                "type": meta.type,
-                "type_origin": "metadata",
-                "label": col.label or meta.label,
-            }
-            if col.role is SemanticRole.ATTRIBUTE and meta.role is not SemanticRole.ATTRIBUTE:
-                update["role"] = meta.role
-            col = col.model_copy(update=update)
-        columns.append(col)
-    updated = asset.model_copy(update={"columns": columns})
-    return _finish_unresolved(updated, "not in the analytical $metadata")
-
-
-#: CDS types a measure may have (summable); ``$metadata`` types outside are not taken.
-NUMERIC_TYPES: frozenset[str] = frozenset(
-    {
-        "cds.Integer",
-        "cds.Integer64",
-        "cds.Int16",
-        "cds.Int32",
-        "cds.Int64",
-        "cds.UInt8",
-        "cds.Decimal",
-        "cds.DecimalFloat",
-        "cds.Double",
-        "cds.hana.TINYINT",
-        "cds.hana.SMALLINT",
-        "cds.hana.SMALLDECIMAL",
-        "cds.hana.REAL",
-    }
-)
-
-#: The type a measure gets when neither its source nor the ``$metadata`` types it:
-#: Datasphere's decimal float (mapped to ``decimal(34,4)`` by default) — numeric, so Athena
-#: can aggregate it; never ``string``.
-ASSUMED_MEASURE_TYPE = CdsType(name="cds.DecimalFloat")
-
-
-def _finish_unresolved(asset: Asset, why: str) -> Asset:
-    """Last resort for columns still untyped, in column order.
-
-    A calculated measure takes the type of the first typed measure its formula names
-    (``type_origin="formula:NAME"``); any other measure becomes
-    :data:`ASSUMED_MEASURE_TYPE` (``assumed``) with a warning; anything else stays unresolved,
-    with a warning. The parse-time note on untyped columns is dropped: the warnings left say
-    only what the final asset lacks."""
-    analytic_measures = asset.analytic.measures if asset.analytic else []
-    measures = {m.name: m for m in analytic_measures}
-    typed = {c.name: c for c in asset.columns if c.type.name != UNRESOLVED_TYPE}
-    columns: list[Column] = []
-    still: list[str] = []
-    warnings = [w for w in asset.warnings if not w.startswith(UNTYPED_NOTE)]
-    for col in asset.columns:
-        if col.type.name == UNRESOLVED_TYPE:
-            measure = measures.get(col.name)
-            expression = measure.expression if measure else None
-            base = next(
-                (
-                    typed[t]
-                    for t in re.findall(r"[A-Za-z_][\w∞]*", expression or "")
-                    if t in typed and typed[t].role is SemanticRole.MEASURE
-                ),
-                None,
-            )
-            if base is not None:
-                col = col.model_copy(
-                    update={"type": base.type, "type_origin": f"formula:{base.name}"}
-                )
-                warnings.append(
-                    f"column {col.name!r}: type assumed from measure {base.name!r} ({why})"
-                )
-            elif measure is not None or col.role is SemanticRole.MEASURE:
-                col = col.model_copy(
-                    update={"type": ASSUMED_MEASURE_TYPE, "type_origin": "assumed"}
-                )
-                warnings.append(
-                    f"measure {col.name}: type not found in its source or $metadata; "
-                    "assumed DecimalFloat"
-                )
-            else:
-                still.append(col.name)
-        columns.append(col)
-    if still:
-        warnings.append(f"column types unresolved ({why}): " + ", ".join(still))
-    return refingerprint(asset.model_copy(update={"columns": columns, "warnings": warnings}))
-
-
-class _Failed:
-    """A source read that failed this run (the model using it is incomplete)."""
-
-    __slots__ = ("issue", "key", "reason")
-
-    def __init__(self, key: str, reason: str, issue: ExtractionIssue | None = None) -> None:
-        self.key = key
-        self.reason = reason
-        self.issue = issue
-
-
-#: Kinds an analytic model's source can be, in the order they are tried when unknown.
-_SOURCE_KINDS: tuple[AssetKind, ...] = (
-    AssetKind.VIEW,
-    AssetKind.LOCAL_TABLE,
-    AssetKind.REMOTE_TABLE,
-)
-
-
-class _SourceReader:
-    """Source assets for analytic-model typing: given ones first, then on-demand reads.
-
-    Thread-safe; each source is read at most once per reader (and consumer space). A read
-    answered 403/404 for every kind means "no such source visible" (``None``); any other
-    failure is a :class:`_Failed` — the caller must not type the model another way."""
-
-    def __init__(
-        self,
-        extractor: Extractor,
-        *,
-        given: Mapping[AssetRef, Asset],
-        kinds: Mapping[str, AssetKind],
-        failed: Mapping[str, str],
-    ) -> None:
-        self._extractor = extractor
-        self._given = dict(given)
-        self._kinds = dict(kinds)
-        self._failed = dict(failed)
-        self._lock = threading.Lock()
-        self._slots: dict[tuple[AssetRef, str], _Slot] = {}
-        self._issues: dict[str, _Failed] = {}
-
-    def get(self, ref: AssetRef, *, consumer: str) -> Asset | _Failed | None:
-        if ref in self._given:
-            return self._given[ref]
-        key = str(ref)
-        if key in self._failed:
-            return _Failed(key, f"source {key} could not be read this run: {self._failed[key]}")
-        with self._lock:
-            slot = self._slots.setdefault((ref, consumer), _Slot())
-        with slot.lock:
-            if not slot.done:
-                slot.value = self._read(ref, consumer)
-                slot.done = True
-                if isinstance(slot.value, _Failed):
-                    with self._lock:
-                        self._issues[slot.value.reason] = slot.value
-            return slot.value
-
-    def issues(self) -> dict[str, ExtractionIssue]:
-        """``SPACE.NAME`` → issue of every on-demand source read that failed (each one made a
-        model incomplete: a source is only read when a model needs it)."""
-        with self._lock:
-            return {f.key: f.issue for f in self._issues.values() if f.issue is not None}
-
-    def _read(self, ref: AssetRef, consumer: str) -> Asset | _Failed | None:
-        key = str(ref)
-        known = self._extractor.known_spaces() | {ref.space, consumer}
-        kind = self._kinds.get(key)
-        kinds = (kind,) if kind is not None else _SOURCE_KINDS
-        # The owner space first; an object shared into the consumer space is also listed
-        # (and readable) there under ``OWNER.NAME``.
-        places = [(ref.space, ref.name)]
-        if ref.space != consumer:
-            places.append((consumer, key))
-        client = self._extractor.client
-        for space, name in places:
-            for k in kinds:
-                try:
-                    got = client.read_csn(space, k, name)
-                except NotFound:
-                    continue
-                except AccessDenied:
-                    break  # this space is not visible: try the next place
-                except AuthError:
-                    raise
-                except DgsyncError as exc:
-                    return self._failure(key, space, k, exc)
-                if not isinstance(got.value, dict):
-                    continue
-                try:
-                    return self._extractor._parse(got.value, space, k, name, known)
-                except DgsyncError as exc:
-                    return self._failure(key, space, k, exc)
-        return None
-
-    @staticmethod
-    def _failure(key: str, space: str, kind: AssetKind, exc: DgsyncError) -> _Failed:
-        issue = ExtractionIssue.from_error(exc, space=space, name=key.split(".", 1)[1], kind=kind)
-        return _Failed(key, f"source {key} could not be read: {exc.message}", issue)
-
-
-class _Slot:
-    __slots__ = ("done", "lock", "value")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.done = False
-        self.value: Asset | _Failed | None = None
-
-
-def _diff_stats(
-    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]]
-) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for route, row in after.items():
-        prev = before.get(route, {})
-        diff = {k: v - prev.get(k, 0) for k, v in row.items()}
-        if any(diff.values()):
-            out[route] = diff
-    return out

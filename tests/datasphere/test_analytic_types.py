@@ -18,6 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from core.datasphere.analytic_types import finish_unresolved as _finish_unresolved
 from core.datasphere.client import DatasphereClient
 from core.datasphere.csn import UNRESOLVED_TYPE, parse_csn, resolve_analytic_types
 from core.datasphere.extract import (
@@ -25,7 +26,6 @@ from core.datasphere.extract import (
     NUMERIC_TYPES,
     ExtractionResult,
     Extractor,
-    _finish_unresolved,
 )
 from core.errors import IncompleteAsset
 from core.models import Asset, AssetKind, AssetRef, CdsType, Column, SemanticRole
