@@ -21,7 +21,6 @@ ELLIPSIS = "…"
 Severity = Literal["info", "warning", "error"]
 
 
-
 def truncate_utf8(text: str, limit: int) -> tuple[str, bool]:
     """``text`` cut to ``limit`` UTF-8 bytes with an ellipsis (:func:`core.textutil.truncate_utf8`),
     and whether it was cut."""
@@ -44,6 +43,7 @@ def split_utf8(text: str, limit: int) -> list[str]:
 
 
 def json_text(value: Any) -> str:
+    """``value`` as canonical JSON (a Parameters value)."""
     return canonical_json(value)
 
 

@@ -29,8 +29,8 @@ def flow_ends(flow: Asset) -> tuple[list[AssetRef], list[AssetRef]]:
 
 
 def ref_key(ref: AssetRef) -> tuple[str, str]:
+    """Sort key of an asset reference: (space, name)."""
     return (ref.space, ref.name)
-
 
 
 def downstream_graph(assets: Iterable[Asset]) -> dict[str, set[str]]:

@@ -83,7 +83,6 @@ __all__ = [
 ]
 
 
-
 class _Mapper:
     def __init__(self, rules: Rules, env: str, spaces: Iterable[Space]) -> None:
         self.rules = rules

@@ -21,7 +21,6 @@ from core.store.tables import RunItemRow, RunRow
 _MAX_RESUME_CHAIN = 1000
 
 
-
 def record_item(
     *,
     session: Session,
