@@ -12,11 +12,39 @@ Ownership markers live in ``Parameters`` (Glue tables cannot carry AWS tags), al
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.models import AssetRef, Priority, canonical_json
+
+
+class Action(StrEnum):
+    """What happens to one Glue object: the decision of a plan item and the action a run item
+    records (one enum for both; ``core.sync.plan.Action`` and ``core.store.schemas.ItemAction``
+    are this enum).
+
+    A plan holds only :data:`PLAN_ACTIONS`; ``fail`` is recorded on a run item whose write
+    failed (its status is then ``failed``), never planned.
+    """
+
+    CREATE = "create"
+    UPDATE = "update"
+    NOOP = "noop"
+    DEPRECATE = "deprecate"
+    DELETE = "delete"
+    CONFLICT = "conflict"
+    SKIP = "skip"
+    FAIL = "fail"
+
+    @property
+    def writes(self) -> bool:
+        return self in {Action.CREATE, Action.UPDATE, Action.DEPRECATE, Action.DELETE}
+
+
+#: The actions a plan item may carry (every action but ``fail``), in report order.
+PLAN_ACTIONS: tuple[Action, ...] = tuple(a for a in Action if a is not Action.FAIL)
 
 MANAGED_BY = "dgsync.managed_by"
 MANAGED_BY_VALUE = "dgsync"

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from core.errors import ConfigError, RulesError
-from core.mapping.mapper import AssetPreview, map_asset_preview
+from core.mapping.preview import AssetPreview, map_asset_preview
 from core.mapping.rules import check_rules, default_rules, parse_rules
 from core.models import Asset, Space
 from dgsync_cli.context import CliState, echo_json, handle_errors, pass_state

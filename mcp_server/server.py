@@ -156,7 +156,7 @@ def create_server(
         state = _context(ctx)
 
         def detail() -> AssetDetail:
-            from core.mapping.mapper import map_asset_preview
+            from core.mapping.preview import map_asset_preview
 
             asset = state.catalog.get(space, name)
             snapshot = state.catalog.snapshot()

@@ -8,14 +8,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.models import Asset
-from core.store.repo import _upsert
+from core.store.repo.base import upsert
 from core.store.schemas import utcnow
 from core.store.tables import AssetCacheRow
 
 
 def put_cached_asset(*, session: Session, env: str, asset: Asset, etag: str | None) -> None:
     """Remember ``asset`` as extracted (with the ETag it was read with)."""
-    _upsert(
+    upsert(
         session,
         "asset_cache",
         {

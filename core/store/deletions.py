@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.store.repo import _add_audit
+from core.store.repo.audit import add_audit
 from core.store.schemas import AuditIn, AuditSystem, utcnow
 from core.store.tables import PendingDeletionRow
 
@@ -141,7 +141,7 @@ def decide(
         row.decided_by = actor
         row.decided_at = now
         decided.append(row.object)
-        _add_audit(
+        add_audit(
             session,
             AuditIn(
                 actor=actor,

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InputError, StoreError
-from core.store.repo import _audit_query
+from core.store.repo.audit import audit_query
 from core.store.schemas import AuditFilter, AuditOut, utcnow
 from core.store.tables import (
     AlertMuteRow,
@@ -287,7 +287,7 @@ def stream_audit(
     """Every matching audit record, oldest first by default, fetched ``batch`` rows at a
     time (server-side cursor on PostgreSQL): memory does not grow with the result."""
     order = (AuditRow.ts.desc(), AuditRow.id.desc()) if newest_first else (AuditRow.ts, AuditRow.id)
-    stmt = _audit_query(filters).order_by(*order).execution_options(yield_per=batch)
+    stmt = audit_query(filters).order_by(*order).execution_options(yield_per=batch)
     for row in session.scalars(stmt):
         yield AuditOut.model_validate(row)
         session.expunge(row)
@@ -305,7 +305,7 @@ def prune_security_events(*, session: Session, before: datetime) -> int:
 
 
 def count_audit(*, session: Session, filters: AuditFilter | None = None) -> int:
-    return int(session.scalar(select(func.count()).select_from(_audit_query(filters).subquery())) or 0)
+    return int(session.scalar(select(func.count()).select_from(audit_query(filters).subquery())) or 0)
 
 
 # ------------------------------------------------------------------ security events

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from core.log import redact_value
+from core.specs import Action
 
 
 def utcnow() -> datetime:
@@ -79,15 +80,9 @@ class AssetStatus(StrEnum):
     CONFLICT = "conflict"
 
 
-class ItemAction(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    NOOP = "noop"
-    DEPRECATE = "deprecate"
-    DELETE = "delete"
-    CONFLICT = "conflict"
-    SKIP = "skip"
-    FAIL = "fail"
+#: The action a run item records: the one :class:`core.specs.Action` enum (``fail`` for an item
+#: whose write failed).
+ItemAction = Action
 
 
 class ItemStatus(StrEnum):

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.models import Priority
 from core.specs import (
@@ -40,6 +39,7 @@ from core.specs import (
     DEPRECATED_AT,
     MANAGED_BY,
     MANAGED_BY_VALUE,
+    PLAN_ACTIONS,
     SOURCE,
     SOURCE_KIND,
     TARGET_HASH,
@@ -50,20 +50,7 @@ from core.specs import (
     normalise_table_input,
     table_input_hash,
 )
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    NOOP = "noop"
-    DEPRECATE = "deprecate"
-    DELETE = "delete"
-    CONFLICT = "conflict"
-    SKIP = "skip"
-
-    @property
-    def writes(self) -> bool:
-        return self in {Action.CREATE, Action.UPDATE, Action.DEPRECATE, Action.DELETE}
+from core.specs import Action as Action  # re-exported: the plan's action enum
 
 
 class FieldDiff(BaseModel):
@@ -104,6 +91,13 @@ class PlanItem(BaseModel):
     #: Source kind of the table (deletions are judged per space and kind).
     source_kind: str | None = None
 
+    @field_validator("action")
+    @classmethod
+    def _planned(cls, value: Action) -> Action:
+        if value not in PLAN_ACTIONS:
+            raise ValueError(f"a plan item cannot be {value.value!r}")
+        return value
+
     @property
     def object(self) -> str:
         return f"{self.database}.{self.name}" if self.name else self.database
@@ -123,7 +117,7 @@ class Plan(BaseModel):
     not_offered: list[str] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        out = {a.value: 0 for a in Action}
+        out = {a.value: 0 for a in PLAN_ACTIONS}
         for item in self.items:
             out[item.action.value] += 1
         return out

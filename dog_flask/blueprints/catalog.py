@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from core.mapping.mapper import map_asset_preview
+from core.mapping.preview import map_asset_preview
 from dog_flask.extension import catalog, services
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")

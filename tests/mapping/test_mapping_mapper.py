@@ -26,10 +26,10 @@ from core.mapping.mapper import (
     impact,
     impacted_tables,
     join_parameter,
-    map_asset_preview,
     map_assets,
     truncate_utf8,
 )
+from core.mapping.preview import map_asset_preview
 from core.mapping.rules import FORMAT_PRESETS, default_rules, parse_rules
 from core.models import AssetKind, Dependency, DependencyKind, Priority, Space
 from core.specs import MANAGED_BY, SOURCE, SOURCE_FINGERPRINT, SOURCE_KIND, MappingResult
