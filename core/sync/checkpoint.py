@@ -189,13 +189,13 @@ class SpaceCheckpoint:
     ) -> None:
         """Commit the item, its audit record (for writes) and the asset state atomically."""
         from core.store import repo
-        from core.store.schemas import ItemAction, ItemStatus
+        from core.store.schemas import ItemStatus
 
         asset_key = item.asset or item.object
         with self.parent.store.session() as session:
             repo.record_item(
                 session=session, run_id=run_id, asset_key=asset_key,
-                action=ItemAction("fail" if status == FAILED else item.action.value),
+                action=Action.FAIL if status == FAILED else item.action,
                 status=ItemStatus(FAILED if status == FAILED else DONE),
                 detail={"object": item.object, "reason": item.reason},
                 error=error.message if error else None,
