@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from pydantic import ValidationError
@@ -107,30 +106,24 @@ def run_slice(message: SliceMessage, context: Any) -> Any:
     renewal; a duplicate delivery of the same slice meanwhile gets :class:`LeaseHeld`.
     """
     from core.store.db import default_holder
-    from core.store.leases import held_lease
+    from core.sync.slices import run_slice_under_lease
 
     services = _runtime.services()
     engine = _runtime.engine_factory(services)
     remaining_s = _remaining_s(context)
     ttl_s = remaining_s + 5.0 if remaining_s is not None else services.settings.schedule.lease_ttl_s
     holder = f"{default_holder()}:{getattr(context, 'aws_request_id', 'local')}"
-    timer = None
-    if remaining_s is not None:
-        timer = threading.Timer(max(remaining_s - STOP_MARGIN_S, 0.0), engine.request_stop)
-        timer.daemon = True
-        timer.start()
-    try:
-        with held_lease(store=services.store(), slice_key=message.slice_key, holder=holder, ttl_s=ttl_s):
-            return engine.sync(
-                priority=message.priority,
-                slice_key=message.slice_key,
-                spaces=message.spaces or None,
-                trigger="lambda",
-                resume=True,
-            )
-    finally:
-        if timer is not None:
-            timer.cancel()
+    return run_slice_under_lease(
+        engine,
+        store=services.store(),
+        slice_key=message.slice_key,
+        priority=message.priority,
+        holder=holder,
+        ttl_s=ttl_s,
+        trigger="lambda",
+        stop_after_s=remaining_s - STOP_MARGIN_S if remaining_s is not None else None,
+        spaces=message.spaces or None,
+    )
 
 
 def _remaining_s(context: Any) -> float | None:

@@ -10,6 +10,10 @@ request is in flight (a lock with a double check); :meth:`TokenManager.invalidat
 drops the token only if it is still the one that failed, so twenty threads hitting a 401 at
 once cause one new token, not twenty.
 
+Token requests are retried with the one Datasphere policy (:mod:`core.datasphere.retry`: 429/5xx
+and transport errors, ``Retry-After`` honoured, else full jitter, never longer than
+``max_backoff_s``), at most ``max_attempts`` tries; a refused connection fails at once.
+
 Token-endpoint failures become :class:`~core.errors.AuthError` (bad credentials, expired refresh
 token, wrong token URL) or :class:`~core.errors.SourceUnavailable` (unreachable host), each with
 a ``diagnosis`` attribute (see :class:`Diagnosis`) that ``dgsync check`` shows.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import tempfile
 import threading
 import time
@@ -32,6 +37,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from core.datasphere.retry import RetryPolicy, send_with_retries
 from core.errors import AuthError, DgsyncError, SourceThrottled, SourceUnavailable
 from core.log import get_logger, register_secret
 from core.settings import DatasphereSettings, derive_token_url
@@ -137,6 +143,7 @@ class TokenManager:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = 3,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.settings = settings
         self.http = http
@@ -158,7 +165,11 @@ class TokenManager:
         self.token_cache = settings.token_cache or DEFAULT_TOKEN_CACHE
         self._clock = clock
         self._sleep = sleep
-        self._max_attempts = max(1, max_attempts)
+        #: The Datasphere retry policy (:mod:`core.datasphere.retry`), with at most
+        #: ``max_attempts`` tries; a refused connection is not retried (a wrong token URL).
+        self.retry_policy = RetryPolicy.from_settings(
+            settings, rand=rand, max_retries=max(1, max_attempts) - 1, retry_connect_errors=False
+        )
         self._lock = threading.Lock()
         self._token: Token | None = None
         self._refresh_token: str | None = None
@@ -310,37 +321,26 @@ class TokenManager:
         secret = (
             self.settings.client_secret.get_secret_value() if self.settings.client_secret else ""
         )
-        attempt = 0
-        while True:
-            attempt += 1
-            started = self._clock()
-            try:
-                with self._count_lock:
-                    self.requests += 1
-                resp = self.http.post(
-                    self.token_url,
-                    data=form,
-                    auth=(client_id, secret),
-                    headers={"Accept": "application/json"},
-                )
-            except httpx.HTTPError as exc:
-                if attempt < self._max_attempts and not isinstance(exc, httpx.ConnectError):
-                    self._sleep(min(2.0**attempt, 10.0))
-                    continue
-                raise _transport_error(self.token_url, exc) from exc
-            latency = self._clock() - started
-            if resp.status_code in (429, 500, 502, 503, 504) and attempt < self._max_attempts:
-                self._sleep(self._retry_delay(resp, attempt))
-                continue
-            return self._token_from(resp, grant=grant, started=started, latency=latency)
+        started = self._clock()
 
-    @staticmethod
-    def _retry_delay(resp: httpx.Response, attempt: int) -> float:
-        raw = resp.headers.get("retry-after", "")
+        def send() -> httpx.Response:
+            nonlocal started
+            started = self._clock()
+            with self._count_lock:
+                self.requests += 1
+            return self.http.post(
+                self.token_url,
+                data=form,
+                auth=(client_id, secret),
+                headers={"Accept": "application/json"},
+            )
+
         try:
-            return min(max(float(raw), 0.0), 30.0)
-        except ValueError:
-            return min(2.0**attempt, 10.0)
+            resp = send_with_retries(send, policy=self.retry_policy, sleep=self._sleep)
+        except httpx.HTTPError as exc:
+            raise _transport_error(self.token_url, exc) from exc
+        latency = self._clock() - started
+        return self._token_from(resp, grant=grant, started=started, latency=latency)
 
     def _token_from(
         self, resp: httpx.Response, *, grant: str, started: float, latency: float

@@ -21,21 +21,36 @@ alike), but the bearer token is only ever sent to the tenant's own host.
 
 from __future__ import annotations
 
-import email.utils
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import Any, Final, Literal
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from core.datasphere.auth import Diagnosis, TokenManager, with_diagnosis
 from core.datasphere.identity import TenantFacts
+from core.datasphere.responses import (
+    NOT_MODIFIED,
+    CatalogAsset,
+    NotModifiedType,
+    RequestStats,
+    Versioned,
+    looks_html,
+    metadata_route,
+    odata_key,
+    odata_message,
+)
+from core.datasphere.retry import (
+    BACKOFF_BASE_S,
+    RETRYABLE_STATUSES,
+    RetryCount,
+    RetryPolicy,
+    parse_retry_after,
+    send_with_retries,
+)
 from core.errors import (
     AccessDenied,
     AuthError,
@@ -53,115 +68,32 @@ from core.settings import DatasphereSettings
 
 log = get_logger(__name__)
 
+#: Names that moved to :mod:`core.datasphere.responses` / :mod:`core.datasphere.retry`, still
+#: importable from here.
+__all__ = [
+    "BACKOFF_BASE_S",
+    "CATALOG_PAGE",
+    "CATALOG_ROOT",
+    "CSN_ACCEPT",
+    "DESIGN_TIME_PAGE",
+    "DESIGN_TIME_ROOT",
+    "NOT_MODIFIED",
+    "RETRYABLE_STATUSES",
+    "CatalogAsset",
+    "DatasphereClient",
+    "NotModifiedType",
+    "RequestStats",
+    "Versioned",
+    "parse_retry_after",
+]
+
 CATALOG_ROOT: Final = "/api/v1/datasphere/consumption/catalog"
 DESIGN_TIME_ROOT: Final = "/dwaas-core/api/v1"
 CSN_ACCEPT: Final = "application/vnd.sap.datasphere.object.content+json"
-RETRYABLE_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-#: First backoff step (seconds) before jitter; doubles per attempt up to ``max_backoff_s``.
-BACKOFF_BASE_S: Final = 0.5
 #: Rows per catalog page we ask for (the server caps pages at 500).
 CATALOG_PAGE: Final = 500
 #: Rows per design-time page we ask for (the server may return fewer: we walk to an empty page).
 DESIGN_TIME_PAGE: Final = 100
-
-T = TypeVar("T")
-
-
-class _NotModified:
-    """The marker a conditional read returns on ``304 Not Modified``."""
-
-    _instance: _NotModified | None = None
-
-    def __new__(cls) -> _NotModified:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NOT_MODIFIED"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-NOT_MODIFIED: Final = _NotModified()
-NotModifiedType = _NotModified
-
-
-@dataclass(frozen=True)
-class Versioned(Generic[T]):
-    """A conditional read: the value (or :data:`NOT_MODIFIED`) and the ETag to send next time."""
-
-    value: T | _NotModified
-    etag: str | None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.value is NOT_MODIFIED
-
-
-class CatalogAsset(BaseModel):
-    """One row of the consumption catalog (``…/catalog/assets``)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    name: str
-    space: str
-    label: str | None = None
-    relational_metadata_url: str | None = None
-    relational_data_url: str | None = None
-    analytical_metadata_url: str | None = None
-    analytical_data_url: str | None = None
-    supports_analytical_queries: bool = False
-    has_parameters: bool = False
-
-    @classmethod
-    def from_json(cls, row: dict[str, Any]) -> CatalogAsset:
-        return cls(
-            name=str(row.get("name", "")),
-            space=str(row.get("spaceName", "")),
-            label=row.get("label"),
-            relational_metadata_url=row.get("assetRelationalMetadataUrl"),
-            relational_data_url=row.get("assetRelationalDataUrl"),
-            analytical_metadata_url=row.get("assetAnalyticalMetadataUrl"),
-            analytical_data_url=row.get("assetAnalyticalDataUrl"),
-            supports_analytical_queries=bool(row.get("supportsAnalyticalQueries", False)),
-            has_parameters=bool(row.get("hasParameters", False)),
-        )
-
-
-class RequestStats:
-    """Requests, retries and throttles per route template; safe to share between threads."""
-
-    _FIELDS = ("requests", "retries", "throttles", "reauth", "errors")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._routes: dict[str, dict[str, int]] = {}
-
-    def add(self, route: str, field: str, n: int = 1) -> None:
-        with self._lock:
-            row = self._routes.setdefault(route, dict.fromkeys(self._FIELDS, 0))
-            row[field] = row.get(field, 0) + n
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """``{route: {"requests", "retries", "throttles", "reauth", "errors"}}`` (a copy)."""
-        with self._lock:
-            return {route: dict(row) for route, row in sorted(self._routes.items())}
-
-    def requests_by_route(self) -> dict[str, int]:
-        """``{route: requests}``."""
-        with self._lock:
-            return {route: row.get("requests", 0) for route, row in sorted(self._routes.items())}
-
-    def total(self, field: str = "requests") -> int:
-        with self._lock:
-            return sum(row.get(field, 0) for row in self._routes.values())
-
-    def __getitem__(self, route: str) -> dict[str, int]:
-        with self._lock:
-            return dict(self._routes.get(route, dict.fromkeys(self._FIELDS, 0)))
-
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
@@ -169,53 +101,6 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     if port is None:
         port = 443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
-
-
-def _odata_message(resp: httpx.Response) -> str:
-    """The message of an OData / XSUAA error body, or a short excerpt of the body."""
-    try:
-        body = resp.json()
-    except ValueError:
-        text = resp.text.strip().replace("\n", " ")
-        return text[:200] if text and not text.startswith("<") else ""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            code, message = error.get("code"), error.get("message")
-            if isinstance(message, dict):  # OData v2 style {"lang", "value"}
-                message = message.get("value")
-            return ": ".join(str(x) for x in (code, message) if x)
-        if error:
-            return ": ".join(str(x) for x in (error, body.get("error_description")) if x)
-        if "message" in body:
-            return str(body["message"])
-    return ""
-
-
-def _looks_html(resp: httpx.Response) -> bool:
-    ctype = resp.headers.get("content-type", "").lower()
-    if "html" in ctype:
-        return True
-    head = resp.content[:64].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html"))
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; ``None`` when absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 DATASPHERE_UNAUTHORIZED_KIND = "datasphere_unauthorized"
@@ -263,6 +148,8 @@ class DatasphereClient:
         self.facts = TenantFacts()
         self._sleep = sleep
         self._rand = rand
+        #: The retry policy shared with the token manager (:mod:`core.datasphere.retry`).
+        self.retry_policy = RetryPolicy.from_settings(settings, rand=rand)
         self._origin = _origin(self.base_url)
 
     @classmethod
@@ -328,74 +215,51 @@ class DatasphereClient:
         """Send one logical request (retries and the 401 retry included); 2xx or 304 only."""
         full = self.absolute(url)
         route = route or urlsplit(full).path
-        max_retries = self.settings.max_retries
-        attempt = 0
+        retries = RetryCount()
         reauthenticated = False
+        sent_token = [""]
+
+        def send() -> httpx.Response:
+            # A fresh look at the token for every attempt (it may expire during a backoff).
+            sent_token[0] = self.tokens.access_token()
+            sent_headers = {"Authorization": f"Bearer {sent_token[0]}", **(headers or {})}
+            return self.http.request(method, full, params=params, headers=sent_headers)
+
         while True:
-            token = self.tokens.access_token()
-            sent_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
             try:
-                resp = self.http.request(method, full, params=params, headers=sent_headers)
+                resp = send_with_retries(
+                    send,
+                    policy=self.retry_policy,
+                    sleep=self._sleep,
+                    retries=retries,
+                    on_response=lambda r: self._count_response(route, r),
+                    on_transport_error=lambda _exc: self._count_transport_error(route),
+                    on_retry=lambda n, delay, cause: self._log_retry(route, n, delay, cause),
+                )
             except httpx.HTTPError as exc:
-                self.stats.add(route, "requests")
-                self.stats.add(route, "errors")
-                if attempt < max_retries and isinstance(exc, httpx.TransportError):
-                    attempt += 1
-                    self.stats.add(route, "retries")
-                    delay = self._backoff(attempt)
-                    log.warning(
-                        "transport error; retrying",
-                        extra={
-                            "route": route,
-                            "error": type(exc).__name__,
-                            "attempt": attempt,
-                            "delay_s": round(delay, 3),
-                        },
-                    )
-                    self._sleep(delay)
-                    continue
-                raise self._transport_error(full, exc, attempt) from exc
-            self.stats.add(route, "requests")
+                raise self._transport_error(full, exc, retries.count) from exc
             status = resp.status_code
             if status == 401:
                 _signal_denied(DATASPHERE_UNAUTHORIZED_KIND, full, retried=reauthenticated)
                 if not reauthenticated:
                     reauthenticated = True
                     self.stats.add(route, "reauth")
-                    self.tokens.invalidate(token)
+                    self.tokens.invalidate(sent_token[0])
                     continue
                 raise with_diagnosis(
                     AuthError(
                         f"the API refused a fresh access token (401 twice) for {urlsplit(full).path}: "
-                        f"{_odata_message(resp) or 'unauthorized'}",
+                        f"{odata_message(resp) or 'unauthorized'}",
                         hint="The OAuth client may lack Datasphere roles; check it in Datasphere "
                         "(System > App Integration) and run `dgsync check`.",
                     ),
                     Diagnosis.TOKEN_REJECTED,
                 )
             if status in RETRYABLE_STATUSES:
-                if status == 429:
-                    self.stats.add(route, "throttles")
-                if attempt < max_retries:
-                    attempt += 1
-                    self.stats.add(route, "retries")
-                    delay = self._delay(resp, attempt)
-                    log.info(
-                        "retrying after %s",
-                        status,
-                        extra={
-                            "route": route,
-                            "status": status,
-                            "attempt": attempt,
-                            "delay_s": round(delay, 3),
-                        },
-                    )
-                    self._sleep(delay)
-                    continue
                 self.stats.add(route, "errors")
-                raise self._final_retry_error(full, resp, attempt)
+                raise self._final_retry_error(full, resp, retries.count)
             if status == 304 or 200 <= status < 300:
-                if status != 304 and expect == "json" and _looks_html(resp):
+                if status != 304 and expect == "json" and looks_html(resp):
                     self.stats.add(route, "errors")
                     raise with_diagnosis(
                         UnexpectedResponse(
@@ -408,15 +272,40 @@ class DatasphereClient:
             self.stats.add(route, "errors")
             raise self._status_error(full, resp)
 
-    def _backoff(self, attempt: int) -> float:
-        cap = min(self.settings.max_backoff_s, BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-        return float(self._rand() * cap)  # full jitter
+    def _count_response(self, route: str, resp: httpx.Response) -> None:
+        self.stats.add(route, "requests")
+        if resp.status_code == 429:
+            self.stats.add(route, "throttles")
 
-    def _delay(self, resp: httpx.Response, attempt: int) -> float:
-        retry_after = parse_retry_after(resp.headers.get("retry-after"))
-        if retry_after is not None:
-            return min(retry_after, self.settings.max_backoff_s)
-        return self._backoff(attempt)
+    def _count_transport_error(self, route: str) -> None:
+        self.stats.add(route, "requests")
+        self.stats.add(route, "errors")
+
+    def _log_retry(
+        self, route: str, attempt: int, delay: float, cause: httpx.Response | httpx.HTTPError
+    ) -> None:
+        self.stats.add(route, "retries")
+        if isinstance(cause, httpx.Response):
+            log.info(
+                "retrying after %s",
+                cause.status_code,
+                extra={
+                    "route": route,
+                    "status": cause.status_code,
+                    "attempt": attempt,
+                    "delay_s": round(delay, 3),
+                },
+            )
+            return
+        log.warning(
+            "transport error; retrying",
+            extra={
+                "route": route,
+                "error": type(cause).__name__,
+                "attempt": attempt,
+                "delay_s": round(delay, 3),
+            },
+        )
 
     def _transport_error(self, url: str, exc: httpx.HTTPError, attempt: int) -> DgsyncError:
         where = urlsplit(url).netloc
@@ -442,7 +331,7 @@ class DatasphereClient:
                 SourceThrottled(f"{path} is still rate-limited (429) after {attempt} retries"),
                 Diagnosis.THROTTLED,
             )
-        message = _odata_message(resp)
+        message = odata_message(resp)
         return with_diagnosis(
             SourceUnavailable(
                 f"{path} failed with {resp.status_code} after {attempt} retries"
@@ -454,7 +343,7 @@ class DatasphereClient:
     def _status_error(self, url: str, resp: httpx.Response) -> DgsyncError:
         path = urlsplit(url).path
         status = resp.status_code
-        message = _odata_message(resp)
+        message = odata_message(resp)
         suffix = f": {message}" if message else ""
         if 300 <= status < 400:
             return with_diagnosis(
@@ -578,14 +467,14 @@ class DatasphereClient:
         if space is None:
             url, route = f"{CATALOG_ROOT}/assets", f"{CATALOG_ROOT}/assets"
         else:
-            url = f"{CATALOG_ROOT}/spaces('{_odata_key(space)}')/assets"
+            url = f"{CATALOG_ROOT}/spaces('{odata_key(space)}')/assets"
             route = f"{CATALOG_ROOT}/spaces({{space}})/assets"
         for row in self._iter_odata(url, route=route):
             yield CatalogAsset.from_json(row)
 
     def catalog_asset(self, space: str, name: str) -> CatalogAsset | None:
         """One catalog asset; ``None`` when it is not exposed (404)."""
-        url = f"{CATALOG_ROOT}/spaces('{_odata_key(space)}')/assets('{_odata_key(name)}')"
+        url = f"{CATALOG_ROOT}/spaces('{odata_key(space)}')/assets('{odata_key(name)}')"
         try:
             body = self.get_json(url, route=f"{CATALOG_ROOT}/spaces({{space}})/assets({{asset}})")
         except NotFound:
@@ -687,32 +576,15 @@ class DatasphereClient:
     def read_metadata(self, url: str, etag: str | None = None) -> Versioned[str]:
         """A consumption ``$metadata`` document (CSDL XML), from a URL the catalog returned."""
         return self.get_conditional(
-            url, etag=etag, route=_metadata_route(url), accept="application/xml", expect="text"
+            url, etag=etag, route=metadata_route(url), accept="application/xml", expect="text"
         )
 
     def read_service_document(self, url: str) -> dict[str, Any]:
         """A consumption service document (carries ``@odata.metadataEtag`` where supported)."""
-        route = _metadata_route(url).replace("/$metadata", "")
+        route = metadata_route(url).replace("/$metadata", "")
         body = self.get_json(url, route=route)
         if not isinstance(body, dict):
             raise UnexpectedResponse(
                 f"the service document {urlsplit(url).path} is not a JSON object"
             )
         return body
-
-
-def _odata_key(value: str) -> str:
-    """A string key inside ``('…')``: quotes doubled, then percent-encoded for the path."""
-    return quote(value.replace("'", "''"), safe="'")
-
-
-def _metadata_route(url: str) -> str:
-    """Route template of a consumption URL: ``…/consumption/{relational|analytical}/{space}/{asset}``."""
-    path = urlsplit(url).path
-    for flavour in ("relational", "analytical"):
-        marker = f"/consumption/{flavour}/"
-        if marker in path:
-            prefix = path.split(marker, 1)[0]
-            tail = "/$metadata" if path.endswith("$metadata") else ""
-            return f"{prefix}{marker}{{space}}/{{asset}}{tail}"
-    return path

@@ -11,7 +11,8 @@ Every request goes through :meth:`GlueClient._call`, which
    attempts raise the rate back — see :meth:`GlueClient._on_pacing`);
 5. counts it in :attr:`GlueClient.stats` (attempts and throttled attempts are observed on
    botocore's ``needs-retry`` event, so retries botocore hides are counted too);
-6. translates botocore exceptions into the :class:`core.errors.TargetError` family.
+6. translates botocore exceptions into the :class:`core.errors.TargetError` family
+   (:mod:`core.glue.translate`).
 
 Pagination always passes an explicit ``MaxResults`` and follows ``NextToken``; batch calls
 are chunked to their limits and return per-entry errors instead of raising.
@@ -28,27 +29,14 @@ from botocore import xform_name
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    CredentialRetrievalError,
-    HTTPClientError,
-    NoCredentialsError,
-    NoRegionError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
 )
 
 from core.errors import (
-    AlreadyExists,
-    ConcurrentModification,
     DgsyncError,
-    LimitExceeded,
     TargetAccessDenied,
     TargetError,
     TargetNotFound,
     TargetThrottled,
-    TargetUnavailable,
 )
 from core.glue import limits
 from core.glue.ratelimit import AdaptiveRateLimiter, RateLimiter
@@ -60,6 +48,14 @@ from core.glue.results import (
     GlueTableVersion,
 )
 from core.glue.stats import CallStats
+from core.glue.translate import (
+    THROTTLE_STATUS,
+    THROTTLING_CODES,
+    describe,
+    is_throttle,
+    translate_botocore,
+    translate_client_error,
+)
 from core.log import get_logger, redact
 from core.specs import DatabaseSpec
 
@@ -67,50 +63,11 @@ log = get_logger(__name__)
 
 __all__ = ["THROTTLE_ATTEMPTS_FACTOR", "THROTTLING_CODES", "GlueClient"]
 
-#: Error codes botocore and AWS use for throttling.
-THROTTLING_CODES: frozenset[str] = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "ThrottledException",
-        "RequestThrottledException",
-        "RequestThrottled",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "SlowDown",
-    }
-)
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredTokenException",
-        "ExpiredToken",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "MissingAuthenticationTokenException",
-    }
-)
-_ACCESS_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
-_UNAVAILABLE_CODES = frozenset(
-    {
-        "InternalServiceException",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "OperationTimeoutException",
-    }
-)
 #: A throttled call paced by an adaptive limiter may take this many times
 #: ``DGSYNC_GLUE__MAX_ATTEMPTS`` attempts before it fails with TargetThrottled.
 THROTTLE_ATTEMPTS_FACTOR = 3
-#: HTTP statuses that mean "slow down" whatever the error code (429 Too Many Requests, 503).
-_THROTTLE_STATUS = frozenset({429, 503})
 _PAGE_SIZE = 100
 _PARTITION_PAGE_SIZE = 1000
-
-
-def _is_throttle(code: str, message: str = "") -> bool:
-    return code in THROTTLING_CODES or "rate exceeded" in message.lower()
 
 
 @dataclass
@@ -123,24 +80,6 @@ class _CallState:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _describe(params: Mapping[str, Any]) -> str:
-    """The object a request is about, for messages: ``db``, ``db.table`` or an ARN."""
-    database = params.get("DatabaseName")
-    table = (
-        params.get("TableName")
-        or (params.get("TableInput") or {}).get("Name")
-        or (params.get("Name") if database else None)
-    )
-    if database and table:
-        return f"{database}.{table}"
-    if database:
-        return str(database)
-    name = params.get("Name") or (params.get("DatabaseInput") or {}).get("Name")
-    if name:
-        return str(name)
-    return str(params.get("ResourceArn") or "the catalog")
 
 
 class GlueClient:
@@ -205,7 +144,7 @@ class GlueClient:
         state.attempts = max(state.attempts, attempts)
         if response is not None:
             error = (response[1] or {}).get("Error") or {}
-            if _is_throttle(str(error.get("Code", "")), str(error.get("Message", ""))):
+            if is_throttle(str(error.get("Code", "")), str(error.get("Message", ""))):
                 state.throttles += 1
         return None
 
@@ -227,7 +166,7 @@ class GlueClient:
         if status < 300 and not code:
             limiter.on_success()
             return None
-        if not (_is_throttle(code, message) or status in _THROTTLE_STATUS):
+        if not (is_throttle(code, message) or status in THROTTLE_STATUS):
             return None
         limiter.on_throttle()
         if attempts >= THROTTLE_ATTEMPTS_FACTOR * self._max_attempts:
@@ -274,20 +213,20 @@ class GlueClient:
             if missing_ok and code == "EntityNotFoundException":
                 return None
             error_code = code
-            translated = self._translate(operation, params, code, message, state)
+            translated = translate_client_error(operation, params, code, message, attempts=state.attempts)
             throttled = isinstance(translated, TargetThrottled)
             if isinstance(translated, TargetAccessDenied):
                 from core.governance.events import GLUE_ACCESS_DENIED, emit_security_signal
 
                 emit_security_signal(GLUE_ACCESS_DENIED, source="glue", operation=operation,
-                                     object=_describe(params), code=code)
+                                     object=describe(params), code=code)
             raise translated from exc
         except DgsyncError as exc:  # e.g. assume-role failure during request signing
             error_code = type(exc).__name__
             raise
         except BotoCoreError as exc:
             error_code = type(exc).__name__
-            raise self._translate_botocore(operation, params, exc) from exc
+            raise translate_botocore(operation, params, exc) from exc
         finally:
             self._local.call = previous
             self.stats.record(
@@ -309,86 +248,6 @@ class GlueClient:
                 )
         response.pop("ResponseMetadata", None)
         return response
-
-    def _translate(
-        self, operation: str, params: Mapping[str, Any], code: str, message: str, state: _CallState
-    ) -> TargetError:
-        obj = _describe(params)
-        detail = redact(message)[:300]
-        text = f"Glue {operation} on {obj} failed: {code}" + (f" ({detail})" if detail else "")
-        if _is_throttle(code, message):
-            return TargetThrottled(
-                f"Glue throttled {operation} on {obj} after {max(1, state.attempts)} attempt(s)"
-            )
-        if code == "ConcurrentModificationException":
-            return ConcurrentModification(
-                f"{obj} was changed by someone else since it was read (Glue {operation})"
-            )
-        if code in _ACCESS_CODES:
-            if "lake formation" in message.lower():
-                return TargetAccessDenied(
-                    text,
-                    hint=(
-                        "Lake Formation governs this catalog: grant the dgsync role Lake "
-                        "Formation permissions (CREATE_TABLE, ALTER, DROP, DESCRIBE) on the "
-                        "database, in addition to the IAM policy `dgsync iam-policy` prints."
-                    ),
-                )
-            return TargetAccessDenied(text)
-        if code in _CREDENTIAL_CODES:
-            return TargetAccessDenied(
-                text,
-                hint=(
-                    "The AWS credentials are invalid or expired: check DGSYNC_GLUE__PROFILE / "
-                    "DGSYNC_GLUE__ROLE_ARN or the environment's AWS credentials."
-                ),
-            )
-        if code == "EntityNotFoundException":
-            return TargetNotFound(text)
-        if code == "AlreadyExistsException":
-            return AlreadyExists(text)
-        if code == "ResourceNumberLimitExceededException":
-            return LimitExceeded(
-                text,
-                hint="An account quota of Glue is reached; ask AWS for a higher quota.",
-            )
-        if code in _UNAVAILABLE_CODES:
-            return TargetUnavailable(text, hint="Glue had an internal error; retry later.")
-        if code in ("InvalidInputException", "ValidationException"):
-            return TargetError(
-                text,
-                hint=(
-                    "Glue refused the request although it passed dgsync's limit checks; "
-                    "report it with this message."
-                ),
-            )
-        return TargetError(text)
-
-    def _translate_botocore(
-        self, operation: str, params: Mapping[str, Any], exc: BotoCoreError
-    ) -> TargetError:
-        obj = _describe(params)
-        name = type(exc).__name__
-        if isinstance(exc, (HTTPClientError, BotoConnectionError)):
-            return TargetUnavailable(f"cannot reach Glue for {operation} on {obj}: {name}")
-        if isinstance(exc, (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)):
-            return TargetAccessDenied(
-                f"no usable AWS credentials for Glue {operation}: {name}",
-                hint=(
-                    "Configure AWS credentials (environment, DGSYNC_GLUE__PROFILE or an "
-                    "instance role), or use --env dog for the embedded Glue."
-                ),
-            )
-        if isinstance(exc, NoRegionError):
-            return TargetError(
-                f"no AWS region for Glue {operation}", hint="Set DGSYNC_GLUE__REGION."
-            )
-        if isinstance(exc, ParamValidationError):
-            return TargetError(
-                f"invalid Glue {operation} request for {obj}: {redact(str(exc))[:300]}",
-                hint="This is a dgsync defect; please report it with this message.",
-            )
-        return TargetError(f"Glue {operation} on {obj} failed: {name}")
 
     def _paginate(
         self, operation: str, key: str, *, page_size: int, **params: Any

@@ -20,8 +20,9 @@ that run.
 
 Before releasing a lease the scheduler writes the slice's next due time, and after taking one
 it re-reads it: a second scheduler that saw the slice due a moment ago does not run it again.
-Every run is ``engine.sync(priority=..., slice_key=..., trigger="scheduler", resume=True)``, so
-a run of the slice that was killed is resumed automatically.
+Every run is ``engine.sync(priority=..., slice_key=..., trigger="scheduler", resume=True)``
+(:func:`core.sync.slices.sync_slice`), so a run of the slice that was killed is resumed
+automatically. Frequencies and due times live in :mod:`core.sync.frequency`.
 
 Hot reload: before each run the scheduler asks :class:`core.config_versions.ConfigReloader`
 for the services of the environment's applied configuration version; a version applied while
@@ -44,16 +45,15 @@ import os
 import secrets
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
-from croniter import croniter
 from sqlalchemy import select
 
-from core.errors import ConfigError, DgsyncError
+from core.errors import DgsyncError
 from core.log import get_logger
 from core.models import Priority
 from core.settings import ScheduleSettings
@@ -64,11 +64,27 @@ from core.store.schemas import (
     RunKind,
     RunStatus,
     ScheduleStateIn,
-    ScheduleStateOut,
     default_host,
     utcnow,
 )
 from core.store.tables import RunRow
+from core.sync.frequency import (
+    DEFAULT_BACKOFF_BASE_S,
+    DEFAULT_BACKOFF_MAX_S,
+    PRIORITY_ORDER,
+    Frequency,
+    effective_next_due,
+    frequencies,
+    parse_frequency,
+    slice_keys,
+)
+from core.sync.slices import (
+    EngineFactory,
+    SliceEngine,
+    SliceOutcome,
+    services_engine,
+    sync_slice,
+)
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -76,156 +92,29 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-#: The slices, in the order they are started.
-PRIORITY_ORDER: tuple[Priority, ...] = tuple(sorted(Priority, key=lambda p: p.rank))
-#: Default retry backoff after a failed run: base and cap (seconds).
-DEFAULT_BACKOFF_BASE_S = 30.0
-DEFAULT_BACKOFF_MAX_S = 900.0
+#: Names that live in :mod:`core.sync.frequency` and :mod:`core.sync.slices`, still
+#: importable from here.
+__all__ = [
+    "DEFAULT_BACKOFF_BASE_S",
+    "DEFAULT_BACKOFF_MAX_S",
+    "PRIORITY_ORDER",
+    "EngineFactory",
+    "Frequency",
+    "Scheduler",
+    "SliceEngine",
+    "SliceOutcome",
+    "effective_next_due",
+    "frequencies",
+    "parse_frequency",
+    "slice_keys",
+]
+
 #: How often ``run_forever`` looks at the schedule when nothing else wakes it (seconds).
 DEFAULT_TICK_S = 1.0
 #: How often the loop runs the alert tick (escalation, periodic checks).
 ALERT_TICK_S = 60.0
 #: Leases are renewed (and run heartbeats refreshed) at least this often (seconds).
 MAX_RENEW_EVERY_S = 30.0
-
-_INTERVALS = {"hourly": 3600.0, "daily": 86400.0}
-_OFF = frozenset({"off", "never", "manual"})
-
-
-# ------------------------------------------------------------------------ frequencies
-
-
-@dataclass(frozen=True)
-class Frequency:
-    """A parsed frequency: ``realtime``, ``interval`` (hourly/daily), ``cron`` or ``off``."""
-
-    spec: str
-    kind: Literal["realtime", "interval", "cron", "off"]
-    interval_s: float | None = None
-    cron: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.kind != "off"
-
-    def next_due(self, *, started_at: datetime, finished_at: datetime) -> datetime | None:
-        """When the slice is next due after a run that started and finished at these times."""
-        if self.kind == "realtime":
-            assert self.interval_s is not None
-            return finished_at + timedelta(seconds=self.interval_s)
-        if self.kind == "interval":
-            assert self.interval_s is not None
-            return max(started_at + timedelta(seconds=self.interval_s), finished_at)
-        if self.kind == "cron":
-            assert self.cron is not None
-            nxt: datetime = croniter(self.cron, finished_at).get_next(datetime)
-            return nxt
-        return None
-
-
-def parse_frequency(spec: str, *, realtime_interval_s: float, name: str = "") -> Frequency:
-    """Parse ``realtime``, ``hourly``, ``daily``, ``off`` or a cron expression.
-
-    Raises :class:`ConfigError` naming the setting (``DGSYNC_SCHEDULE__<NAME>``).
-    """
-    text = " ".join(str(spec).split())
-    lowered = text.lower()
-    if lowered == "realtime":
-        return Frequency(spec=text, kind="realtime", interval_s=realtime_interval_s)
-    if lowered in _INTERVALS:
-        return Frequency(spec=text, kind="interval", interval_s=_INTERVALS[lowered])
-    if lowered in _OFF:
-        return Frequency(spec=text, kind="off")
-    if text and croniter.is_valid(text):
-        return Frequency(spec=text, kind="cron", cron=text)
-    setting = f"DGSYNC_SCHEDULE__{name.upper()}" if name else "the schedule frequency"
-    raise ConfigError(
-        f"{setting}: {text!r} is not a frequency",
-        hint="Use realtime, hourly, daily, off or a cron expression such as '*/15 * * * *'.",
-    )
-
-
-def frequencies(settings: ScheduleSettings) -> dict[Priority, Frequency]:
-    """The frequency of every priority class (validated)."""
-    return {
-        p: parse_frequency(
-            getattr(settings, p.value), realtime_interval_s=settings.realtime_interval_s, name=p.value
-        )
-        for p in PRIORITY_ORDER
-    }
-
-
-def effective_next_due(
-    frequency: Frequency,
-    state: ScheduleStateOut | None,
-    *,
-    backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
-) -> datetime | None:
-    """When a slice is due: ``None`` if it is off; its stored ``next_due_at`` otherwise.
-
-    A slice with no stored due time (never ran) is due at once: this returns the minimum
-    datetime. A stored time is never later than what the *current* frequency gives after the
-    last run plus the maximum backoff, so a frequency changed in the config takes effect
-    without touching the store.
-    """
-    if not frequency.enabled:
-        return None
-    if state is None or state.next_due_at is None:
-        return datetime.min.replace(tzinfo=utcnow().tzinfo)
-    due = state.next_due_at
-    if state.last_started_at is not None and state.last_finished_at is not None:
-        regular = frequency.next_due(started_at=state.last_started_at, finished_at=state.last_finished_at)
-        if regular is not None:
-            due = min(due, regular + timedelta(seconds=backoff_max_s))
-    return due
-
-
-# ------------------------------------------------------------------------ the engine seam
-
-
-class SliceEngine(Protocol):
-    """What the scheduler needs of an engine (``core.sync.engine.SyncEngine`` fits)."""
-
-    def sync(
-        self, *, resume: bool, trigger: str, slice_key: str | None, priority: Priority | None
-    ) -> Any: ...
-
-    def request_stop(self) -> None: ...
-
-
-EngineFactory = Callable[["Services"], SliceEngine]
-
-
-def _services_engine(services: Services) -> SliceEngine:
-    """The default engine factory: the composition root builds the engine."""
-    return services.engine()
-
-
-@dataclass
-class SliceOutcome:
-    """What happened to one due slice in a scheduler pass.
-
-    ``status``: a run status (``succeeded``, ``partial``, ``failed``, ``aborted``...),
-    ``error`` (the engine raised), or ``skipped`` (another scheduler holds the lease, or the
-    slice was no longer due once the lease was taken).
-    """
-
-    slice_key: str
-    status: str
-    run_id: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    next_due_at: datetime | None = None
-    error: str | None = None
-    hint: str | None = None
-    #: The error class (``DgsyncError.code``) when the engine raised; ``internal_error`` for
-    #: anything else.
-    code: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("succeeded", "partial", "aborted", "skipped")
-
 
 @dataclass
 class _Job:
@@ -262,7 +151,7 @@ class Scheduler:
         backoff_max_s: float = DEFAULT_BACKOFF_MAX_S,
     ) -> None:
         if engine_factory is None:
-            engine_factory = _services_engine
+            engine_factory = services_engine
         from core.config_versions import ConfigReloader
 
         self.services = services
@@ -464,8 +353,8 @@ class Scheduler:
             log.info("slice started", extra={"slice": key, "holder": self.holder,
                                              "config_version": config_version})
             options: dict[str, Any] = {} if config_version is None else {"config_version": config_version}
-            report = engine.sync(resume=True, trigger="scheduler", slice_key=key, priority=job.priority,
-                                 **options)
+            report = sync_slice(engine, slice_key=key, priority=job.priority, trigger="scheduler",
+                                **options)
             job.report = report
             outcome.status = str(getattr(report, "status", "succeeded"))
             outcome.run_id = getattr(report, "run_id", None)
@@ -620,8 +509,3 @@ class Scheduler:
         for job in jobs:
             if job.thread is not None and job.thread is not threading.current_thread():
                 job.thread.join()
-
-
-def slice_keys() -> Sequence[str]:
-    """The slice keys, in priority order."""
-    return [p.value for p in PRIORITY_ORDER]
