@@ -377,13 +377,11 @@ def build_plan(
 ) -> Plan:
     """Compare ``mapping`` with ``live`` and decide per object (pure).
 
-    ``known_sources`` are assets that exist although they are not mapped here (unchanged,
-    failed reads, incomplete, excluded). ``listed_kinds`` (space → kinds listed completely this
-    run) enables per-(space, kind) deletion judgement; without it, any extraction error holds
-    every deletion (the conservative, older rule). ``listed_counts`` ((space, kind) → objects
-    listed) tells a listing that dropped to zero. ``approved_deletions`` are ``database.table``
-    names an operator confirmed (``dgsync deletions approve``): their hold is lifted.
-    """
+    ``known_sources``: assets that exist but are not mapped here (unchanged, unreadable,
+    incomplete). ``listed_kinds`` (space → kinds listed completely) and ``listed_counts``
+    ((space, kind) → objects listed) are the per-(space, kind) evidence deletions are judged
+    on; without them any extraction error holds every deletion. ``approved_deletions``:
+    ``database.table`` names an operator confirmed (``dgsync deletions approve``)."""
     scope = sorted(set(scope_spaces)) if scope_spaces is not None else None
     kinds = set(scope_kinds) if scope_kinds is not None else None
     items = [plan_database(db, live.databases.get(db.name))
