@@ -43,8 +43,33 @@ def load_embedded() -> EmbeddedSystems:
     try:
         provider: EmbeddedSystems = found[0].load()()
     except ImportError as exc:
-        raise ConfigError(
-            f"the embedded systems could not be loaded ({exc.name or exc})",
-            hint="Install the dog extra: `pip install 'dgsync[dog]'`.",
-        ) from exc
-    return provider
+        raise _missing(exc) from exc
+    return _Guarded(provider)
+
+
+def _missing(exc: ImportError) -> ConfigError:
+    return ConfigError(
+        f"the embedded default needs {exc.name or 'a package'} (the dgsync[dog] extra), which "
+        "is not installed",
+        hint="Install it with `pip install 'dgsync[dog]'`, or point dgsync at a real tenant "
+        "and Glue (DGSYNC_DATASPHERE__BASE_URL, DGSYNC_GLUE__ENDPOINT_URL).",
+    )
+
+
+class _Guarded:
+    """The provider, with a missing optional package reported as a configuration error."""
+
+    def __init__(self, provider: EmbeddedSystems) -> None:
+        self._provider = provider
+
+    def start_datasphere(self, settings: EmulatorSettings) -> Any:
+        try:
+            return self._provider.start_datasphere(settings)
+        except ImportError as exc:
+            raise _missing(exc) from exc
+
+    def start_glue(self, snapshot: Path, region: str) -> Any:
+        try:
+            return self._provider.start_glue(snapshot, region)
+        except ImportError as exc:
+            raise _missing(exc) from exc
