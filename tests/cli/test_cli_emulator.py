@@ -13,8 +13,6 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from .conftest import new_client
-
 DGSYNC = Path(sys.executable).parent / "dgsync"
 
 
@@ -37,7 +35,7 @@ def test_standalone_emulator_starts_prints_credentials_and_answers(command: str,
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        with new_client(base_url=base, timeout=2) as c:
+        with httpx.Client(base_url=base, timeout=2) as c:
             while True:
                 try:
                     token = c.post("/oauth/token", auth=("dgsync-demo", "dgsync-demo-secret"),
