@@ -154,12 +154,10 @@ def register(group: click.Group) -> None:
         """
         from core.governance.alerts import run_tick
         from core.governance.security import install_store_sink
-        from core.sync.scheduler import Scheduler
-
         settings = state.settings()
         with build_services(settings) as services:
             remove_sink = install_store_sink(services.store(), settings)
-            scheduler = Scheduler(services, max_concurrency=max_concurrency)
+            scheduler = services.scheduler(max_concurrency=max_concurrency)
             scheduler.install_signal_handlers()
             if once:
                 outcomes = scheduler.run_once()
