@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from core.errors import NotFound
-from core.mapping.mapper import map_asset_preview
+from core.mapping.preview import map_asset_preview
 from dog_flask.compare import compare_spec
 from dog_flask.extension import catalog, services
 
