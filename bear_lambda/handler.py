@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from bear_lambda import queue
 from bear_lambda.messages import SliceMessage
 from bear_lambda.runtime import BearRuntime
-from core.errors import DgsyncError, LeaseHeld
+from core.errors import DgsyncError, LeaseHeld, ScopeHeld
 from core.log import get_logger
 from core.models import Priority
 
@@ -142,6 +142,14 @@ def worker_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except ValidationError as exc:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
             log.error("malformed slice message", extra={"message_id": message_id, "fields": fields})
+            failures.append({"itemIdentifier": message_id})
+            continue
+        except ScopeHeld as exc:
+            # Another run (a manual sync, say) holds an overlapping scope: nobody does this
+            # slice's work, so the record fails and SQS delivers it again after the visibility
+            # timeout.
+            log.warning("scope held by another run; retried later",
+                        extra={"message_id": message_id, "error": exc.message})
             failures.append({"itemIdentifier": message_id})
             continue
         except LeaseHeld as exc:

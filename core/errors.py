@@ -194,6 +194,13 @@ class LeaseHeld(StoreError):
     default_hint = "Another worker is running this slice; it will be picked up when the lease ends."
 
 
+class ScopeHeld(LeaseHeld):
+    """Another run (e.g. a manual `dgsync sync`) holds an overlapping scope: this work is not
+    being done by anyone else, it must wait and be retried."""
+
+    default_hint = "Wait for the other run to finish (`dgsync sync --wait`), or narrow the scope."
+
+
 class SyncAborted(DgsyncError):
     default_hint = "Nothing was lost; the next run resumes where this one stopped."
 

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 from sqlalchemy import select
 
-from core.errors import ConfigError, DgsyncError, LeaseHeld, RulesError, StoreError
+from core.errors import ConfigError, DgsyncError, RulesError, ScopeHeld, StoreError
 from core.log import get_logger
 from core.store import repo
 from core.store.leases import acquire_lease, list_leases, release_lease, renew_lease
@@ -357,7 +357,7 @@ def acquire_scope(
         if time.monotonic() >= deadline:
             first = blockers[0]
             waited = f" (waited {wait_s:.0f} s)" if wait_s > 0 else ""
-            raise LeaseHeld(
+            raise ScopeHeld(
                 f"another sync works on an overlapping scope: {first.describe()}{waited}",
                 hint="Wait for it to finish (`dgsync sync --wait`), or narrow this run with --space; "
                 "`dgsync status` shows running runs.",

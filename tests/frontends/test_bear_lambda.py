@@ -348,6 +348,16 @@ def test_a_slice_another_worker_runs_is_not_retried(bear_settings: Settings) -> 
     assert engine.calls == []
 
 
+def test_a_slice_whose_scope_a_manual_sync_holds_is_retried_later(bear_settings: Settings) -> None:
+    from core.errors import ScopeHeld
+
+    engine = FakeEngine({"high": ScopeHeld("another sync works on an overlapping scope: run X")})
+    use_engine(engine)
+    event = sqs_event(slice_body("high"), slice_body("low"))
+    result = bear.worker_handler(event, LambdaContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
 def test_worker_stops_the_run_before_the_lambda_times_out(bear_settings: Settings) -> None:
     engine = FakeEngine(wait_for_stop_s=5.0)
     use_engine(engine)
