@@ -9,10 +9,12 @@ test's writes could change.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,24 @@ def seed_runs(services: Services, n: int = 2) -> list[str]:
             )
             ids.append(run.id)
     return ids
+
+
+@contextmanager
+def own_embedded_services(root: Path, region: str) -> Iterator[Services]:
+    """Embedded dog services of one test module (its own state and Glue region: an embedded
+    Glue resets moto's backend of its region in this process), closed after."""
+    with pytest.MonkeyPatch.context() as mp:
+        _clear_dgsync_env(mp)
+        mp.setenv("DGSYNC_STATE_DIR", str(root / "state"))
+        mp.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{root / 'state' / 'state.db'}")
+        mp.setenv("DGSYNC_GLUE__REGION", region)
+        settings = load_settings(env="dog")
+    services = build_services(settings)
+    try:
+        yield services
+    finally:
+        services.close()
+        gc.collect()  # a socket the module leaked warns here, not in another module's test
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ page go to tests/artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -16,12 +15,11 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from core.catalog import AssetCatalog
-from core.services import Services, build_services
-from core.settings import load_settings
+from core.services import Services
 from dog_flask import doubles
 from dog_flask.app import create_app
 
-from .conftest import CSP_WATCH, _clear_dgsync_env
+from .conftest import CSP_WATCH, own_embedded_services
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dog"
@@ -32,17 +30,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    root = tmp_path_factory.mktemp("dog-browser")
-    with pytest.MonkeyPatch.context() as mp:
-        _clear_dgsync_env(mp)
-        mp.setenv("DGSYNC_STATE_DIR", str(root / "state"))
-        mp.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{root / 'state' / 'state.db'}")
-        mp.setenv("DGSYNC_GLUE__REGION", REGION)
-        settings = load_settings(env="dog")
-    services = build_services(settings)
-    yield services
-    services.close()
-    gc.collect()  # a socket this module leaked warns here, not in another module's test
+    """Embedded services whose Glue this module may write (not the shared ones)."""
+    with own_embedded_services(tmp_path_factory.mktemp("dog-browser"), REGION) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +127,17 @@ def test_asset_page_shows_cds_and_glue_types(page: Any, base_url: str) -> None:
     _clean(page)
 
 
-def test_compare_shows_a_difference_after_an_emulator_mutation(page: Any, base_url: str, svc: Services) -> None:
+@pytest.fixture
+def sales_synced(svc: Services) -> None:
+    """SALES in Glue, whether or not the apply test ran in this worker (xdist may split the
+    module across workers; a sync after that test's is a no-op)."""
+    report = svc.engine().sync(spaces=["SALES"], trigger="api", actor="test")
+    assert report.status == "succeeded", report.not_in_sync
+
+
+def test_compare_shows_a_difference_after_an_emulator_mutation(
+    page: Any, base_url: str, svc: Services, sales_synced: None
+) -> None:
     page.goto(base_url + "/compare/SALES/V_ORDERS")
     assert "in sync" in page.inner_text("h1")
     changes = doubles.mutate(svc, count=1, seed=11, space="SALES", operations=("change_column",))
@@ -150,7 +150,7 @@ def test_compare_shows_a_difference_after_an_emulator_mutation(page: Any, base_u
     _clean(page)
 
 
-def test_every_page_in_the_browser(page: Any, base_url: str) -> None:
+def test_every_page_in_the_browser(page: Any, base_url: str, sales_synced: None) -> None:
     """Screenshots of the remaining pages; no console errors, no CSP violation, no link ≥ 400."""
     pages = {
         "home": "/", "catalog": "/catalog/", "catalog-search": "/catalog/?q=order",

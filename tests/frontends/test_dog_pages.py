@@ -3,7 +3,6 @@ Glue explorer (managed/unmanaged, pretty Parameters, version diff), Compare, err
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
 
@@ -12,12 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.catalog import AssetCatalog
-from core.services import Services, build_services
-from core.settings import load_settings
+from core.services import Services
 from dog_flask import doubles
 from dog_flask.app import create_app
 
-from .conftest import _clear_dgsync_env
+from .conftest import own_embedded_services
 
 # A region of its own: an embedded Glue resets moto's backend of its region in this process.
 REGION = "ap-south-1"
@@ -25,19 +23,10 @@ REGION = "ap-south-1"
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    root = tmp_path_factory.mktemp("dog-pages")
-    with pytest.MonkeyPatch.context() as mp:
-        _clear_dgsync_env(mp)
-        mp.setenv("DGSYNC_STATE_DIR", str(root / "state"))
-        mp.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{root / 'state' / 'state.db'}")
-        mp.setenv("DGSYNC_GLUE__REGION", REGION)
-        settings = load_settings(env="dog")
-    services = build_services(settings)
-    report = services.engine().sync(spaces=["SALES", "HR"], trigger="api", actor="test")
-    assert report.status == "succeeded", report.not_in_sync
-    yield services
-    services.close()
-    gc.collect()  # a socket this module leaked warns here, not in another module's test
+    with own_embedded_services(tmp_path_factory.mktemp("dog-pages"), REGION) as services:
+        report = services.engine().sync(spaces=["SALES", "HR"], trigger="api", actor="test")
+        assert report.status == "succeeded", report.not_in_sync
+        yield services
 
 
 @pytest.fixture(scope="module")

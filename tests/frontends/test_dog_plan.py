@@ -3,7 +3,6 @@ Apply runs the sync as a background job that ends on a page listing every object
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
 
@@ -12,15 +11,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core.catalog import AssetCatalog
-from core.services import Services, build_services
-from core.settings import load_settings
+from core.services import Services
 from core.store import repo
 from dog_flask import doubles
 from dog_flask.app import create_app
 from dog_flask.jobs import Job, JobRunner
 from dog_flask.scope import Scope
 
-from .conftest import _clear_dgsync_env, form_csrf_token
+from .conftest import form_csrf_token, own_embedded_services
 
 # A region of its own: an embedded Glue resets moto's backend of its region in this process.
 REGION = "ap-northeast-2"
@@ -29,17 +27,8 @@ REGION = "ap-northeast-2"
 @pytest.fixture(scope="module")
 def sync_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """Embedded services whose Glue this module may write (not the shared ones)."""
-    root = tmp_path_factory.mktemp("dog-plan")
-    with pytest.MonkeyPatch.context() as mp:
-        _clear_dgsync_env(mp)
-        mp.setenv("DGSYNC_STATE_DIR", str(root / "state"))
-        mp.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{root / 'state' / 'state.db'}")
-        mp.setenv("DGSYNC_GLUE__REGION", REGION)
-        settings = load_settings(env="dog")
-    services = build_services(settings)
-    yield services
-    services.close()
-    gc.collect()  # a socket this module leaked warns here, not in another module's test
+    with own_embedded_services(tmp_path_factory.mktemp("dog-plan"), REGION) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
