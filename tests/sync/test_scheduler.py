@@ -285,11 +285,12 @@ def test_concurrency_is_bounded_and_slots_go_in_priority_order(sqlite_store: Sto
     runner.start()
     wait_for(lambda: len(recorder.started()) == 2)
     time.sleep(0.2)  # the two others must wait for a free slot
-    assert recorder.started() == ["critical", "high"]
+    # The two slots go to the two most important classes (their threads start in any order).
+    assert sorted(recorder.started()) == ["critical", "high"]
     assert sorted(sched.running_slices()) == ["critical", "high"]
     release.set()
     runner.join(timeout=30)
-    assert recorder.started()[2:] == ["medium", "low"]
+    assert sorted(recorder.started()[2:]) == ["low", "medium"]
     assert recorder.max_total_active == 2
     assert [o.status for o in result[0]] == ["succeeded"] * 4
 
