@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from core.models import AssetKind
+from core.datasphere.csn import UNRESOLVED_TYPE
+from core.models import Asset, AssetKind, CdsType, Column
+from dgsync_cli.cmd_datasphere import type_origins
 from dgsync_cli.main import cli
 
 
@@ -110,3 +112,34 @@ def test_commands_are_registered(runner: CliRunner) -> None:
     for command in ("extract", "check", "login"):
         result = runner.invoke(cli, [command, "--help"])
         assert result.exit_code == 0, result.output
+
+
+# -- dgsync extract shows where each type came from --------------------------------------------------
+
+
+def test_extract_shows_type_origins_in_json_and_table(runner: CliRunner) -> None:
+    args = ["extract", "--space", "SALES", "--kind", "analytic_model", "--kind", "view"]
+    result = runner.invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assets = json.loads(result.stdout)
+    model = next(a for a in assets if a["kind"] == "analytic_model")
+    origins = {c["name"]: c["type_origin"] for c in model["columns"]}
+    assert all(o is not None for o in origins.values()), origins
+    assert any(o.startswith("source:") for o in origins.values())
+    for view in (a for a in assets if a["kind"] == "view"):
+        assert {c["type_origin"] for c in view["columns"]} == {"csn"}
+
+    table = runner.invoke(cli, [*args, "--format", "table"], env={"COLUMNS": "220"})
+    assert table.exit_code == 0, table.output
+    assert "types from" in table.stdout
+    row = next(line for line in table.stdout.splitlines() if model["name"] in line)
+    assert "source" in row
+    counts = type_origins(
+        Asset(space="S", name="A", kind=AssetKind.VIEW, columns=[
+            Column(name="a", type=CdsType(name="cds.Integer"), type_origin="csn"),
+            Column(name="b", type=CdsType(name="cds.Double"), type_origin="source:OWNER.SALARY.x"),
+            Column(name="c", type=CdsType(name="cds.Double"), type_origin="source:S.T.y"),
+            Column(name="d", type=CdsType(name=UNRESOLVED_TYPE)),
+        ])
+    )
+    assert counts == "csn 1, source 2, unresolved 1"

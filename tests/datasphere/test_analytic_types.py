@@ -9,14 +9,11 @@ The models are built over the two real SAP exports (``ER_MCT_MEDIUM.json``,
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from core.datasphere.analytic_types import finish_unresolved as _finish_unresolved
 from core.datasphere.client import DatasphereClient
@@ -28,10 +25,8 @@ from core.datasphere.extract import (
     Extractor,
 )
 from core.errors import IncompleteAsset
-from core.models import Asset, AssetKind, AssetRef, CdsType, Column, SemanticRole
+from core.models import Asset, AssetKind, AssetRef, CdsType, SemanticRole
 from core.settings import EmulatorSettings
-from dgsync_cli.cmd_datasphere import type_origins
-from dgsync_cli.main import cli
 from doubles.emulator.csnbuild import analytic_model, document
 from doubles.emulator.fixtures import _load, load_fixture_content
 from doubles.emulator.server import RunningEmulator, start_in_thread
@@ -506,53 +501,6 @@ def test_every_model_of_the_realistic_tenant_is_the_same_via_fetch_asset() -> No
                 (asset,) = got.value  # type: ignore[misc]
                 assert asset.model_dump() == expected.model_dump(), key
                 assert asset.fingerprint == expected.fingerprint, key
-
-
-# -- dgsync extract shows where each type came from --------------------------------------------------
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("DGSYNC_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-    for name in (
-        "DGSYNC_ENV",
-        "DGSYNC_DATASPHERE__BASE_URL",
-        "DGSYNC_DATASPHERE__CLIENT_ID",
-        "DGSYNC_DATASPHERE__CLIENT_SECRET",
-        "DGSYNC_DATASPHERE__TOKEN_URL",
-        "DGSYNC_CONFIG_FILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return CliRunner()
-
-
-def test_extract_shows_type_origins_in_json_and_table(runner: CliRunner) -> None:
-    args = ["extract", "--space", "SALES", "--kind", "analytic_model", "--kind", "view"]
-    result = runner.invoke(cli, [*args, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    assets = json.loads(result.stdout)
-    model = next(a for a in assets if a["kind"] == "analytic_model")
-    origins = {c["name"]: c["type_origin"] for c in model["columns"]}
-    assert all(o is not None for o in origins.values()), origins
-    assert any(o.startswith("source:") for o in origins.values())
-    for view in (a for a in assets if a["kind"] == "view"):
-        assert {c["type_origin"] for c in view["columns"]} == {"csn"}
-
-    table = runner.invoke(cli, [*args, "--format", "table"], env={"COLUMNS": "220"})
-    assert table.exit_code == 0, table.output
-    assert "types from" in table.stdout
-    row = next(line for line in table.stdout.splitlines() if model["name"] in line)
-    assert "source" in row
-    counts = type_origins(
-        Asset(space="S", name="A", kind=AssetKind.VIEW, columns=[
-            Column(name="a", type=CdsType(name="cds.Integer"), type_origin="csn"),
-            Column(name="b", type=CdsType(name="cds.Double"), type_origin=f"source:{SALARY}.x"),
-            Column(name="c", type=CdsType(name="cds.Double"), type_origin="source:S.T.y"),
-            Column(name="d", type=CdsType(name=UNRESOLVED_TYPE)),
-        ])
-    )
-    assert counts == "csn 1, source 2, unresolved 1"
 
 
 def test_source_shared_from_an_invisible_space_is_read_where_it_is_shared() -> None:
