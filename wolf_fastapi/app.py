@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +22,7 @@ from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName, csp_with_script_hashes
 from wolf_fastapi.auth import check_api_token, require_token
-from wolf_fastapi.errors import install_error_handlers
+from wolf_fastapi.errors import error_responses, install_error_handlers
 from wolf_fastapi.routers import api_v1, dashboard, health, login, plan, runs, status
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
@@ -101,14 +101,15 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
     # Auth first (401), then CSRF (403) on state-changing requests.
-    authenticated = [Depends(require_token), Depends(require_csrf)]
+    authenticated = [Security(api_v1.bearer_scheme), Depends(require_token), Depends(require_csrf)]
+    errors = error_responses(400, 401, 403, 404, 422, 503)
     app.include_router(api_docs_router(app), dependencies=authenticated)
     app.include_router(health.public)
     app.include_router(login.router, dependencies=[Depends(require_csrf)])
-    app.include_router(health.router, dependencies=authenticated)
-    app.include_router(runs.router, dependencies=authenticated)
-    app.include_router(plan.router, dependencies=authenticated)
-    app.include_router(status.router, dependencies=authenticated)
+    app.include_router(health.router, dependencies=authenticated, responses=errors)
+    app.include_router(runs.router, dependencies=authenticated, responses=errors)
+    app.include_router(plan.router, dependencies=authenticated, responses=errors)
+    app.include_router(status.router, dependencies=authenticated, responses=errors)
     app.include_router(dashboard.router, dependencies=authenticated)
     app.include_router(api_v1.build_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -152,7 +152,7 @@ def test_openapi_declares_the_bearer_scheme_and_every_error_code(client: TestCli
         for method, op in operations.items():
             assert op["security"] == [{"bearer": []}], (method, path)
             codes = set(op["responses"])
-            assert {"401", "403", "422", "503"} <= codes, (method, path)
+            assert {"400", "401", "403", "422", "503"} <= codes, (method, path)
             for code in codes - {"200", "202"}:
                 ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
                 assert ref == "#/components/schemas/ErrorBody", (method, path, code)
@@ -290,8 +290,7 @@ def test_one_asset_and_a_404_with_a_hint(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"cursor": "bm9wZQ"}, "cursor"),
-     ({"cursor": "%%%"}, "cursor"), ({"kind": "spreadsheet"}, "kind"), ({"offset": -1}, "offset"),
-     ({"cursor": "bzo1", "offset": 1}, "cursor")],
+     ({"cursor": "o-1"}, "cursor"), ({"kind": "spreadsheet"}, "kind"), ({"offset": -1}, "offset")],
 )
 def test_bad_listing_parameters_are_422_naming_the_field(client: TestClient, params: dict[str, Any], field: str) -> None:
     error = assert_error(client.get("/api/v1/assets", params=params), 422, "invalid_request")

@@ -42,7 +42,7 @@ bearer_scheme = HTTPBearer(
 )
 
 #: Errors any authenticated route can answer.
-COMMON_ERRORS = error_responses(401, 403, 422, 503)
+COMMON_ERRORS = error_responses(400, 401, 403, 422, 503)
 
 #: Role checks of the routes (viewer reads; operator starts jobs).
 VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
