@@ -21,9 +21,9 @@ from core.jobs import JobExecutor
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName, csp_with_script_hashes
-from wolf_fastapi.auth import check_api_token, require_token
+from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
 from wolf_fastapi.errors import error_responses, install_error_handlers
-from wolf_fastapi.routers import api_v1, dashboard, health, login, plan, runs, status
+from wolf_fastapi.routers import api_v1, dashboard, health, keys, login, plan, runs, status
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
 
@@ -100,17 +100,23 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
-    # Auth first (401), then CSRF (403) on state-changing requests.
-    authenticated = [Security(api_v1.bearer_scheme), Depends(require_token), Depends(require_csrf)]
+    # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:
+    # viewer reads, operator plans/syncs/validates, admin manages keys and configuration.
+    # Security(bearer_scheme) only declares the scheme in OpenAPI (Swagger's Authorize).
+    bearer = Security(api_v1.bearer_scheme)
+    viewer = [bearer, Depends(require_viewer), Depends(require_csrf)]
+    operator = [bearer, Depends(require_operator), Depends(require_csrf)]
     errors = error_responses(400, 401, 403, 404, 422, 503)
-    app.include_router(api_docs_router(app), dependencies=authenticated)
+    app.include_router(api_docs_router(app), dependencies=viewer)
     app.include_router(health.public)
     app.include_router(login.router, dependencies=[Depends(require_csrf)])
-    app.include_router(health.router, dependencies=authenticated, responses=errors)
-    app.include_router(runs.router, dependencies=authenticated, responses=errors)
-    app.include_router(plan.router, dependencies=authenticated, responses=errors)
-    app.include_router(status.router, dependencies=authenticated, responses=errors)
-    app.include_router(dashboard.router, dependencies=authenticated)
+    app.include_router(health.router, dependencies=viewer, responses=errors)
+    app.include_router(runs.router, dependencies=viewer, responses=errors)
+    app.include_router(plan.router, dependencies=operator, responses=errors)
+    app.include_router(status.router, dependencies=viewer, responses=errors)
+    app.include_router(dashboard.router, dependencies=viewer)
+    app.include_router(keys.router, dependencies=[bearer], responses=error_responses(400, 401, 403, 404, 409, 422, 503))
+    app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
     app.include_router(api_v1.build_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -328,7 +328,7 @@ def test_a_plan_job_is_accepted_polled_to_success_and_writes_nothing(client: Tes
     report = job["result"]
     assert report["dry_run"] is True and report["status"] == "planned"
     assert report["plan"]["items"] and {i["database"] for i in report["plan"]["items"]} == {"sales"}
-    assert job["actor"] == "api:token" and job["error"] is None
+    assert job["actor"] == "key:bootstrap/admin" and job["error"] is None
     assert glue.stats.snapshot().writes == writes
 
 
@@ -363,7 +363,7 @@ def test_a_sync_job_records_a_run_whose_items_carry_diffs(client: TestClient) ->
     from core.store.schemas import AuditFilter
 
     with services_of(client).store().session(readonly=True) as s:
-        audit = repo.query_audit(session=s, filters=AuditFilter(actor="api:token"))
+        audit = repo.query_audit(session=s, filters=AuditFilter(actor="key:bootstrap/admin"))
     assert {"job.submit", "job.finish"} <= {a.action for a in audit}
     assert any(a.run_id == run_id and a.system == "glue" for a in audit)
 
@@ -446,7 +446,7 @@ def test_a_second_sync_job_while_the_first_runs_is_409_naming_it(client: TestCli
     first_id = first.json()["id"]
     try:
         error = assert_error(client.post("/api/v1/jobs", json={"kind": "sync", "scope": {}}), 409, "scope_held")
-        assert first_id in error["message"] and "api:token" in error["message"]
+        assert first_id in error["message"] and "key:bootstrap/admin" in error["message"]
         assert first_id in error["hint"]
         other_space = client.post("/api/v1/jobs", json={"kind": "sync", "scope": {"spaces": ["HR"]}})
         assert other_space.status_code == 202  # no overlap: both may run

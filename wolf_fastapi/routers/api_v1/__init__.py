@@ -28,7 +28,7 @@ from fastapi.security import HTTPBearer
 from core.connectivity import ConnectivityMonitor
 from core.jobs import JobExecutor, JobService, ThreadExecutor
 from core.services import Services
-from wolf_fastapi.auth import require_token
+from wolf_fastapi.auth import require_operator, require_viewer
 from wolf_fastapi.errors import error_responses
 from wolf_fastapi.security import require_csrf
 
@@ -45,8 +45,8 @@ bearer_scheme = HTTPBearer(
 COMMON_ERRORS = error_responses(400, 401, 403, 422, 503)
 
 #: Role checks of the routes (viewer reads; operator starts jobs).
-VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
-OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
+VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_viewer), Depends(require_csrf)]
+OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_operator), Depends(require_csrf)]
 
 
 def build_router() -> APIRouter:
