@@ -117,6 +117,6 @@ def create_app(
     app.include_router(dashboard.router, dependencies=viewer)
     app.include_router(keys.router, dependencies=[bearer], responses=error_responses(400, 401, 403, 404, 409, 422, 503))
     app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
-    app.include_router(api_v1.build_router())
+    api_v1.include(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -52,6 +52,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
         env = {
             "DGSYNC_ENV": "wolf",
             "DGSYNC_API_TOKEN": API_TOKEN,
+            "DGSYNC_WEB__API_KEY_PEPPER": "pepper-Hx4bV8nQ2mZ6tKc0Lw9Ry3Jd7Fs1Ea5G",
             "DGSYNC_STATE_DIR": str(root / "state"),
             "DGSYNC_DATABASE_URL": f"sqlite:///{root / 'state' / 'state.db'}",
             "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
