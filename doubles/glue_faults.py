@@ -146,10 +146,23 @@ class FaultQueue:
                     out[(op, fault.code)] += 1
             return dict(out)
 
-    def clear(self) -> None:
-        """Drop every pending fault (the ``injected`` counts stay)."""
+    def throttle(self, operation: str = "*", times: int = 1) -> None:
+        """Throttle the next ``times`` attempts of ``operation`` (``"*"``: any)."""
+        self.push(operation, _Fault("ThrottlingException", "Rate exceeded", 400), times)
+
+    def fail(self, operation: str, code: str, message: str = "", *, times: int = 1, status: int = 400) -> None:
+        """Answer the next ``times`` attempts of ``operation`` with error ``code``."""
+        self.push(operation, _Fault(code, message or code, status), times)
+
+    def clear(self, code: str | None = None) -> None:
+        """Drop the pending faults (only those of error ``code`` when given); the ``injected``
+        counts stay."""
         with self._lock:
-            self._pending.clear()
+            if code is None:
+                self._pending.clear()
+                return
+            for op, queue in list(self._pending.items()):
+                self._pending[op] = deque(f for f in queue if f.code != code)
 
 
 class _RawBody:
