@@ -11,6 +11,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.services import Services
+from dog_flask.errors import BadInput
 
 #: The Glue operation a ConcurrentModification fault hits (the optimistic-lock write).
 CONFLICT_OPERATION = "UpdateTable"
@@ -80,7 +81,7 @@ def change_column(
     try:
         return m.change_column(tenant(services), space, name, column, cds_type=cds_type, label=label)
     except ValueError as exc:
-        raise ConfigError(str(exc), hint="Pick an asset and one of its columns; give a type or a label.") from exc
+        raise BadInput(str(exc), hint="Pick an asset and one of its columns; give a type or a label.") from exc
 
 
 def add_table(services: Services, space: str, name: str) -> dict[str, Any]:
@@ -89,7 +90,7 @@ def add_table(services: Services, space: str, name: str) -> dict[str, Any]:
     try:
         return m.add_table(tenant(services), space, name)
     except ValueError as exc:
-        raise ConfigError(str(exc), hint="Pick a known space and a new technical name.") from exc
+        raise BadInput(str(exc), hint="Pick a known space and a new technical name.") from exc
 
 
 def remove_asset(services: Services, space: str, name: str) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def remove_asset(services: Services, space: str, name: str) -> dict[str, Any]:
     try:
         return m.remove_asset(tenant(services), space, name)
     except ValueError as exc:
-        raise ConfigError(str(exc), hint="Pick an asset of the emulated tenant.") from exc
+        raise BadInput(str(exc), hint="Pick an asset of the emulated tenant.") from exc
 
 
 def reset_tenant(services: Services) -> int:
@@ -181,7 +182,7 @@ def _configure(services: Services, config: dict[str, Any]) -> dict[str, Any]:
     try:
         parsed = faults.FaultConfig.model_validate(config)
     except ValidationError as exc:
-        raise ConfigError(f"invalid fault: {exc.errors()[0]['msg']}", hint="Check the numbers in the form.") from exc
+        raise BadInput(f"invalid fault: {exc.errors()[0]['msg']}", hint="Check the numbers in the form.") from exc
     result: dict[str, Any] = faults.configure(tenant(services), parsed)
     return result
 
@@ -244,9 +245,9 @@ def _int(form: dict[str, str], name: str, default: int, low: int, high: int) -> 
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}", hint=f"Type a number from {low} to {high}.") from None
+        raise BadInput(f"{name} must be a whole number, not {raw!r}", hint=f"Type a number from {low} to {high}.") from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be from {low} to {high}, not {value}", hint=f"Type a number from {low} to {high}.")
+        raise BadInput(f"{name} must be from {low} to {high}, not {value}", hint=f"Type a number from {low} to {high}.")
     return value
 
 
@@ -268,7 +269,7 @@ def set_toggle(services: Services, key: str, on: bool, form: dict[str, str]) -> 
     elif key == "ds_forbidden_space":
         space = (form.get("space") or "").strip()
         if on and space not in spaces(services):
-            raise ConfigError(f"no space {space!r} in the emulated tenant",
+            raise BadInput(f"no space {space!r} in the emulated tenant",
                               hint=f"Pick one of {', '.join(spaces(services))}.")
         _configure(services, {"forbidden_spaces": [space] if on else []})
     elif key == "glue_throttle":
@@ -284,7 +285,7 @@ def set_toggle(services: Services, key: str, on: bool, form: dict[str, str]) -> 
                        "Update table failed due to concurrent modifications (injected by Dog's Debug page)",
                        times=_int(form, "count", 1, 1, 100))
     else:
-        raise ConfigError(f"no fault {key!r}", hint=f"Use one of {', '.join(TOGGLE_KEYS)}.")
+        raise BadInput(f"no fault {key!r}", hint=f"Use one of {', '.join(TOGGLE_KEYS)}.")
 
 
 def expire_tokens(services: Services) -> int:

@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from core.errors import ConfigError
 from dog_flask import doubles
+from dog_flask.errors import BadInput
 from dog_flask.extension import catalog, services
 from dog_flask.rule_tester import effective_rules_text, try_rules
 
@@ -35,7 +35,7 @@ def _answer(template: str, **context: Any) -> Response | str:
 def _split(ref: str) -> tuple[str, str]:
     space, sep, name = (ref or "").strip().partition(".")
     if not sep or not space or not name:
-        raise ConfigError(f"{ref!r} is not SPACE.NAME", hint="Pick an asset from the list (e.g. SALES.V_ORDERS).")
+        raise BadInput(f"{ref!r} is not SPACE.NAME", hint="Pick an asset from the list (e.g. SALES.V_ORDERS).")
     return space, name
 
 
