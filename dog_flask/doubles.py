@@ -199,37 +199,41 @@ def toggles(services: Services) -> list[Toggle]:
     lifetime = st.get("token_lifetime_s")
     forbidden = st.get("forbidden_spaces") or []
     glue_injected = sum(queue.injected.values())
+
+    def counted(left: int, served: int, what: str = "served") -> str:
+        return f"{left} left · {served} {what}" if left else (f"{served} {what} so far" if served else "")
+
     return [
         Toggle("ds_throttle", "429 Too Many Requests", "Datasphere",
                "the next API requests answer 429 with Retry-After; the client waits and retries",
-               th["count"] > 0, f"{th['count']} left · {injected.get('throttle', 0)} served",
+               th["count"] > 0, counted(th["count"], injected.get("throttle", 0)),
                {"count": th["count"] or 3, "retry_after": th["retry_after"] if th["retry_after"] is not None else 1}),
         Toggle("ds_server_error", "5xx burst", "Datasphere",
                "the next API requests fail with a 5xx; retried, then reported per space or asset",
-               se["count"] > 0, f"{se['count']} left · {injected.get('server_error', 0)} served",
+               se["count"] > 0, counted(se["count"], injected.get("server_error", 0)),
                {"count": se["count"] or 3, "status": se["status"]}),
         Toggle("ds_latency", "Latency", "Datasphere", "every API request waits this long first",
-               st["latency_ms"] > 0, f"{st['latency_ms']} ms per request" if st["latency_ms"] else "off",
+               st["latency_ms"] > 0, f"{st['latency_ms']} ms per request" if st["latency_ms"] else "",
                {"latency_ms": st["latency_ms"] or 400}),
         Toggle("ds_token_lifetime", "Short token lifetime", "Datasphere",
                "tokens issued from now on expire after this many seconds; the client refreshes them",
-               bool(lifetime), f"new tokens live {lifetime} s" if lifetime else "off",
+               bool(lifetime), f"new tokens live {lifetime} s" if lifetime else "",
                {"seconds": lifetime or 10}),
         Toggle("ds_html_login", "HTML login page instead of JSON", "Datasphere",
                "the next API requests answer 200 with a login page (a proxy in the way)",
-               hl["count"] > 0, f"{hl['count']} left · {injected.get('html_login', 0)} served",
+               hl["count"] > 0, counted(hl["count"], injected.get("html_login", 0)),
                {"count": hl["count"] or 1}),
         Toggle("ds_forbidden_space", "403 on a space", "Datasphere",
                "the space answers 403 (not a member) to every client; the plan skips it",
-               bool(forbidden), ", ".join(forbidden) if forbidden else "off",
+               bool(forbidden), ", ".join(forbidden) if forbidden else "",
                {"space": forbidden[0] if forbidden else ""}),
         Toggle("glue_throttle", "Throttling", "Glue",
                "the next Glue HTTP attempts answer ThrottlingException; botocore retries them",
-               glue_throttles > 0, f"{glue_throttles} left · {glue_injected} Glue faults served",
+               glue_throttles > 0, counted(glue_throttles, glue_injected, "Glue faults served"),
                {"count": glue_throttles or 3}),
         Toggle("glue_conflict", "ConcurrentModification", "Glue",
                f"the next {CONFLICT_OPERATION} calls fail with {CONFLICT_CODE}; the sync re-reads and re-plans once",
-               conflicts > 0, f"{conflicts} left" if conflicts else "off",
+               conflicts > 0, f"{conflicts} left" if conflicts else "",
                {"count": conflicts or 1}),
     ]
 

@@ -379,7 +379,10 @@ class EmulatorApp:
         info = self.tenant.space(name)
         if info is None:
             raise ODataError(f"Space '{name}' does not exist", status=404)
-        if info.hidden or not ctx.client.is_member(name) or self.tenant.faults.forbids(name):
+        if self.tenant.faults.forbids(name):
+            ctx.request.state.dgsync_fault = "forbidden_space"
+            raise _Forbidden(f"The user is not a member of space '{name}'")
+        if info.hidden or not ctx.client.is_member(name):
             raise _Forbidden(f"The user is not a member of space '{name}'")
 
     def _collection(

@@ -155,6 +155,8 @@ def test_forbidden_space_answers_403_to_every_client(client: FlaskClient, csrf: 
     assert _get(svc, SPACES + "('SALES')/assets", token).status_code == 200
     html = client.get("/debug/_faults").get_data(as_text=True)
     assert re.search(r'data-fault="ds_forbidden_space" data-on="1">.*?HR', html, flags=re.S)
+    log = client.get("/debug/_log?status=403&path=('HR')/assets").get_data(as_text=True)
+    assert 'data-status="403"' in log and "forbidden_space" in log
 
 
 def test_an_unknown_space_for_the_403_fault_is_an_error_naming_the_known_ones(
