@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from core.errors import DgsyncError
 from dog_flask import doubles
 from dog_flask.errors import BadInput
 from dog_flask.extension import catalog, services
@@ -78,11 +79,14 @@ def _faults_context(message: str | None = None) -> dict[str, Any]:
 @bp.get("/")
 def index() -> str:
     svc = services()
-    snapshot = catalog().snapshot()
-    keys = sorted(a.key for a in snapshot.assets)
-    default_asset = "SALES.V_ORDERS" if "SALES.V_ORDERS" in keys else (keys[0] if keys else "")
+    tenant_error: DgsyncError | None = None
+    try:
+        keys = _asset_keys()
+    except DgsyncError as exc:  # a fault switched on here must not lock the page that clears it
+        tenant_error, keys = exc, []
+    default_asset = "SALES.V_ORDERS" if "SALES.V_ORDERS" in keys or tenant_error else (keys[0] if keys else "")
     return render_template(
-        "dog/debug/index.html",
+        "dog/debug/index.html", tenant_error=tenant_error,
         methods=METHODS, status_classes=STATUS_CLASSES, sources=SOURCES,
         asset_keys=keys, default_asset=default_asset,
         rules_text=effective_rules_text(svc.settings),

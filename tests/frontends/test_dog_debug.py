@@ -402,6 +402,40 @@ def test_mutations_show_up_in_the_explorer_and_compare(client: FlaskClient, csrf
     assert "in sync" in _text(client, "/compare/SALES/V_ORDERS")[1]
 
 
+def test_a_glue_conflict_switched_on_shows_up_in_the_next_sync(
+    app: Flask, client: FlaskClient, csrf: str, svc: Services
+) -> None:
+    assert svc.engine().sync(spaces=["SALES"], trigger="api", actor="test").status == "succeeded"
+    column = next(c for c in doubles.columns_of(svc, "SALES", "V_ORDERS") if c != "SalesOrder")
+    _post(client, csrf, "/debug/mutations/change-column", asset="SALES.V_ORDERS", column=column, label="Conflicted")
+    _toggle(client, csrf, "glue_conflict", count="1")
+    status, preview = _plan(client, csrf, "SALES")
+    assert status == 200 and 'data-action="update"' in preview
+    found = re.search(r'name="preview" value="([0-9a-f]+)"', preview)
+    assert found
+    response = client.post("/plan/apply", data={"csrf_token": csrf, "preview": found.group(1)},
+                           headers={"HX-Request": "true"})
+    job_id = response.headers["HX-Redirect"].rstrip("/").rsplit("/", 1)[1]
+    assert app.extensions["dgsync.jobs"].wait(job_id, timeout=120)
+    html = client.get(f"/plan/jobs/{job_id}/_status").get_data(as_text=True)
+    rejected = html.split("Glue calls rejected", 1)[1]
+    assert re.search(r"UpdateTable</td><td class=\"mono\">ConcurrentModificationException</td><td>1<", rejected)
+    assert 'data-status="recovered"' in html  # re-read and re-planned once: handled
+    doubles.reset_tenant(svc)
+    app.extensions["dgsync.catalog"].invalidate()
+
+
+def test_the_page_still_opens_when_a_fault_breaks_the_tenant(app: Flask, client: FlaskClient, csrf: str) -> None:
+    _toggle(client, csrf, "ds_html_login", count="100")
+    app.extensions["dgsync.catalog"].invalidate()
+    response = client.get("/debug/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="tenant-error"' in html and "HTML page" in html and 'id="clear-faults"' in html
+    _post(client, csrf, "/debug/faults/clear")
+    assert 'id="tenant-error"' not in client.get("/debug/").get_data(as_text=True)
+
+
 def test_a_bad_mutation_says_what_to_pick(client: FlaskClient, csrf: str) -> None:
     status, html = _post(client, csrf, "/debug/mutations/change-column", asset="SALES.V_ORDERS",
                          column="NOPE", cds_type="cds.String(5)")
