@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -301,7 +301,7 @@ class EmulatorApp:
         query = request.url.query
         self.tenant.requests.record(
             source="datasphere", method=request.method,
-            path=request.scope["path"] + (f"?{query}" if query else ""),
+            path=request.scope["path"] + (f"?{unquote(query)}" if query else ""),
             status=response.status_code, latency_ms=(time.perf_counter() - started) * 1000,
             fault=getattr(request.state, "dgsync_fault", None),
         )
