@@ -384,6 +384,10 @@ def test_mutations_show_up_in_the_explorer_and_compare(client: FlaskClient, csrf
     assert "cds.String(99)" in html and "Changed in Debug" in html
     status, html = _text(client, "/compare/SALES/V_ORDERS")
     assert "difference(s)" in html and "varchar(99)" in html
+    status, html = _plan(client, csrf, "SALES")  # incremental: only the changed asset is re-planned
+    changed = re.findall(r'<tr class="plan-item" data-action="(\w+)">\s*<td>.*?</td>\s*<td class="mono">([^<]+)</td>',
+                         html, flags=re.S)
+    assert changed == [("update", "sales.v_orders")], changed
 
     status, html = _post(client, csrf, "/debug/mutations/add-asset", space="SALES", name="DEBUG_T1")
     assert status == 200, html
