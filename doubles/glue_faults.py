@@ -215,6 +215,11 @@ def _decode_token(operation: str, token: str) -> int | None:
     return int(offset)
 
 
+def _table_name(params: dict[str, Any]) -> str | None:
+    name = params.get("Name") or params.get("TableName") or (params.get("TableInput") or {}).get("Name")
+    return str(name) if name else None
+
+
 def _operation_of(event_name: str) -> str:
     return event_name.rsplit(".", 1)[-1]
 
@@ -428,9 +433,15 @@ class GlueFaults:
         return _error_response(str(request.url), fault.code, fault.message, fault.status)
 
     def _on_attempt(
-        self, *, response: Any = None, operation: Any = None, **_: Any
+        self,
+        *,
+        response: Any = None,
+        operation: Any = None,
+        request_dict: dict[str, Any] | None = None,
+        **_: Any,
     ) -> None:
-        """botocore ``needs-retry`` observer: log one HTTP attempt (never decides anything)."""
+        """botocore ``needs-retry`` observer: log one HTTP attempt (never decides anything) as
+        ``Operation database.table`` (what the call names)."""
         sent_at = getattr(self._local, "sent_at", None)
         if self._probing or self.log is None or sent_at is None:
             return None
@@ -438,8 +449,11 @@ class GlueFaults:
         status = 0
         if response is not None and response[0] is not None:
             status = int(response[0].status_code)
+        params: dict[str, Any] = ((request_dict or {}).get("context") or {}).get(_PARAMS) or {}
+        path = str(getattr(operation, "name", "?"))
+        target = ".".join(str(p) for p in (params.get("DatabaseName"), _table_name(params)) if p)
         self.log.record(
-            source="glue", method="POST", path=str(getattr(operation, "name", "?")), status=status,
+            source="glue", method="POST", path=f"{path} {target}" if target else path, status=status,
             latency_ms=(time.perf_counter() - sent_at) * 1000, fault=getattr(self._local, "fault", None),
         )
         return None

@@ -245,6 +245,9 @@ def test_clients_share_the_fault_queue_and_the_request_log(snapshot: Path, glue_
         assert [(e.status, e.fault) for e in attempts] == [
             (200, None), (200, None), (400, "ThrottlingException"), (400, "ThrottlingException")]
         assert all(e.source == "glue" and e.latency_ms >= 0 for e in attempts)
+        assert second.get_table("nope", "orders") is None
+        (missing,) = emb.requests.entries(path="GetTable")
+        assert (missing.path, missing.status) == ("GetTable nope.orders", 400)
         emb.faults.fail("UpdateTable", "ConcurrentModificationException", times=3)
         emb.faults.throttle("*", times=1)
         emb.faults.clear("ConcurrentModificationException")
