@@ -31,7 +31,6 @@ from core.sync.plan import LiveCatalog, Plan, PlanPolicy, build_plan
 from core.sync.report import (
     PlanOutcome,
     datasphere_calls,
-    datasphere_stats,
     diff_calls,
     summarise_extraction,
 )
@@ -116,7 +115,7 @@ class Planner:
     ) -> PlanOutcome:
         """Plan one group of spaces (all visible spaces when ``spaces`` is empty)."""
         client = self.services.datasphere_client()
-        calls_before, stats_before = datasphere_calls(client), datasphere_stats(client)
+        calls_before = datasphere_calls(client)
         extraction = self._extract(spaces, with_writing_flows(kinds), self.view.known_etags() if incremental_read else {})
         inputs = self._inputs(extraction, spaces)
         summary = summarise_extraction(extraction)
@@ -141,7 +140,6 @@ class Planner:
             assets=inputs.fetched + [inputs.context[k] for k in sorted(inputs.replan) if k in inputs.context],
             extraction=summary,
             datasphere_calls=diff_calls(datasphere_calls(client), calls_before),
-            datasphere_stats=diff_calls(datasphere_stats(client), stats_before),
             etags=inputs.etags,
             unchanged=len(known),
             verified_versions={k: v for k, v in inputs.verified.items() if k in known},

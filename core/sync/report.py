@@ -98,9 +98,6 @@ class SyncReport(BaseModel):
     glue_writes: int = 0
     retries: int = 0
     throttles: int = 0
-    #: Datasphere requests that were retried, throttled (429), re-authenticated after a 401,
-    #: or failed, in this run (only the non-zero ones; Glue's are ``retries``/``throttles``).
-    datasphere_stats: dict[str, int] = Field(default_factory=dict)
     extraction: ExtractionSummary = Field(default_factory=ExtractionSummary)
     failsafe: str | None = None
     plan: Plan | None = None
@@ -130,8 +127,6 @@ class PlanOutcome(BaseModel):
     assets: list[Asset]
     extraction: ExtractionSummary
     datasphere_calls: dict[str, int] = Field(default_factory=dict)
-    #: Retries, throttles, re-authentications and errors of those calls (non-zero only).
-    datasphere_stats: dict[str, int] = Field(default_factory=dict)
     #: ``SPACE.NAME`` → ETag of the version read (stored with the checkpoint).
     etags: dict[str, str] = Field(default_factory=dict)
     #: Assets unchanged since the last sync (304), neither mapped nor planned.
@@ -213,7 +208,6 @@ def merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
         return parts[0]
     summary = ExtractionSummary()
     calls: dict[str, int] = {}
-    stats: dict[str, int] = {}
     plans = [p.plan for p in parts]
     for part in parts:
         ext = part.extraction
@@ -225,8 +219,6 @@ def merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
         summary.not_offered = sorted(set(summary.not_offered) | set(ext.not_offered))
         for route, n in part.datasphere_calls.items():
             calls[route] = calls.get(route, 0) + n
-        for name, n in part.datasphere_stats.items():
-            stats[name] = stats.get(name, 0) + n
     plan = Plan(
         items=[i for p in plans for i in p.items],
         issues=[i for p in plans for i in p.issues],
@@ -237,7 +229,7 @@ def merge_outcomes(parts: Sequence[PlanOutcome]) -> PlanOutcome:
     )
     return PlanOutcome(
         plan=plan, mapping=MappingResult(), assets=[], extraction=summary,
-        datasphere_calls=calls, datasphere_stats=stats, unchanged=sum(p.unchanged for p in parts),
+        datasphere_calls=calls, unchanged=sum(p.unchanged for p in parts),
     )
 
 
@@ -311,14 +303,6 @@ def flatten_rejected(rejected: dict[str, dict[str, int]]) -> dict[str, int]:
 def datasphere_calls(client: Any) -> dict[str, int]:
     """Requests per route template so far (cumulative for the client)."""
     return dict(client.stats.requests_by_route())
-
-
-DATASPHERE_STAT_FIELDS = ("retries", "throttles", "reauth", "errors")
-
-
-def datasphere_stats(client: Any) -> dict[str, int]:
-    """Retries, throttles, re-authentications and errors so far (cumulative for the client)."""
-    return {name: int(client.stats.total(name)) for name in DATASPHERE_STAT_FIELDS}
 
 
 def summary_line(counts: dict[str, int], reasons: Sequence[str] = ()) -> str:
