@@ -203,3 +203,31 @@ def test_capture_redacts_every_secret_and_the_database_password(monkeypatch: pyt
     assert back.datasphere.client_secret.get_secret_value() == "Cl13nt-S3cret-Value"
     assert back.database_url == settings.database_url
     assert cv.capture(back, rules_text="version: 1\n").hash == config.hash
+
+
+def test_a_manual_sync_uses_the_applied_version_and_the_next_one_picks_up_a_new_version(
+    world: dict[str, Any]
+) -> None:
+    """`dgsync sync` (not only the scheduler) runs the applied configuration version, records
+    it on the run (runs --format json: ``config_version``), and a version applied between two
+    syncs is used by the second one."""
+    wolf, rules, prefix = world["wolf"], world["rules"], world["prefix"]
+    ok(dgsync(wolf, "--env", "wolf", "db", "upgrade"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["wolf"]), "--no-plan", "-m", "v1"))
+    # The process is started without any rules file: only the applied version carries them.
+    first = dgsync(wolf, "--env", "wolf", "sync", "--space", "SALES", "--format", "json")
+    assert first.exit_code in (0, 1), first.output
+    report = json.loads(first.stdout)
+    created = [i["object"] for i in report["items"] if i["action"] == "create"]
+    assert created and all(o.startswith(prefix) for o in created)  # the version's rules named them
+    runs = json.loads(ok(dgsync(wolf, "--env", "wolf", "runs", "--format", "json")).stdout)
+    assert runs[0]["id"] == report["run_id"] and runs[0]["config_version"] == 1
+    assert runs[0]["scope"]["config_version"] == 1
+
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["dog"]), "--no-plan", "-m", "v2"))
+    second = json.loads(dgsync(wolf, "--env", "wolf", "sync", "--space", "SALES", "--format", "json").stdout)
+    runs = json.loads(ok(dgsync(wolf, "--env", "wolf", "runs", "--format", "json")).stdout)
+    assert runs[0]["id"] == second["run_id"] and runs[0]["config_version"] == 2
+    audit = json.loads(ok(dgsync(wolf, "--env", "wolf", "audit", "--action", "sync", "--format", "json")).stdout)
+    entries = audit if isinstance(audit, list) else audit.get("entries", audit.get("records", []))
+    assert any(e["run_id"] == second["run_id"] and e["actor"].startswith("cli:") for e in entries)
