@@ -231,3 +231,24 @@ def test_a_manual_sync_uses_the_applied_version_and_the_next_one_picks_up_a_new_
     audit = json.loads(ok(dgsync(wolf, "--env", "wolf", "audit", "--action", "sync", "--format", "json")).stdout)
     entries = audit if isinstance(audit, list) else audit.get("entries", audit.get("records", []))
     assert any(e["run_id"] == second["run_id"] and e["actor"].startswith("cli:") for e in entries)
+
+
+def test_apply_and_rollback_are_security_events_and_audited_with_the_field_diff(world: dict[str, Any]) -> None:
+    wolf, rules = world["wolf"], world["rules"]
+    ok(dgsync(wolf, "--env", "wolf", "db", "upgrade"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["wolf"]), "--no-plan",
+              "--author", "cli:alice", "-m", "first"))
+    ok(dgsync({**wolf, "DGSYNC_SYNC__MAX_DELETES_PER_RUN": "7"}, "--env", "wolf", "config", "apply", "--rules",
+              str(rules["wolf"]), "--no-plan", "--author", "cli:bob"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "rollback", "--to", "1", "--no-plan", "--author", "cli:carol"))
+    events = json.loads(ok(dgsync(wolf, "--env", "wolf", "security", "events", "--kind", "config_changed",
+                                  "--format", "json")).stdout)
+    assert [(e["actor"], e["detail"]["version"]) for e in events] == [("cli:carol", "3"), ("cli:bob", "2"), ("cli:alice", "1")]
+    assert events[1]["detail"]["fields"] == ["sync.max_deletes_per_run"] and events[0]["detail"]["fields"] == ["sync.max_deletes_per_run"]
+    audit = json.loads(ok(dgsync(wolf, "--env", "wolf", "audit", "--action", "config_change", "--format", "json")).stdout)
+    entries = audit if isinstance(audit, list) else audit.get("entries", audit.get("records", []))
+    bob = next(e for e in entries if e["actor"] == "cli:bob")
+    assert bob["details"]["diff"][0]["field"] == "sync.max_deletes_per_run"
+    assert bob["details"]["diff"][0]["after"] == 7
+    text = json.dumps(events) + json.dumps(entries)
+    assert world["secret"] not in text and API_TOKEN not in text
