@@ -4,9 +4,9 @@ The CLI, Wolf and Bear jobs, Dog's job runner and the MCP tools call:
 
 * :func:`startup` once when a long-running app starts (Wolf/Bear lifespan, Dog's app factory,
   the MCP server): security signals of the process (Datasphere 401/403, token refresh
-  failures, Glue AccessDenied) are stored from then on. Idempotent per state store; call the
-  returned function at shutdown. (A one-shot command uses :func:`run_with_governance`,
-  which installs the sink for the run only.)
+  failures, Glue AccessDenied) are stored from then on, also between runs. Reference counted
+  per state store (one sink however often it is called); call the returned function at
+  shutdown. :func:`run_with_governance` takes the same reference for the run's duration.
 * :func:`run_with_governance` around a sync they started: audits the user action with the
   caller's actor (``cli:<user>``, ``key:<name>/<role>``, ``oidc:<sub>/<role>``...), then
   evaluates the alert rules on the finished run (also when it raised) — or
@@ -113,13 +113,11 @@ def run_with_governance(
     details: Mapping[str, Any] | None = None,
 ) -> R:
     """``run()`` (e.g. ``lambda: engine.sync(..., actor=actor)``) with security signals
-    stored (``install_sink``: a one-shot command; long-running apps call :func:`startup`
-    instead and pass ``False``), then :func:`after_run`, also when it raised (the error is
-    re-raised)."""
-    from core.governance.security import install_store_sink
-
+    stored during it (``install_sink``; through :func:`startup`'s per-store reference count,
+    so concurrent runs and an app that called :func:`startup` store each signal once), then
+    :func:`after_run`, also when it raised (the error is re-raised)."""
     started = datetime.now(UTC).replace(microsecond=0)
-    remove = install_store_sink(services.store(), services.settings) if install_sink else None
+    remove = startup(services) if install_sink else None
     try:
         result = run()
     except DgsyncError as exc:
