@@ -35,21 +35,37 @@ log = get_logger(__name__)
 R = TypeVar("R")
 
 _lock = threading.Lock()
-_installed: dict[int, tuple[int, Callable[[], None]]] = {}
+_installed: dict[tuple[str, str], tuple[int, Callable[[], None]]] = {}
+
+
+def _lazy_store_sink(services: Services) -> Callable[[], None]:
+    """A security sink that opens the store on the first signal (so an app can register it
+    at startup without touching the database)."""
+    from core.governance.events import SecuritySignal, add_security_sink
+    from core.governance.security import SecurityMonitor
+
+    lock = threading.Lock()
+    monitor: list[SecurityMonitor] = []
+
+    def sink(signal: SecuritySignal) -> None:
+        with lock:
+            if not monitor:
+                monitor.append(SecurityMonitor(services.store(), services.settings))
+        monitor[0].sink()(signal)
+
+    return add_security_sink(sink)
 
 
 def startup(services: Services) -> Callable[[], None]:
-    """Store this process's security signals in ``services``' state store (once per store,
-    reference counted); returns the function to call at shutdown."""
-    from core.governance.security import install_store_sink
-
-    store = services.store()
-    key = id(store)
+    """Store this process's security signals in ``services``' state store (one sink per store
+    URL and environment, reference counted; the store is opened on the first signal);
+    returns the function to call at shutdown (idempotent)."""
+    key = (services.settings.database_url, services.settings.env)
     with _lock:
         if key in _installed:
             count, remove = _installed[key]
         else:
-            count, remove = 0, install_store_sink(store, services.settings)
+            count, remove = 0, _lazy_store_sink(services)
         _installed[key] = (count + 1, remove)
 
     done = threading.Event()
