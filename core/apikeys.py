@@ -374,6 +374,16 @@ class ApiKeys:
                 return None
             return Principal(kind="key", name=row.name, role=parse_role(row.role), key_id=row.id)
 
+    def authorize(self, principal: Principal, need: str, *, source: str, object: str,
+                  frontend: str | None = None) -> Principal:
+        """``principal`` if its role allows ``need``; else record the denial and raise
+        :class:`RoleDenied` (HTTP 403). ``object`` names what was asked (``POST /api/plan``,
+        ``tool sync``)."""
+        if principal.allows(need):
+            return principal
+        self.deny(principal, need, source=source, object=object, frontend=frontend)
+        raise RoleDenied(f"{principal.actor} may not {object}: it needs the {need} role")
+
     def deny(self, principal: Principal, need: str, *, source: str, object: str, frontend: str | None = None) -> None:
         """Record a request refused because ``principal``'s role is below ``need``."""
         self.monitor.record_denied(actor=principal.actor, role=principal.role, need=need, source=source,

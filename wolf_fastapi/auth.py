@@ -34,7 +34,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from core.apikeys import ApiKeys, Principal, RoleDenied, local_principal, parse_role
+from core.apikeys import ApiKeys, Principal, local_principal, parse_role
 from core.errors import ConfigError
 from core.log import get_logger, register_secret
 from core.settings import Settings
@@ -216,12 +216,9 @@ def require_role(role: str) -> Callable[[Request], Principal]:
         principal = authenticate_request(request)
         if principal is None:
             raise Unauthorized()
-        if not principal.allows(need):
-            api_keys(request).deny(principal, need, source=client_source(request),
-                                   object=f"{request.method} {request.url.path}", frontend=frontend_of(request))
-            raise RoleDenied(f"{principal.actor} may not {request.method} {request.url.path}: it needs the "
-                             f"{need} role")
-        return principal
+        return api_keys(request).authorize(principal, need, source=client_source(request),
+                                           object=f"{request.method} {request.url.path}",
+                                           frontend=frontend_of(request))
 
     dependency.__name__ = f"require_{need}"
     return dependency
