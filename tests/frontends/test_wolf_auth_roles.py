@@ -118,7 +118,10 @@ def test_the_bootstrap_token_is_an_admin_key(app_client: tuple[TestClient, Servi
     assert changes[-1].actor == "key:bootstrap/admin" and changes[-1].detail["key"] == "ci"
 
 
-def test_a_revoked_key_gets_401_and_the_failure_is_recorded(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
+def test_a_revoked_key_gets_401_and_the_failure_is_recorded(
+    app_client: tuple[TestClient, Services], keys: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     client, services = app_client
     assert client.get("/api/runs", headers=_bearer(keys["viewer"])).status_code == 200
     gone = client.delete("/api/v1/keys/qa-viewer", headers=_bearer(keys["admin"]))
@@ -131,6 +134,8 @@ def test_a_revoked_key_gets_401_and_the_failure_is_recorded(app_client: tuple[Te
     assert keys["viewer"] not in str(failures[-1].detail)
     revoked = _events(services, "key_revoked")
     assert revoked[-1].actor == "key:qa-admin/admin"
+    _login(client, keys["viewer"])  # a failed dashboard login with the revoked key
+    assert not any(key in caplog.text for key in keys.values())
 
 
 def test_every_bad_key_is_a_failed_auth_event_and_a_burst_raises_an_alert(
