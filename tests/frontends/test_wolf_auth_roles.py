@@ -187,11 +187,16 @@ def test_a_viewer_logged_in_by_cookie_stays_a_viewer(app_client: tuple[TestClien
     assert any(a.actor == "key:qa-viewer/viewer" and a.object == "dashboard" for a in logins)
 
 
-def test_an_operator_cookie_may_plan_with_the_csrf_token(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
-    client, _ = app_client
+def test_an_operator_cookie_may_plan_with_the_csrf_token_and_is_audited(
+    app_client: tuple[TestClient, Services], keys: dict[str, str]
+) -> None:
+    client, services = app_client
     assert _login(client, keys["operator"]).status_code == 303
     csrf = form_csrf_token(client.get("/login").text)
-    assert client.post("/api/plan", json={}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/api/plan", json={"spaces": ["SALES"]}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    with services.store().session(readonly=True) as s:
+        plans = repo.query_audit(session=s, filters=AuditFilter(action="plan"))
+    assert [(a.actor, a.details["spaces"]) for a in plans] == [("key:qa-operator/operator", ["SALES"])]
 
 
 def test_a_cookie_with_an_edited_role_is_refused(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
