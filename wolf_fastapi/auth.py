@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.apikeys import ApiKeys, Principal, local_principal, parse_role
 from core.errors import ConfigError
@@ -207,12 +208,20 @@ def authenticate_request(request: Request) -> Principal | None:
     return principal
 
 
-def require_role(role: str) -> Callable[[Request], Principal]:
+#: Declares the bearer scheme in OpenAPI (Swagger UI's Authorize button); the header itself is
+#: read by :func:`authenticate_request`.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="An API key (`dgsync keys create --name N --role R`), the bootstrap "
+                                       "DGSYNC_API_TOKEN, or an OIDC JWT when web.oidc is configured.")
+BearerSchemeDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def require_role(role: str) -> Callable[..., Principal]:
     """A dependency letting through only callers whose role is at least ``role``
     (401 without valid credentials, 403 — recorded — with a role too low)."""
     need = parse_role(role)
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request, _: BearerSchemeDep = None) -> Principal:
         principal = authenticate_request(request)
         if principal is None:
             raise Unauthorized()

@@ -247,3 +247,12 @@ def test_a_key_used_from_a_new_source_raises_a_security_alert(app_client: tuple[
     alerts = AlertService(services.store(), services.settings).list_alerts(status=["open"])
     assert [a.dedup_key.split(":", 1)[1] for a in alerts if ":new_source:" in a.dedup_key] == [
         "new_source:qa-viewer:testclient"]
+
+
+def test_openapi_declares_the_bearer_scheme_on_protected_routes(app_client: tuple[TestClient, Services]) -> None:
+    client, _ = app_client
+    schema = client.get("/openapi.json", headers=_bearer(API_TOKEN)).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/runs"]["get"]["security"] == [{"bearer": []}]
+    assert schema["paths"]["/api/plan"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in schema["paths"]["/health"]["get"]
