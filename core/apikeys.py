@@ -90,6 +90,9 @@ class Principal:
     role: Role
     #: Stored key id (``kind="key"``) — a session stays valid only while this key is active.
     key_id: int | None = None
+    #: When the credential itself expires (an OIDC token's ``exp``, epoch seconds): a
+    #: session made from it ends then too.
+    expires_at: float | None = None
 
     @property
     def actor(self) -> str:

@@ -140,8 +140,10 @@ def _bootstrap_binding(settings: Settings) -> str:
 
 def session_cookie_value(request: Request, principal: Principal, *, now: float | None = None) -> str:
     """The signed cookie value naming ``principal`` (no key, no token in it)."""
-    payload: dict[str, Any] = {"k": principal.kind, "n": principal.name, "r": principal.role,
-                               "e": int((now or time.time()) + SESSION_MAX_AGE_S)}
+    expires = (now or time.time()) + SESSION_MAX_AGE_S
+    if principal.expires_at is not None:
+        expires = min(expires, principal.expires_at)  # an OIDC session ends with its token
+    payload: dict[str, Any] = {"k": principal.kind, "n": principal.name, "r": principal.role, "e": int(expires)}
     if principal.key_id is not None:
         payload["i"] = principal.key_id
     if principal.kind == "bootstrap":
