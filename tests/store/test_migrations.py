@@ -27,7 +27,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_url: str) -> None:
     store = Store(make_engine(empty_url))
     assert store.current_revision() is None
     store.upgrade()
-    assert store.current_revision() == head_revision() == "0007"
+    assert store.current_revision() == head_revision() == "0008"
     tables = set(inspect(store.engine).get_table_names())
     assert set(ALL_TABLES) | {"alembic_version"} == tables
     store.dispose()
@@ -104,10 +104,10 @@ def test_dog_upgrades_on_its_own_wolf_and_bear_do_not(sqlite_url: str) -> None:
     store_from_settings(sqlite_url, env="bear").dispose()
 
 
-def test_0007_resolves_duplicate_active_alerts_before_adding_the_unique_index(empty_url: str) -> None:
-    """A race before 0007 may have left two open alerts of one condition: the newest stays."""
+def test_0008_resolves_duplicate_active_alerts_before_adding_the_unique_index(empty_url: str) -> None:
+    """A race before 0008 may have left two open alerts of one condition: the newest stays."""
     store = Store(make_engine(empty_url))
-    store.upgrade("0006")
+    store.upgrade("0007")
     insert = text(
         "INSERT INTO alerts (env, rule, kind, dedup_key, severity, title, message, status, level, "
         "occurrences, first_seen_at, last_seen_at, details) VALUES "
