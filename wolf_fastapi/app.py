@@ -17,6 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from core.governance import hooks as governance_hooks
 from core.jobs import JobExecutor
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
@@ -80,11 +81,15 @@ def create_app(
         current_services = services if services is not None else build_services(current)
         app.state.settings = current
         app.state.services = current_services
+        # Security signals of this process (Datasphere 401/403, Glue AccessDenied...) go to
+        # the state store from now on (opened on the first signal): core.governance.hooks.
+        stop_governance = governance_hooks.startup(current_services)
         api_v1.start(app, current_services, job_executor)
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(api_v1.stop, app)
+            stop_governance()
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
 

@@ -83,7 +83,8 @@ async def _unauthorized(request: Request, exc: Exception) -> Response:
         error_body(
             "unauthorized",
             "missing or invalid bearer token",
-            "Send `Authorization: Bearer <DGSYNC_API_TOKEN>`.",
+            "Send `Authorization: Bearer <key>`: a key from `dgsync keys create --name NAME --role "
+            "viewer|operator|admin` (or DGSYNC_API_TOKEN); revoked and expired keys are refused.",
         ),
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},

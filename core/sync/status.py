@@ -52,6 +52,9 @@ class RunView(RunOut):
     stale: bool = False
     #: The exit code the run's outcome implies (``docs/operations.md``); ``None`` while running.
     exit_code: int | None = None
+    #: The applied configuration version the run used (``scope.config_version``); ``None``
+    #: when no version was applied (the process's own settings).
+    config_version: int | None = None
 
     @classmethod
     def of(cls, run: RunOut, *, now: datetime, stale_after_s: float) -> RunView:
@@ -64,6 +67,7 @@ class RunView(RunOut):
             datasphere_calls=sum(run.api_calls.get("datasphere", {}).values()),
             stale=run.status is RunStatus.RUNNING and last_sign < now - timedelta(seconds=stale_after_s),
             exit_code=exit_codes.for_run(run.status.value, run.errors),
+            config_version=run.scope.config_version,
         )
 
 
