@@ -418,7 +418,7 @@ class AlertRow(Base):
     __table_args__ = (
         Index(None, "dedup_key", "status"),
         Index(None, "status"),
-        # At most one open/acked alert per condition, whoever evaluates it (0008): two
+        # At most one open/acked alert per condition, whoever evaluates it (0009): two
         # evaluators racing on the same condition cannot both open it.
         Index("ux_alerts_active_dedup", "env", "dedup_key", unique=True,
               sqlite_where=text("status IN ('open', 'acked')"),
