@@ -106,4 +106,8 @@ def create_app(
     app.include_router(status.router, dependencies=authenticated)
     app.include_router(dashboard.router, dependencies=authenticated)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The MCP server over streamable HTTP at /mcp (its own API-key check; docs/mcp.md).
+    from mcp_server.http import mount_mcp
+
+    mount_mcp(app)
     return app
