@@ -18,6 +18,7 @@ Tables:
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 * ``config_versions`` immutable versions of the effective configuration (secrets redacted)
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
+* ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -440,8 +441,31 @@ class AlertMuteRow(Base):
     __table_args__ = (Index(None, "env", "until"),)
 
 
+class ApiKeyRow(Base):
+    """An API key of the web/MCP frontends. Only an HMAC-SHA256 of the key (peppered with
+    ``DGSYNC_WEB__API_KEY_PEPPER``) is stored; see :mod:`core.apikeys`."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``viewer``, ``operator`` or ``admin``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: Hex HMAC-SHA256 of the key.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_source: Mapped[str | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "api_keys",
     "config_versions",
     "alert_notifications",
     "alerts",
