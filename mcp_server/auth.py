@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.apikeys import ApiKeys
     from core.services import Services
 
 #: Where the HTTP layer leaves the authenticated caller in the ASGI scope's ``state``.
@@ -46,13 +47,23 @@ def stdio_caller(*, allow_write: bool) -> Caller:
     return Caller(actor=f"mcp:{os_user()}", role="operator" if allow_write else "viewer")
 
 
-def authenticate(services: Services, token: str | None, source: str) -> Caller | None:
-    """The caller of a presented API key (``None``: missing or not valid)."""
-    if not token:
-        return None
-    from core.apikeys import ApiKeys
+class KeyChecker:
+    """Checks presented API keys against the store of the current services (one
+    :class:`core.apikeys.ApiKeys` per services object: its pepper is read once)."""
 
-    principal = ApiKeys(services.store(), services.settings).authenticate(token, source, frontend="mcp")
-    if principal is None:
-        return None
-    return Caller(actor=principal.actor, role=principal.role)
+    def __init__(self) -> None:
+        self._keys: tuple[Services, ApiKeys] | None = None
+
+    def authenticate(self, services: Services, token: str | None, source: str) -> Caller | None:
+        """The caller of a presented API key (``None``: missing or not valid; a failed
+        attempt is recorded as a security event by ``ApiKeys``)."""
+        if not token:
+            return None
+        from core.apikeys import ApiKeys
+
+        if self._keys is None or self._keys[0] is not services:
+            self._keys = (services, ApiKeys(services.store(), services.settings))
+        principal = self._keys[1].authenticate(token, source, frontend="mcp")
+        if principal is None:
+            return None
+        return Caller(actor=principal.actor, role=principal.role)

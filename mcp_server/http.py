@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.log import get_logger
 from core.services import Services
-from mcp_server.auth import CALLER_STATE_KEY, Caller, authenticate
+from mcp_server.auth import CALLER_STATE_KEY, Caller, KeyChecker
 from mcp_server.context import McpContext
 from mcp_server.server import create_server
 
@@ -50,6 +50,7 @@ class McpHttpApp:
 
     def __init__(self, services: Callable[[], Services]) -> None:
         self.services = services
+        self.keys = KeyChecker()
         self.servers: dict[bool, MCPServer[McpContext]] = {
             writes: create_server(services=services, allow_write=writes) for writes in (False, True)
         }
@@ -82,7 +83,7 @@ class McpHttpApp:
         client = scope.get("client")
         source = str(client[0]) if client else "unknown"
         services = self.services()
-        caller: Caller | None = await anyio.to_thread.run_sync(lambda: authenticate(services, token, source))
+        caller: Caller | None = await anyio.to_thread.run_sync(lambda: self.keys.authenticate(services, token, source))
         if caller is None:
             await self._refuse(scope, receive, send, 401, "the API key is not valid (unknown, revoked or expired)")
             return

@@ -3,7 +3,7 @@ test a proposed change, propose it as a diff; and — only when writes are enabl
 promote and roll back (each a new configuration version attributed to the caller, audited).
 
 A *change* is new mapping-rules text (the whole file), a partial settings document merged
-into the environment's configuration (``{"sync": {"delete_policy": "deprecate"}}``), or both.
+into the environment's configuration (``{"sync": {"deletion_policy": "deprecate"}}``), or both.
 Secrets and the process fields (``env``, ``database_url``, ``state_dir``) cannot be changed
 here: versions never hold a secret.
 """
@@ -338,7 +338,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
     async def validate_config_change(
         ctx: Context,
         rules: Annotated[str | None, Field(description="The complete new mapping-rules YAML (omit: keep the current rules).")] = None,
-        settings: Annotated[dict[str, Any] | None, Field(description="Settings to change, nested like get_config shows them, e.g. {\"sync\": {\"delete_policy\": \"deprecate\"}}.")] = None,
+        settings: Annotated[dict[str, Any] | None, Field(description="Settings to change, nested like get_config shows them, e.g. {\"sync\": {\"deletion_policy\": \"deprecate\"}}.")] = None,
         plan: Annotated[bool, Field(description="Also make a dry-run plan of what a sync would change under it (slower).")] = False,
     ) -> ChangeValidation:
         """Check a proposed configuration change without applying it: rules problems with

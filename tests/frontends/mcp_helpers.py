@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -64,3 +67,49 @@ def seed_unmanaged_table(services: Services) -> None:
                 {"Name": "revenue_eur", "Type": "double", "Comment": "revenue in euro"},
             ]},
         })
+
+
+#: One call of every read tool that succeeds on the embedded tenant with HR synced.
+HR_READ_CALLS: dict[str, dict[str, Any]] = {
+    "search_catalog": {"query": "employee", "limit": 5},
+    "get_asset": {"space": "HR", "name": "V_EMPLOYEE_DIM"},
+    "get_glue_table": {"database": "hr", "table": "v_employee_dim"},
+    "get_lineage": {"object": "HR.EMPLOYEE", "direction": "downstream", "depth": 2},
+    "find_lineage_path": {"source": "HR.EMPLOYEE", "target": "glue:hr.v_employee_dim"},
+    "get_column_lineage": {"object": "HR.V_EMPLOYEE_DIM", "column": "EmployeeID"},
+    "analyze_impact": {"object": "HR.EMPLOYEE"},
+    "validate_sync": {"asset": "HR.V_EMPLOYEE_DIM"},
+    "sync_status": {},
+    "list_runs": {"limit": 2},
+    "get_run": {},  # filled with the run id
+    "search_audit": {"text": "hr", "limit": 3},
+    "list_alerts": {},
+    "plan_sync": {"spaces": ["HR"], "kinds": ["view"]},
+    "get_config": {},
+    "get_mapping_rules": {},
+    "validate_config_change": {"settings": {"sync": {"deletion_policy": "deprecate"}}},
+    "test_mapping_rules": {"rules": "version: 1\ntable_parameters: {team: hr}\n", "assets": ["HR.EMPLOYEE"]},
+    "propose_config_change": {"settings": {"sync": {"deletion_policy": "deprecate"}}, "comment": "safer deletes"},
+}
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port (in a thread); yield its URL."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
