@@ -140,7 +140,7 @@ def _neighbourhood(g: LineageGraph, start: str, direction: str, depth: int) -> L
     keys = {k for k, _ in kept}
     nodes = [LineageNode(key=k, kind=g.nodes[k].kind if k in g.nodes else "unknown",
                          label=g.nodes[k].label if k in g.nodes else None, distance=d, direction=dirn)
-             for k, (d, dirn) in kept]  # type: ignore[arg-type]
+             for k, (d, dirn) in kept]
     edges = [LineageEdgeOut(upstream=e.upstream, downstream=e.downstream, kind=e.kind, via=e.via)
              for e in sorted(g.edges) if e.upstream in keys and e.downstream in keys]
     return LineageResult(start=start, nodes=nodes, edges=edges, note=note)

@@ -25,7 +25,15 @@ from core.store.schemas import AuditFilter
 from wolf_fastapi.app import create_app
 
 from .conftest import own_embedded_services
-from .mcp_helpers import HR_READ_CALLS, READ_TOOLS, WRITE_TOOLS, assert_clear_error, run, serve, text_of
+from .mcp_helpers import (
+    HR_READ_CALLS,
+    READ_TOOLS,
+    WRITE_TOOLS,
+    assert_clear_error,
+    run,
+    serve,
+    text_of,
+)
 
 REGION = "eu-south-1"  # its own moto backend in this process
 ROLES = ("viewer", "operator", "admin")
