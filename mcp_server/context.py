@@ -7,14 +7,16 @@ unexpected reaches the model only as the SDK's generic "Error executing tool".
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio.to_thread
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
 
 from core.errors import DgsyncError, InputError
 from core.log import get_logger, redact
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: A tool result's JSON stays under this many characters; lists are cut with a note.
 MAX_RESULT_CHARS = 60_000
@@ -110,3 +113,16 @@ def shrink(items: list[T], render: Callable[[list[T]], Any]) -> tuple[list[T], i
         kept = kept[:-step]
         dropped += step
     return kept, dropped
+
+
+def tool(server: MCPServer[McpContext], *, write: bool = False) -> Callable[[F], F]:
+    """Register a tool: its docstring (dedented) is the description the model reads; read
+    tools are annotated read-only, write tools as non-destructive writes (a new version)."""
+
+    def decorator(fn: F) -> F:
+        annotations = ToolAnnotations(read_only_hint=not write, destructive_hint=False,
+                                      idempotent_hint=not write, open_world_hint=False)
+        server.tool(description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)(fn)
+        return fn
+
+    return decorator

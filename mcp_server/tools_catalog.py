@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.mapping import params as P
 from core.search import Entry, SearchFilters, SearchPage
-from mcp_server.context import McpContext, call, cut, state
+from mcp_server.context import McpContext, call, cut, state, tool
 
 #: Longest parameter value shown (the resource has everything).
 MAX_VALUE = 400
@@ -163,7 +163,7 @@ def entry_detail(st: McpContext, entry: Entry) -> AssetDetail:
 
 
 def register(server: MCPServer[McpContext]) -> None:
-    @server.tool()
+    @tool(server)
     async def search_catalog(
         query: Annotated[str, Field(min_length=1, description="Words to look for: names, business terms, column names or semantics, e.g. `revenue region`, `currency`, `sales_orders`.")],
         ctx: Context,
@@ -185,7 +185,7 @@ def register(server: MCPServer[McpContext]) -> None:
         filters = SearchFilters(space=space, database=database, kind=kind, side=side)
         return await call(partial(st.unified.search, query, filters=filters, limit=limit, cursor=cursor))
 
-    @server.tool()
+    @tool(server)
     async def get_asset(
         space: Annotated[str, Field(description="The Datasphere space, e.g. `SALES`.")],
         name: Annotated[str, Field(description="The technical name (case-sensitive), e.g. `V_ORDERS`.")],
@@ -199,7 +199,7 @@ def register(server: MCPServer[McpContext]) -> None:
         st = state(ctx)
         return await call(lambda: entry_detail(st, st.unified.pair_of_asset(space, name)))
 
-    @server.tool()
+    @tool(server)
     async def get_glue_table(
         database: Annotated[str, Field(description="The Glue database, e.g. `sales`.")],
         table: Annotated[str, Field(description="The Glue table, e.g. `v_orders`.")],

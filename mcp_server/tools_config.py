@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from core import config_versions as cv
 from core.errors import InputError
 from core.log import redact
-from mcp_server.context import McpContext, call, cut, require_write, state
+from mcp_server.context import McpContext, call, cut, require_write, state, tool
 
 if TYPE_CHECKING:
     from core.config_versions import EffectiveConfig
@@ -280,7 +280,7 @@ def _apply(st: McpContext, who: Any, before: EffectiveConfig | None, config: Eff
 
 
 def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
-    @server.tool()
+    @tool(server)
     async def get_config(
         ctx: Context,
         env: Annotated[Env | None, Field(description="dog, wolf or bear (default: this server's).")] = None,
@@ -305,7 +305,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def get_mapping_rules(ctx: Context) -> RulesView:
         """The mapping rules in effect (YAML): database naming, exclusions, type policies,
         per-asset overrides (table name, partitioning, storage, parameters). When no rules
@@ -334,7 +334,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def validate_config_change(
         ctx: Context,
         rules: Annotated[str | None, Field(description="The complete new mapping-rules YAML (omit: keep the current rules).")] = None,
@@ -352,7 +352,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def test_mapping_rules(
         rules: Annotated[str, Field(min_length=1, description="The complete proposed mapping-rules YAML.")],
         assets: Annotated[list[str], Field(min_length=1, max_length=20, description="Assets to try, as SPACE.NAME.")],
@@ -365,7 +365,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
         st = state(ctx)
         return await call(lambda: test_rules(st, rules, assets, include_table_input))
 
-    @server.tool()
+    @tool(server)
     async def propose_config_change(
         ctx: Context,
         rules: Annotated[str | None, Field(description="The complete new mapping-rules YAML (omit: keep).")] = None,
@@ -398,7 +398,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
     if not allow_write:
         return
 
-    @server.tool()
+    @tool(server, write=True)
     async def apply_config(
         ctx: Context,
         rules: Annotated[str | None, Field(description="The complete new mapping-rules YAML (omit: keep).")] = None,
@@ -422,7 +422,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server, write=True)
     async def promote_config(
         from_env: Annotated[Env, Field(description="The environment whose applied rules and sync/schedule settings to carry over.")],
         ctx: Context,
@@ -449,7 +449,7 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server, write=True)
     async def rollback_config(
         version_id: Annotated[int, Field(ge=1, description="The earlier version of this environment to return to.")],
         ctx: Context,

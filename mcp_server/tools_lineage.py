@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InputError
 from core.lineage import GLUE_PREFIX, LineageGraph, reverse_graph, within_depth
-from mcp_server.context import McpContext, call, cut, state
+from mcp_server.context import McpContext, call, cut, state, tool
 
 MAX_NODES = 300
 MAX_PATHS = 20
@@ -185,7 +185,7 @@ def impact_of(st: McpContext, ref: str, column: str | None) -> ImpactResult:
 
 
 def register(server: MCPServer[McpContext]) -> None:
-    @server.tool()
+    @tool(server)
     async def get_lineage(
         object: Annotated[str, Field(description="`SPACE.NAME` of a Datasphere object or `glue:database.table`.")],
         ctx: Context,
@@ -203,7 +203,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def find_lineage_path(
         source: Annotated[str, Field(description="Upstream end: `SPACE.NAME` or `glue:database.table`.")],
         target: Annotated[str, Field(description="Downstream end: `SPACE.NAME` or `glue:database.table`.")],
@@ -223,7 +223,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def get_column_lineage(
         object: Annotated[str, Field(description="`SPACE.NAME` or `glue:database.table`.")],
         column: Annotated[str, Field(description="The column (case-sensitive).")],
@@ -247,7 +247,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def analyze_impact(
         object: Annotated[str, Field(description="What would change: `SPACE.NAME` (or `glue:database.table`).")],
         ctx: Context,

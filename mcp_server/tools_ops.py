@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InputError
-from mcp_server.context import McpContext, call, cut, shrink, state
+from mcp_server.context import McpContext, call, cut, shrink, state, tool
 
 #: At most this many planned changes are listed (``changes_total`` has the full count).
 MAX_CHANGES = 200
@@ -123,7 +123,7 @@ def run_detail(st: McpContext, run_id: str, status: str | None, limit: int) -> R
 
 
 def register(server: MCPServer[McpContext]) -> None:
-    @server.tool()
+    @tool(server)
     async def sync_status(ctx: Context) -> dict[str, Any]:
         """How the sync is doing: runs in progress, recent runs with their outcome, each
         priority class's schedule (critical: analytic models, high: views and tables,
@@ -138,7 +138,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(overview)
 
-    @server.tool()
+    @tool(server)
     async def list_runs(
         ctx: Context,
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many runs, newest first.")] = 10,
@@ -156,7 +156,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(runs)
 
-    @server.tool()
+    @tool(server)
     async def get_run(
         run_id: Annotated[str, Field(description="A run id from list_runs or sync_status.")],
         ctx: Context,
@@ -169,7 +169,7 @@ def register(server: MCPServer[McpContext]) -> None:
         st = state(ctx)
         return await call(lambda: run_detail(st, run_id, "failed" if items == "failed" else None, limit))
 
-    @server.tool()
+    @tool(server)
     async def search_audit(
         ctx: Context,
         text: Annotated[str | None, Field(description="Full text over actor, object, action, run id and details.")] = None,
@@ -205,7 +205,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def list_alerts(
         ctx: Context,
         status: Annotated[list[Literal["open", "acked", "resolved"]] | None,
@@ -226,7 +226,7 @@ def register(server: MCPServer[McpContext]) -> None:
 
         return await call(run)
 
-    @server.tool()
+    @tool(server)
     async def plan_sync(
         ctx: Context,
         spaces: Annotated[list[str] | None, Field(description="Only these Datasphere spaces (default: all).")] = None,

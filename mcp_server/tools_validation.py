@@ -10,7 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InputError
-from mcp_server.context import McpContext, call, cut, shrink, state
+from mcp_server.context import McpContext, call, cut, shrink, state, tool
 
 MAX_TABLES = 100
 MAX_CHECKS = 30
@@ -84,7 +84,7 @@ def run_validation(st: McpContext, spaces: list[str] | None, kinds: list[str] | 
 
 
 def register(server: MCPServer[McpContext]) -> None:
-    @server.tool()
+    @tool(server)
     async def validate_sync(
         ctx: Context,
         asset: Annotated[str | None, Field(description="Validate only this asset, as SPACE.NAME.")] = None,

@@ -334,3 +334,44 @@ def test_the_json_rpc_session_over_memory_streams(server: Any) -> None:
     result = run(lambda: call(server, "search_catalog", {"query": "margin"}, mode="legacy"))
     assert not result.is_error
     assert any(h["name"] == "AM_SALES_MARGIN" for h in result.structured_content["hits"])
+
+
+# ----------------------------------------------------------------------------- validation
+# Last in the module: it changes Glue (and puts it back).
+
+
+def test_validation_of_a_scope_in_sync(server: Any) -> None:
+    report = ok(server, "validate_sync", {"spaces": ["SALES"]})
+    assert report["in_sync"] is True and report["reasons"] == []
+    assert report["summary"]["ok"] > 5 and report["tables"] == []  # only problems are listed
+    everything = ok(server, "validate_sync", {"spaces": ["SALES"], "kinds": ["view"], "show": "all"})
+    assert everything["tables"] and {t["status"] for t in everything["tables"]} == {"ok"}
+
+
+def test_validation_finds_drift_and_unmanaged_tables(synced: tuple[Services, str], server: Any) -> None:
+    services, _ = synced
+    glue = services.glue()
+    live = glue.get_table("sales", "v_orders")
+    assert live is not None
+    from core.glue.results import table_to_input
+
+    original = table_to_input(live)
+    drifted = json.loads(json.dumps(original, default=str))
+    drifted["StorageDescriptor"]["Columns"][0]["Type"] = "string" if drifted["StorageDescriptor"]["Columns"][0]["Type"] != "string" else "int"
+    glue.update_table("sales", drifted, version_id=live.get("VersionId"), skip_archive=True)
+    glue.create_table("sales", {"Name": "hand_made", "TableType": "EXTERNAL_TABLE",
+                                "StorageDescriptor": {"Columns": [{"Name": "x", "Type": "int"}]}})
+    try:
+        one = ok(server, "validate_sync", {"asset": "SALES.V_ORDERS"})
+        assert one["in_sync"] is False and [t["status"] for t in one["tables"]] == ["drift"]
+        failed = one["tables"][0]["failed_checks"]
+        assert any(c["field"].startswith("columns.") and c["actual"] in ("string", "int") for c in failed)
+        scope = ok(server, "validate_sync", {"spaces": ["SALES"]})
+        assert scope["in_sync"] is False and "sales.hand_made" in scope["unmanaged_tables"]
+        assert scope["reasons"]
+    finally:
+        glue.delete_table("sales", "hand_made")
+        current = glue.get_table("sales", "v_orders")
+        glue.update_table("sales", original, version_id=(current or {}).get("VersionId"), skip_archive=True)
+    missing = run(lambda: call(server, "validate_sync", {"asset": "SALES.NOPE"}))
+    assert_clear_error(missing, "SALES.NOPE")
