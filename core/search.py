@@ -277,6 +277,7 @@ class Entry:
     database: str | None = None
     table_name: str | None = None
     glue: GlueTable | None = None
+    _doc: _Doc | None = field(default=None, repr=False, compare=False)
 
     @property
     def sides(self) -> list[Side]:
@@ -288,11 +289,15 @@ class Entry:
         return out
 
     def doc(self) -> _Doc:
+        """The searchable text (built once: entries are cached per pair of listings)."""
+        if self._doc is not None:
+            return self._doc
         doc = _Doc()
         if self.asset is not None:
             _asset_doc(self.asset, doc)
         if self.glue is not None and self.database is not None:
             _glue_doc(self.database, self.glue, doc)
+        self._doc = doc
         return doc
 
     def hit(self, total: int, matched: list[str]) -> SearchHit:
@@ -432,7 +437,9 @@ class UnifiedCatalog:
         self.assets = assets or services.catalog()
         self.glue = glue or GlueIndex(services)
         self._lock = threading.Lock()
-        self._mapped: tuple[int, MappingResult] | None = None
+        # Cached with the very listings they came from (compared by identity).
+        self._mapped: tuple[CatalogSnapshot, MappingResult] | None = None
+        self._joined: tuple[CatalogSnapshot, GlueSnapshot, list[Entry]] | None = None
 
     def mapping(self) -> MappingResult:
         """The mapping of the current extraction under the configured rules (cached per extraction)."""
@@ -440,10 +447,10 @@ class UnifiedCatalog:
 
         snapshot = self.assets.snapshot()
         with self._lock:
-            if self._mapped is None or self._mapped[0] != id(snapshot):
+            if self._mapped is None or self._mapped[0] is not snapshot:
                 result = map_assets(snapshot.assets, self.services.rules(),
                                     env=self.services.settings.env, spaces=snapshot.spaces)
-                self._mapped = (id(snapshot), result)
+                self._mapped = (snapshot, result)
             return self._mapped[1]
 
     def entries(self, *, sides: Iterable[Side] = ("datasphere", "glue")) -> tuple[list[Entry], list[str]]:
@@ -466,7 +473,14 @@ class UnifiedCatalog:
                 notes.append(f"Glue side unavailable: {exc.message} ({exc.hint})")
         if snapshot is None and glue is None:
             raise NotFound("neither catalog could be read", hint="; ".join(notes) or "Check `dgsync status`.")
-        return join(snapshot, mapping, glue), notes
+        with self._lock:
+            cached = self._joined
+            if cached is not None and cached[0] is snapshot and cached[1] is glue:
+                return cached[2], notes
+            joined = join(snapshot, mapping, glue)
+            if snapshot is not None and glue is not None:
+                self._joined = (snapshot, glue, joined)
+            return joined, notes
 
     def search(self, query: str, *, filters: SearchFilters = SearchFilters(), limit: int = 20,
                cursor: str | None = None) -> SearchPage:

@@ -105,8 +105,8 @@ def graph(st: McpContext) -> LineageGraph:
 
     snapshot = st.catalog.snapshot()
     cached = st.cache.get("lineage")
-    if cached is None or cached[0] != id(snapshot):
-        cached = (id(snapshot), graph_from_assets(snapshot.assets, st.unified.mapping()))
+    if cached is None or cached[0] is not snapshot:  # the very extraction it was built from
+        cached = (snapshot, graph_from_assets(snapshot.assets, st.unified.mapping()))
         st.cache["lineage"] = cached
     found: LineageGraph = cached[1]
     return found

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InputError
+from core.sync.status import RunView, StatusOverview
 from mcp_server.context import McpContext, call, cut, shrink, state, tool
 
 #: At most this many planned changes are listed (``changes_total`` has the full count).
@@ -75,6 +76,13 @@ class AuditPage(BaseModel):
     note: str | None = None
 
 
+class RunList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    runs: list[RunView] = Field(description="Newest first.")
+    note: str | None = None
+
+
 class AlertList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -124,17 +132,17 @@ def run_detail(st: McpContext, run_id: str, status: str | None, limit: int) -> R
 
 def register(server: MCPServer[McpContext]) -> None:
     @tool(server)
-    async def sync_status(ctx: Context) -> dict[str, Any]:
+    async def sync_status(ctx: Context) -> StatusOverview:
         """How the sync is doing: runs in progress, recent runs with their outcome, each
         priority class's schedule (critical: analytic models, high: views and tables,
         medium: flows, low) with next due time and last result, assets by sync state and
         open conflicts."""
         st = state(ctx)
 
-        def overview() -> dict[str, Any]:
+        def overview() -> StatusOverview:
             from core.sync.status import status_overview
 
-            return status_overview(st.services).model_dump(mode="json")
+            return status_overview(st.services)
 
         return await call(overview)
 
@@ -144,15 +152,17 @@ def register(server: MCPServer[McpContext]) -> None:
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many runs, newest first.")] = 10,
         status: Annotated[Literal["running", "succeeded", "partial", "failed", "aborted", "interrupted"] | None,
                           Field(description="Only runs with this outcome.")] = None,
-    ) -> list[dict[str, Any]]:
+    ) -> RunList:
         """The most recent sync runs, newest first: status, trigger, scope, counts of created /
         updated / unchanged / failed objects, duration, API calls and errors with hints."""
         st = state(ctx)
 
-        def runs() -> list[dict[str, Any]]:
+        def runs() -> RunList:
             from core.sync.status import runs_listing
 
-            return [r.model_dump(mode="json") for r in runs_listing(st.services, limit=limit, status=status)]
+            found = runs_listing(st.services, limit=limit, status=status)
+            kept, dropped = shrink(found, lambda r: [x.model_dump(mode="json") for x in r])
+            return RunList(runs=kept, note=f"{dropped} runs cut for size; ask for fewer" if dropped else None)
 
         return await call(runs)
 

@@ -215,7 +215,7 @@ def test_status_runs_and_one_run_with_its_items(synced: tuple[Services, str], se
     _, run_id = synced
     status = ok(server, "sync_status")
     assert [s["slice_key"] for s in status["slices"]] == ["critical", "high", "medium", "low"]
-    runs = ok(server, "list_runs", {"limit": 5, "status": "succeeded"})["result"]
+    runs = ok(server, "list_runs", {"limit": 5, "status": "succeeded"})["runs"]
     assert runs[0]["id"] == run_id
     detail = ok(server, "get_run", {"run_id": run_id, "items": "all", "limit": 5})
     assert detail["run"]["status"] == "succeeded" and detail["items_total"] > 5
