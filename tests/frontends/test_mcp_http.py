@@ -168,3 +168,18 @@ def test_operator_applies_and_admin_rolls_back_each_attributed_and_audited(wolf:
     assert actors == [("key:qa-operator/operator", "apply"), ("key:qa-admin/admin", "apply"),
                       ("key:qa-admin/admin", "rollback")]
     assert any(d["field"] == "settings.sync.deletion_policy" for d in records[0].details["diff"])
+
+
+def test_a_refused_key_is_recorded_as_a_security_event_of_the_mcp_frontend(wolf: Any) -> None:
+    from core.store import repo
+
+    url, services, _, _ = wolf
+    bad = "dgk_never-issued-key-4242"
+    headers = {"Authorization": f"Bearer {bad}", "Accept": "application/json, text/event-stream"}
+    assert httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                      headers=headers, timeout=10).status_code == 401
+    with services.store().session(readonly=True) as s:
+        events = repo.list_security_events(session=s, kind="auth_failure", limit=50)
+    mine = [e for e in events if e.detail.get("frontend") == "mcp"]
+    assert mine and mine[0].source == "127.0.0.1"
+    assert all(bad not in str(e.detail) for e in events)
