@@ -67,6 +67,7 @@ class SearchHit(BaseModel):
     columns: int
     score: int
     matched: list[str] = Field(description="Where the words matched, e.g. name, label, column:NetAmount, semantics:measure.")
+    missing: list[str] = Field(default_factory=list, description="Query words it does not match (only when no object matches every word).")
 
 
 class SearchPage(BaseModel):
@@ -196,18 +197,22 @@ def _score_word(doc: _Doc, word: str) -> tuple[int, list[str]]:
     return score, where
 
 
-def score(doc: _Doc, words: Sequence[str]) -> tuple[int, list[str]] | None:
-    """Total score and where it matched, or ``None`` when some word matches nowhere."""
-    total, matched = 0, []
+def score(doc: _Doc, words: Sequence[str], *, every: bool = True) -> tuple[int, list[str], list[str]] | None:
+    """Total score, where it matched and the words that matched nowhere; ``None`` when a word
+    is missing (``every``) or no word matches at all."""
+    total, matched, missing = 0, [], []
     for word in words:
         s, where = _score_word(doc, word)
         if not s:
-            return None
+            if every:
+                return None
+            missing.append(word)
+            continue
         total += s
         for w in where:
             if w not in matched:
                 matched.append(w)
-    return total, matched
+    return (total, matched, missing) if total else None
 
 
 # ---------------------------------------------------------------------------- the Glue side
@@ -300,7 +305,7 @@ class Entry:
         self._doc = doc
         return doc
 
-    def hit(self, total: int, matched: list[str]) -> SearchHit:
+    def hit(self, total: int, matched: list[str], missing: list[str]) -> SearchHit:
         a, g = self.asset, self.glue
         params = (g.get("Parameters") or {}) if g is not None else {}
         columns = len(a.columns) if a is not None else len(((g or {}).get("StorageDescriptor") or {}).get("Columns") or [])
@@ -318,6 +323,7 @@ class Entry:
             columns=columns,
             score=total,
             matched=matched,
+            missing=missing,
         )
 
 
@@ -414,18 +420,28 @@ def search_entries(
         raise InputError("the query has no words to look for",
                           hint="Search with a name, a business term or a column, e.g. `revenue region`.")
     offset = decode_cursor(cursor, query, filters) if cursor else 0
-    hits: list[SearchHit] = []
-    for entry in entries:
-        if not filters.keep(entry):
-            continue
-        found = score(entry.doc(), words)
-        if found is not None:
-            hits.append(entry.hit(*found))
-    hits.sort(key=lambda h: (-h.score, h.space or "~", h.name or "", h.database or "", h.table or ""))
+    kept = [e for e in entries if filters.keep(e)]
+    hits = _hits(kept, words, every=True)
+    notes: list[str] = []
+    if not hits and len(words) > 1:
+        # No object has every word: rank those with most of them (each hit names what it lacks).
+        hits = _hits(kept, words, every=False)
+        if hits:
+            notes.append("no object matches every word; these match some (see each hit's `missing`)")
     page = hits[offset:offset + limit]
     more = offset + limit < len(hits)
-    return SearchPage(query=query, hits=page, total=len(hits),
+    return SearchPage(query=query, hits=page, total=len(hits), notes=notes,
                       next_cursor=encode_cursor(query, filters, offset + limit) if more else None)
+
+
+def _hits(entries: Sequence[Entry], words: Sequence[str], *, every: bool) -> list[SearchHit]:
+    hits: list[SearchHit] = []
+    for entry in entries:
+        found = score(entry.doc(), words, every=every)
+        if found is not None:
+            hits.append(entry.hit(*found))
+    hits.sort(key=lambda h: (len(h.missing), -h.score, h.space or "~", h.name or "", h.database or "", h.table or ""))
+    return hits
 
 
 class UnifiedCatalog:
@@ -486,7 +502,7 @@ class UnifiedCatalog:
                cursor: str | None = None) -> SearchPage:
         entries, notes = self.entries()
         page = search_entries(entries, query, filters=filters, limit=limit, cursor=cursor)
-        page.notes = notes
+        page.notes = [*page.notes, *notes]
         return page
 
     def pair_of_asset(self, space: str, name: str) -> Entry:

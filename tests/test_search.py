@@ -138,3 +138,10 @@ def test_a_cursor_of_another_query_or_garbage_is_refused_with_a_hint(cursor: str
 def test_a_query_without_words_is_refused() -> None:
     with pytest.raises(InputError):
         search_entries(_entries(), "  ,, ")
+
+
+def test_when_no_object_has_every_word_the_closest_ones_say_what_they_lack() -> None:
+    page = search_entries(_entries(_glue()), "revenue margin")
+    assert page.hits and "match some" in page.notes[0]
+    assert all(h.missing == ["margin"] for h in page.hits)
+    assert search_entries(_entries(_glue()), "margin").hits == []  # one word: no fallback
