@@ -253,19 +253,20 @@ def test_rules(st: McpContext, rules_text: str, assets: list[str], include_input
 
 def _audit_and_summarise(st: McpContext, who: Any, before: EffectiveConfig | None, version: Any,
                          validation: ChangeValidation, action: str) -> AppliedVersion:
-    from core.governance import audit
+    """Record the change as governance records every configuration change: an audit record
+    (``config_change``, the redacted field diff) and a ``config_changed`` security event."""
+    from core.governance.security import SecurityMonitor
 
-    record = audit.record_action(
-        st.services.store(), actor=who.actor, action="config_change", object=f"config:{version.env}",
-        env=version.env, before=before.document() if before else None,
-        after=cv.from_version(version).document(),
-        details={"operation": action, "version": version.id, "hash": version.hash, "source_id": version.source_id,
-                 "comment": version.comment, "via": "mcp"},
+    comment = f"{action} via MCP" + (f": {version.comment}" if version.comment else "")
+    event = SecurityMonitor(st.services.store(), st.settings).record_config_change(
+        actor=who.actor, before=before.document() if before else None,
+        after=cv.from_version(version).document(), object=f"config:{version.env}",
+        version=str(version.id), comment=comment,
     )
     s = cv.version_summary(version)
     return AppliedVersion(id=s["id"], env=s["env"], hash=s["hash"], action=s["action"], author=s["author"],
                           comment=s["comment"], source_id=s["source_id"], created_at=s["created_at"],
-                          validation=validation, audit_id=record.id)
+                          validation=validation, audit_id=int(event.detail["audit_id"]))
 
 
 def _apply(st: McpContext, who: Any, before: EffectiveConfig | None, config: EffectiveConfig, *, action: str,

@@ -14,6 +14,7 @@ from core import config_versions as cv
 from core.governance import audit
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
+from core.store import repo
 from core.store.schemas import AuditFilter
 from mcp_server.auth import Caller
 from mcp_server.server import create_server
@@ -110,10 +111,15 @@ def test_apply_promote_and_rollback_are_versions_by_the_caller_and_audited(servi
     assert_clear_error(wrong_env, "belongs to wolf")
 
     records = list(reversed(audit.query(store, AuditFilter(action="config_change"))))
-    assert [(r.actor, r.object, r.details["operation"]) for r in records] == [
+    assert [(r.actor, r.object, r.details["comment"].split(" ")[0]) for r in records] == [
         ("mcp:tester", "config:dog", "apply"), ("mcp:tester", "config:dog", "promote"),
         ("mcp:tester", "config:dog", "rollback")]
+    assert [r.details["version"] for r in records] == [str(first["id"]), str(promoted["id"]), str(back["id"])]
+    assert records[0].id == first["audit_id"]
     assert SECRET not in json.dumps([r.details for r in records])
+    with store.session(readonly=True) as session:
+        events = repo.list_security_events(session=session, kind="config_changed", limit=10)
+    assert sorted(e.actor for e in events) == ["mcp:tester"] * 3
 
 
 def test_a_viewer_caller_cannot_write_even_on_a_write_server(dog_settings: Settings) -> None:

@@ -66,6 +66,6 @@ def test_dgsync_mcp_allow_write_applies_a_version_authored_by_the_os_user(tmp_pa
         assert version is not None and version.author == actor and version.comment == "via stdio"
         assert version.settings["sync"]["deletion_policy"] == "deprecate"
         records = audit.query(store, AuditFilter(action="config_change"))
-        assert [(r.actor, r.details["version"]) for r in records] == [(actor, version.id)]
+        assert [(r.actor, r.details["version"]) for r in records] == [(actor, str(version.id))]
     finally:
         store.dispose()
