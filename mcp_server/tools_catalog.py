@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.mapping import params as P
 from core.search import Entry, SearchFilters, SearchPage
-from mcp_server.context import McpContext, call, cut, state, tool
+from mcp_server.context import McpContext, call, cut, shrink, state, tool
 
 #: Longest parameter value shown (the resource has everything).
 MAX_VALUE = 400
@@ -133,8 +133,10 @@ def entry_detail(st: McpContext, entry: Entry) -> AssetDetail:
         spec, skipped, note = preview.table, preview.skipped, preview.note
         lineage = [f"{e.upstream} → {e.downstream} ({e.kind})" for e in preview.lineage]
     columns, dropped = cut(_column_pairs(entry, spec), MAX_COLUMNS, "columns")
-    if dropped:
-        notes.append(dropped + "; read the resource for all")
+    columns, over = shrink(columns, lambda kept: [c.model_dump() for c in kept])
+    if dropped or over:
+        notes.append(f"{len(columns)} columns shown; read the resource dgsync://datasphere/... or "
+                     "dgsync://glue/... for all")
     params = {k: _short(v) for k, v in sorted(((g or {}).get("Parameters") or {}).items())}
     business = a.business.model_dump(mode="json") if a is not None else {}
     if business.get("sql"):

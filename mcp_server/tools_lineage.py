@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import InputError
 from core.lineage import GLUE_PREFIX, LineageGraph, reverse_graph, within_depth
-from mcp_server.context import McpContext, call, cut, state, tool
+from mcp_server.context import McpContext, call, cut, shrink, state, tool
 
 MAX_NODES = 300
 MAX_PATHS = 20
@@ -143,6 +143,12 @@ def _neighbourhood(g: LineageGraph, start: str, direction: str, depth: int) -> L
              for k, (d, dirn) in kept]
     edges = [LineageEdgeOut(upstream=e.upstream, downstream=e.downstream, kind=e.kind, via=e.via)
              for e in sorted(g.edges) if e.upstream in keys and e.downstream in keys]
+    node_rows = [n.model_dump() for n in nodes]
+    edges, over = shrink(edges, lambda kept: [node_rows, [x.model_dump() for x in kept]])
+    nodes, over_nodes = shrink(nodes, lambda kept: [[n.model_dump() for n in kept], [x.model_dump() for x in edges]])
+    if over or over_nodes:
+        note = (f"{over_nodes} nodes and {over} edges not shown (size budget); "
+                "ask for a smaller depth or one direction")
     return LineageResult(start=start, nodes=nodes, edges=edges, note=note)
 
 

@@ -119,6 +119,9 @@ def run_detail(st: McpContext, run_id: str, status: str | None, limit: int) -> R
         items = repo.list_run_items(session=session, run_id=run_id,
                                     status=ItemStatus(status) if status else None)
     kept, note = cut(items, limit, "items")
+    kept, over = shrink(kept, lambda rows: [r.model_dump(mode="json") for r in rows])
+    if over:
+        note = f"{len(kept)} of {len(items)} items shown (size budget); ask for fewer or only failed ones"
     run = detail.model_dump(mode="json", exclude={"failed_items", "items_by_action", "items_by_status", "items_total"})
     return RunDetailOut(
         run=run, items_by_action=detail.items_by_action, items_by_status=detail.items_by_status,

@@ -308,6 +308,21 @@ def test_prompts(server: Any) -> None:
     assert "get_run(run_id='RUN-1'" in got.messages[0].content.text
 
 
+# ----------------------------------------------------------------------------- size budget
+
+
+def test_results_stay_under_the_size_budget_with_a_note(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mcp_server.context
+
+    full = ok(server, "get_asset", {"space": "SALES", "name": "V_SALES_ORDER_ITEMS"})
+    monkeypatch.setattr(mcp_server.context, "MAX_RESULT_CHARS", 1500)
+    small = ok(server, "get_asset", {"space": "SALES", "name": "V_SALES_ORDER_ITEMS"})
+    assert 0 < len(small["columns"]) < len(full["columns"])
+    assert any("dgsync://" in n for n in small["notes"]) and not full["notes"]
+    lineage = ok(server, "get_lineage", {"object": "SALES.V_ORDERS", "depth": 5})
+    assert lineage["note"] and "size budget" in lineage["note"]
+
+
 # ----------------------------------------------------------------------------- failure modes
 
 
