@@ -31,7 +31,7 @@ from core.log import get_logger
 from core.services import Services
 from mcp_server.auth import CALLER_STATE_KEY, Caller, KeyChecker
 from mcp_server.context import McpContext
-from mcp_server.server import create_server
+from mcp_server.server import Caches, create_server
 
 log = get_logger(__name__)
 
@@ -51,8 +51,9 @@ class McpHttpApp:
     def __init__(self, services: Callable[[], Services]) -> None:
         self.services = services
         self.keys = KeyChecker()
+        caches: Caches = {}  # one search/lineage cache for both servers
         self.servers: dict[bool, MCPServer[McpContext]] = {
-            writes: create_server(services=services, allow_write=writes) for writes in (False, True)
+            writes: create_server(services=services, allow_write=writes, caches=caches) for writes in (False, True)
         }
 
     @asynccontextmanager

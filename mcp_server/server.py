@@ -49,13 +49,17 @@ ServicesSource = Services | Callable[[], Services]
 
 
 class _Shared:
-    """What outlives one lifespan (a stateless HTTP request): the caches over one Services."""
+    """What outlives one lifespan (a stateless HTTP request) and is shared by the servers over
+    one Services (Wolf's read-only and read-write ones): the caches."""
 
     def __init__(self, services: Services, catalog: AssetCatalog | None) -> None:
         self.services = services
         self.catalog = catalog or services.catalog()
         self.unified = UnifiedCatalog(services, assets=self.catalog, glue=GlueIndex(services))
         self.cache: dict[str, object] = {}
+
+
+Caches = dict[int, _Shared]
 
 
 def create_server(
@@ -65,12 +69,14 @@ def create_server(
     catalog: AssetCatalog | None = None,
     allow_write: bool = False,
     caller: Caller | None = None,
+    caches: Caches | None = None,
 ) -> MCPServer[McpContext]:
     """Build the MCP server. ``services`` given (or a callable giving them, e.g. the Wolf
     app's): the caller owns (and closes) them. ``catalog`` (over the same services) shares
     one cached extraction. ``allow_write`` registers the write tools; ``caller`` is who calls
-    over stdio (default ``mcp:<os user>``)."""
-    shared: dict[int, _Shared] = {}
+    over stdio (default ``mcp:<os user>``). ``caches`` shares the search and lineage caches
+    between servers over the same services (Wolf's read-only and read-write servers)."""
+    shared: Caches = caches if caches is not None else {}
     who = caller or stdio_caller(allow_write=allow_write)
 
     @asynccontextmanager
