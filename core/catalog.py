@@ -148,6 +148,12 @@ class AssetCatalog:
             assert self._snapshot is not None
             return self._snapshot
 
+    def invalidate(self) -> None:
+        """Forget the extraction: the next :meth:`snapshot` extracts again (after the tenant
+        changed, e.g. an emulator mutation)."""
+        with self._lock:
+            self._snapshot = None
+
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
         return search(self.snapshot().assets, query, limit=limit)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.models import DESIGN_TIME_SEGMENTS, AssetKind
 
+from ..request_log import RequestLog
 from .auth import DEMO_CLIENTS, REFRESH_LIFETIME_S, AuthState, OAuthClient
 from .faults import FaultState
 from .fixtures import load_fixture_content
@@ -46,6 +47,10 @@ class TenantOptions:
     shared_objects: bool = True
 
 
+#: How many requests ``Tenant.requests`` keeps.
+REQUEST_LOG_SIZE = 1000
+
+
 class Tenant:
     """Spaces and objects of one emulated Datasphere tenant (thread-safe)."""
 
@@ -61,6 +66,8 @@ class Tenant:
         )
         self.faults = FaultState()
         self.stats = Stats()
+        #: The latest requests served (method, path, status, latency, fault): Dog's Debug page.
+        self.requests = RequestLog(REQUEST_LOG_SIZE)
         self._load()
 
     # -- lifecycle --------------------------------------------------------------------------
