@@ -124,4 +124,8 @@ def create_app(
     app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
     api_v1.include(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The MCP server over streamable HTTP at /mcp (its own API-key check; docs/mcp.md).
+    from mcp_server.http import mount_mcp
+
+    mount_mcp(app)
     return app
