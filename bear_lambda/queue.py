@@ -61,3 +61,26 @@ def send_slices(client: Any, url: str, messages: Sequence[SliceMessage]) -> list
         ids.extend(s["MessageId"] for s in answer.get("Successful", []))
     log.info("slices queued", extra={"count": len(ids)})
     return ids
+
+
+#: The dead-letter queue of the work queue (the scheduler reports its depth as a metric).
+DLQ_URL_ENV = "DGSYNC_BEAR_DLQ_URL"
+
+
+def dlq_url() -> str | None:
+    return os.environ.get(DLQ_URL_ENV) or None
+
+
+def queue_depth(client: Any, url: str) -> int:
+    """Messages waiting in a queue (visible + delayed; in flight not counted)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        attrs = client.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"]
+        )["Attributes"]
+    except (BotoCoreError, ClientError) as exc:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        raise QueueError(f"could not read the depth of {url}: {code}",
+                         hint="Check DGSYNC_BEAR_DLQ_URL and that the function may sqs:GetQueueAttributes.") from exc
+    return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0))
