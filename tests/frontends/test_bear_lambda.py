@@ -309,7 +309,6 @@ def test_schedule_queues_only_what_is_due(sqs_queue: tuple[Any, str]) -> None:
 
 
 def test_big_spaces_get_slices_of_their_own(sqs_queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    sqs, url = sqs_queue
     monkeypatch.setenv("DGSYNC_BEAR_SLICE_BUDGET_S", "150")
     result = bear.scheduled_handler({"priorities": ["high"]}, LambdaContext())
     assert result["queued"] == ["high:HR", "high:SALES"]
