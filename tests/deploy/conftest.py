@@ -58,7 +58,7 @@ def iac_bin() -> Path:
     `make iac-tools` and scripts/test.sh make it before the suite)."""
     stamp = IAC_VENV / ".pins"
     wanted = "\n".join(_pins())
-    if not stamp.exists() or stamp.read_text() != wanted:
+    if not stamp.exists() or stamp.read_text().strip() != wanted:
         subprocess.run([sys.executable, "-m", "venv", str(IAC_VENV)], check=True, timeout=120)
         subprocess.run([str(IAC_VENV / "bin" / "pip"), "install", "-q", "-r", str(IAC_REQUIREMENTS)],
                        check=True, timeout=900)
