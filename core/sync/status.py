@@ -151,8 +151,8 @@ def _state_from_run(p: Priority, freq: Any, state: Any, run: RunOut | None) -> A
     """
     if run is None or (state is not None and state.next_due_at is not None and state.last_run_id):
         return state
-    finished = run.finished_at or run.heartbeat_at or run.started_at
-    next_due = freq.next_due(started_at=run.started_at, finished_at=finished)
+    assert run.finished_at is not None
+    next_due = freq.next_due(started_at=run.started_at, finished_at=run.finished_at)
     return ScheduleStateOut(
         slice_key=p.value,
         last_started_at=(state.last_started_at if state and state.last_started_at else run.started_at),
@@ -163,11 +163,11 @@ def _state_from_run(p: Priority, freq: Any, state: Any, run: RunOut | None) -> A
 
 
 def _latest_class_runs(session: Any, env: str) -> dict[str, RunOut]:
-    """The newest run (plans excluded) of each class: its own slice key or one of its space
-    slices (``high``, ``high:SALES``...)."""
+    """The newest finished run (plans excluded) of each class: its own slice key or one of its
+    space slices (``high``, ``high:SALES``...). A run still running is no "last run" yet."""
     newest: dict[str, RunOut] = {}
     for run in repo.list_runs(session=session, limit=200, env=env):
-        if run.kind is RunKind.PLAN or not run.slice_key:
+        if run.kind is RunKind.PLAN or not run.slice_key or run.finished_at is None:
             continue
         key = run.slice_key.split(":", 1)[0]
         if key in {p.value for p in PRIORITY_ORDER}:
