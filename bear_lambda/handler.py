@@ -222,7 +222,7 @@ def run_slice(message: SliceMessage, context: Any) -> tuple[Any, bool]:
 
     timer = None
     if remaining_s is not None:
-        timer = threading.Timer(max(remaining_s - STOP_MARGIN_S, 0.0), stop_for_time)
+        timer = threading.Timer(max(remaining_s - _stop_margin_s(), 0.0), stop_for_time)
         timer.daemon = True
         timer.start()
     options: dict[str, Any] = {} if version is None else {"config_version": version}
@@ -236,6 +236,15 @@ def run_slice(message: SliceMessage, context: Any) -> tuple[Any, bool]:
         if timer is not None:
             timer.cancel()
     return report, out_of_time.is_set() and getattr(report, "status", "") == "aborted"
+
+
+def _stop_margin_s() -> float:
+    """``DGSYNC_BEAR_STOP_MARGIN_S`` (local runs with short timeouts) or :data:`STOP_MARGIN_S`."""
+    return float(os.environ.get("DGSYNC_BEAR_STOP_MARGIN_S") or STOP_MARGIN_S)
+
+
+def _min_slice_s() -> float:
+    return float(os.environ.get("DGSYNC_BEAR_MIN_SLICE_S") or MIN_SLICE_S)
 
 
 def _remaining_s(context: Any) -> float | None:
@@ -289,7 +298,7 @@ def _one_record(record: dict[str, Any], context: Any, metrics: RunMetrics,
         log.error("malformed slice message", extra={"message_id": message_id, "fields": fields})
         return "failed", None
     remaining = _remaining_s(context)
-    if remaining is not None and remaining < STOP_MARGIN_S + MIN_SLICE_S:
+    if remaining is not None and remaining < _stop_margin_s() + _min_slice_s():
         log.info("no time left for the slice: queued again", extra={"slice_key": message.slice_key})
         return "requeue", message
     try:
@@ -302,9 +311,12 @@ def _one_record(record: dict[str, Any], context: Any, metrics: RunMetrics,
                     extra={"message_id": message_id, "error": exc.message})
         return "failed", message
     except LeaseHeld as exc:
-        # Another worker runs this slice right now: this delivery's work is being done.
-        log.info("slice already running", extra={"message_id": message_id, "error": exc.message})
-        return "ok", message
+        # The slice's lease is held: another worker runs it now, or one that died held it (its
+        # lease outlives it by up to its timeout). Retried after the visibility timeout (longer
+        # than any worker's lease): then it finds the slice done (no writes) or resumes it.
+        log.info("slice leased by another worker; retried later",
+                 extra={"message_id": message_id, "error": exc.message})
+        return "failed", message
     except DgsyncError as exc:
         log.error("slice failed", extra={"message_id": message_id, "code": exc.code,
                                          "error": exc.message, "hint": exc.hint})
