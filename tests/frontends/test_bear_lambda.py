@@ -418,3 +418,15 @@ def test_worker_syncs_a_slice_of_the_embedded_default(embedded_services: Service
         assert latest.scope.priority == "critical"
     finally:
         bear.reset()
+
+
+def test_pages_served_by_bear_say_bear_and_poll(bear_settings: Settings) -> None:
+    event = http_api_v2_event("GET", "/", headers={"Authorization": f"Bearer {API_TOKEN}", "accept": "text/html"})
+    response = bear.handler(event, LambdaContext())
+    assert response["statusCode"] == 200
+    html = base64.b64decode(response["body"]).decode() if response.get("isBase64Encoded") else response["body"]
+    assert "<title>Runs · Bear</title>" in html and "dgsync · Bear" in html and "Wolf" not in html
+    assert 'hx-trigger="every 3s"' in html  # polling: API Gateway cannot stream server-sent events
+    assert "EventSource" not in html
+    status, spec = call(http_api_v2_event("GET", "/openapi.json", headers={"Authorization": f"Bearer {API_TOKEN}"}))
+    assert status == 200 and spec["info"]["title"] == "dgsync Bear"
