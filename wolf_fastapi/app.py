@@ -12,17 +12,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from core.jobs import JobExecutor
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName, csp_with_script_hashes
-from wolf_fastapi.auth import check_api_token, require_token
-from wolf_fastapi.errors import install_error_handlers
-from wolf_fastapi.routers import dashboard, health, login, plan, runs, status
+from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
+from wolf_fastapi.errors import error_responses, install_error_handlers
+from wolf_fastapi.routers import api_v1, dashboard, health, keys, login, plan, runs, status
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
 
@@ -57,12 +58,14 @@ def create_app(
     services: Services | None = None,
     bind_host: str | None = None,
     frontend: AppName = "wolf",
+    job_executor: JobExecutor | None = None,
 ) -> FastAPI:
     """Build the Wolf app. ``services`` given: the caller owns (and closes) them.
 
     ``bind_host``: the address it will listen on (``python -m wolf_fastapi`` passes it; a
     non-loopback one requires a strong DGSYNC_API_TOKEN and DGSYNC_WEB__ALLOWED_HOSTS).
     ``frontend="bear"``: served by Bear (auth always required).
+    ``job_executor``: who runs ``/api/v1/jobs`` (default: a thread of this process; Bear: a queue).
     """
     if services is not None and settings is None:
         settings = services.settings
@@ -77,9 +80,11 @@ def create_app(
         current_services = services if services is not None else build_services(current)
         app.state.settings = current
         app.state.services = current_services
+        api_v1.start(app, current_services, job_executor)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(api_v1.stop, app)
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
 
@@ -96,15 +101,23 @@ def create_app(
     app.state.frontend = frontend  # page titles (Wolf or Bear) and live updates (SSE or polling)
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
-    # Auth first (401), then CSRF (403) on state-changing requests.
-    authenticated = [Depends(require_token), Depends(require_csrf)]
-    app.include_router(api_docs_router(app), dependencies=authenticated)
+    # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:
+    # viewer reads, operator plans/syncs/validates, admin manages keys and configuration.
+    # Security(bearer_scheme) only declares the scheme in OpenAPI (Swagger's Authorize).
+    bearer = Security(api_v1.bearer_scheme)
+    viewer = [bearer, Depends(require_viewer), Depends(require_csrf)]
+    operator = [bearer, Depends(require_operator), Depends(require_csrf)]
+    errors = error_responses(400, 401, 403, 404, 422, 503)
+    app.include_router(api_docs_router(app), dependencies=viewer)
     app.include_router(health.public)
     app.include_router(login.router, dependencies=[Depends(require_csrf)])
-    app.include_router(health.router, dependencies=authenticated)
-    app.include_router(runs.router, dependencies=authenticated)
-    app.include_router(plan.router, dependencies=authenticated)
-    app.include_router(status.router, dependencies=authenticated)
-    app.include_router(dashboard.router, dependencies=authenticated)
+    app.include_router(health.router, dependencies=viewer, responses=errors)
+    app.include_router(runs.router, dependencies=viewer, responses=errors)
+    app.include_router(plan.router, dependencies=operator, responses=errors)
+    app.include_router(status.router, dependencies=viewer, responses=errors)
+    app.include_router(dashboard.router, dependencies=viewer)
+    app.include_router(keys.router, dependencies=[bearer], responses=error_responses(400, 401, 403, 404, 409, 422, 503))
+    app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
+    api_v1.include(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
