@@ -291,6 +291,8 @@ def _work(event: dict[str, Any], context: Any, metrics: RunMetrics) -> dict[str,
 def _one_record(record: dict[str, Any], context: Any, metrics: RunMetrics,
                 message_id: str) -> tuple[str, SliceMessage | None]:
     """``ok``, ``failed`` or ``requeue`` (with the message to queue again)."""
+    if '"job_id"' in (record.get("body") or ""):
+        return _job_record(record, message_id), None
     try:
         message = SliceMessage.model_validate_json(record.get("body") or "")
     except ValidationError as exc:
@@ -333,6 +335,28 @@ def _one_record(record: dict[str, Any], context: Any, metrics: RunMetrics,
     if out_of_time and queue.queue_url() and message.continuation < MAX_CONTINUATIONS:
         return "requeue", message.continued()
     return ("failed" if report.status in FAILED_STATUSES else "ok"), message
+
+
+def _job_record(record: dict[str, Any], message_id: str) -> str:
+    """An API job: run it here (claimed once; a redelivery finds it taken or over)."""
+    from bear_lambda.jobs import run_job
+    from bear_lambda.messages import JobMessage
+
+    try:
+        message = JobMessage.model_validate_json(record.get("body") or "")
+    except ValidationError:
+        log.error("malformed job message", extra={"message_id": message_id})
+        return "failed"
+    try:
+        services, _ = _runtime.run_services()
+        job = run_job(services, message.job_id)
+    except DgsyncError as exc:
+        log.error("job could not run", extra={"message_id": message_id, "job": message.job_id,
+                                              "code": exc.code, "error": exc.message, "hint": exc.hint})
+        return "failed"
+    log.info("job finished", extra={"message_id": message_id, "job": message.job_id,
+                                    "status": str(getattr(job, "status", ""))})
+    return "ok"
 
 
 def _requeue(items: list[tuple[str, SliceMessage]], metrics: RunMetrics) -> list[str]:

@@ -30,3 +30,11 @@ class SliceMessage(BaseModel):
     def continued(self) -> SliceMessage:
         """The same slice, queued again after a worker stopped it before its time ran out."""
         return self.model_copy(update={"continuation": self.continuation + 1})
+
+
+class JobMessage(BaseModel):
+    """One API job (``POST /api/v1/jobs``) for a worker to run (``JobService.run``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1, max_length=64)

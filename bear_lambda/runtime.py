@@ -112,9 +112,23 @@ class BearRuntime:
                 self._loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(self._loop)
                 self._adapter = Mangum(
-                    create_app(services.settings, services=services, frontend="bear"), lifespan="auto"
+                    create_app(services.settings, services=services, frontend="bear",
+                               job_executor=self._job_executor(services)),
+                    lifespan="auto",
                 )
             return self._adapter
+
+    @staticmethod
+    def _job_executor(services: Services) -> Any:
+        """API jobs go to the workers through the queue (none configured: Wolf's threads)."""
+        from bear_lambda import queue
+
+        url = queue.queue_url()
+        if not url:
+            return None
+        from bear_lambda.jobs import SqsJobExecutor
+
+        return SqsJobExecutor(url, services.settings.glue.region)
 
     def close(self) -> None:
         with self._lock:
