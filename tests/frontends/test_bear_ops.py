@@ -274,7 +274,7 @@ def test_every_log_line_of_an_invocation_carries_its_request_id(
 
 def test_status_shows_worker_runs_like_scheduler_runs(embedded_services: Services, tmp_path: Path) -> None:
     """Four worker runs (one per class): every class has a last run and a next due time,
-    in core's overview and in `dgsync status` (before: "never run, due now" for all)."""
+    in core's overview, `dgsync status` and MCP (before: "never run, due now" for all)."""
     bear.reset(BearRuntime(services=embedded_services))
     try:
         for priority in ("critical", "high", "medium", "low"):
@@ -302,6 +302,23 @@ def test_status_shows_worker_runs_like_scheduler_runs(embedded_services: Service
     assert out.exit_code == 0, out.output
     cli_slices = {s["slice_key"]: s for s in json.loads(out.stdout)["slices"]}
     assert all(not cli_slices[k]["never_run"] and cli_slices[k]["last_run_id"] == by_key[k].last_run_id
+               for k in by_key)
+    # ... and through an MCP client session.
+    import anyio
+    from mcp import Client
+
+    from core.catalog import AssetCatalog
+    from mcp_server.server import create_server
+
+    async def mcp_status() -> Any:
+        server = create_server(services=embedded_services, catalog=AssetCatalog(embedded_services))
+        async with Client(server) as client:
+            return await client.call_tool("sync_status", {})
+
+    result = anyio.run(mcp_status)
+    assert not result.is_error
+    mcp_slices = {s["slice_key"]: s for s in result.structured_content["slices"]}
+    assert all(not mcp_slices[k]["never_run"] and mcp_slices[k]["last_run_id"] == by_key[k].last_run_id
                for k in by_key)
 
 
