@@ -111,11 +111,12 @@ def test_twenty_spaces_fanned_out_over_four_workers_write_every_table_exactly_on
 def test_a_worker_killed_mid_batch_is_redelivered_and_the_resumed_slice_writes_nothing_twice(
     fresh: Any, services: Services
 ) -> None:
-    stack: Stack = fresh(["SYN_00", "SYN_01"], visibility_s=12)
+    # Visibility (16 s) > the victim's timeout (10 s) + 5 s: its slice lease is gone by then.
+    stack: Stack = fresh(["SYN_00", "SYN_01"], visibility_s=16)
     result, _ = stack.schedule({"priorities": ["high"], "force": True})
     assert result["queued"] == ["high:SYN_00+SYN_01"]
     services.faults(latency_ms=1500, match="SYN_01")  # the second space is slow to read
-    victim = stack.worker(timeout_s=6, idle_exit_s=30)
+    victim = stack.worker(timeout_s=10, idle_exit_s=30)
 
     def first_space_written() -> bool:
         done = written_once(stack)
