@@ -235,6 +235,11 @@ def run_slice(message: SliceMessage, context: Any) -> tuple[Any, bool]:
     finally:
         if timer is not None:
             timer.cancel()
+    from core.governance.alerts import evaluate_after_run
+
+    # The alert rules over the finished run, as the scheduler does (never raises).
+    evaluate_after_run(services, run_id=getattr(report, "run_id", None), report=report,
+                       slice_key=message.slice_key)
     return report, out_of_time.is_set() and getattr(report, "status", "") == "aborted"
 
 

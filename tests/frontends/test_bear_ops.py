@@ -373,3 +373,30 @@ def test_the_schedule_runs_the_alert_tick_and_uses_the_applied_config_version(
     reloaded, _ = runtime.run_services()
     assert [p.value for p in due_classes(reloaded, now=datetime.now(UTC) + timedelta(days=2))] == [
         "critical", "high", "medium"]
+
+
+def test_a_failed_worker_run_raises_the_run_failed_alert(bear_env: Settings) -> None:
+    from core.governance.alerts import AlertService
+    from core.store.schemas import RunError
+
+    services = bear.runtime().services()
+    started = datetime.now(UTC) - timedelta(seconds=30)
+    with services.store().session() as session:
+        run = repo.start_run(session=session, run=RunIn(env="bear", trigger=Trigger.LAMBDA, slice_key="high",
+                                                        started_at=started))
+        repo.finish_run(session=session, run_id=run.id, result=RunResult(
+            status=RunStatus.FAILED, finished_at=started + timedelta(seconds=5),
+            errors=[RunError(code="auth_error", message="token refused", hint="Check the client secret.")]))
+    from .conftest import FakeReport
+
+    class Engine(FakeEngine):
+        def sync(self, **kwargs: Any) -> FakeReport:
+            self.calls.append(kwargs)
+            return FakeReport("failed", run_id=run.id)
+
+    bear.reset(BearRuntime(engine_factory=Engine()))
+    event = sqs_event(slice_body("high"))
+    assert bear.worker_handler(event, LambdaContext())["batchItemFailures"]
+    alerts = AlertService(bear.runtime().services().store(), bear.runtime().settings()).list_alerts()
+    failed = [a for a in alerts if a.rule == "run_failed"]
+    assert failed and run.id in failed[0].message and failed[0].hint == "Check the client secret."
