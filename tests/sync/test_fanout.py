@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,9 +30,9 @@ from core.sync.fanout import (
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     made = Store.from_url(f"sqlite:///{tmp_path / 'state.db'}", auto_upgrade=True)
-    yield made  # type: ignore[misc]
+    yield made
     made.dispose()
 
 
