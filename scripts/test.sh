@@ -31,6 +31,9 @@ export DGSYNC_TEST_POSTGRES_URL="${DGSYNC_TEST_POSTGRES_URL:-postgresql+psycopg:
 export DGSYNC_REQUIRE_POSTGRES=1
 export DGSYNC_REQUIRE_BROWSER=1
 
+# cfn-lint and checkov for tests/deploy (their own virtualenv: their pins clash with dgsync's).
+make -s iac-tools
+
 echo "== ruff"; $BIN/ruff check .
 echo "== mypy"; $BIN/mypy core
 echo "== pytest"

@@ -44,7 +44,7 @@ def api_docs_router(app: FastAPI) -> APIRouter:
     @router.get("/docs")
     async def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        page = get_swagger_ui_html(openapi_url=root + "/openapi.json", title="dgsync Wolf API")
+        page = get_swagger_ui_html(openapi_url=root + "/openapi.json", title=f"{app.title} API")
         # The page bootstraps Swagger UI with one inline script: allow exactly it, by hash.
         scripts = _INLINE_SCRIPT.findall(bytes(page.body).decode())
         page.headers["Content-Security-Policy"] = csp_with_script_hashes(scripts, extra_sources=_SWAGGER_CDN)
@@ -94,7 +94,7 @@ def create_app(
                 await anyio.to_thread.run_sync(current_services.close)
 
     app = FastAPI(
-        title="dgsync Wolf",
+        title=f"dgsync {frontend.title()}",
         summary="Monitor and drive the SAP Datasphere → AWS Glue sync.",
         version="0.1.0",
         lifespan=lifespan,
@@ -103,6 +103,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.frontend = frontend  # page titles (Wolf or Bear) and live updates (SSE or polling)
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
     # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:

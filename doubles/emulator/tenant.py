@@ -32,6 +32,8 @@ class TenantOptions:
 
     seed: int = 42
     synthetic_assets: int = 0
+    #: Spread the synthetic assets over this many spaces (0: about 500 per space, at most 20).
+    synthetic_spaces: int = 0
     include_realistic: bool = True
     include_fixtures: bool = True
     #: Access-token lifetime for every client; None = SAP defaults (1 day technical, 1 h interactive).
@@ -85,7 +87,8 @@ class Tenant:
             objects += ob
         self.synthetic: SyntheticTenant | None = None
         if self.options.synthetic_assets:
-            self.synthetic = SyntheticTenant(self.options.synthetic_assets, self.options.seed)
+            self.synthetic = SyntheticTenant(self.options.synthetic_assets, self.options.seed,
+                                             spaces=self.options.synthetic_spaces)
             spaces += self.synthetic.spaces()
             objects += self.synthetic.objects()
         with self._lock:
