@@ -212,9 +212,10 @@ def authenticate_request(request: Request) -> Principal | None:
 
 #: Declares the bearer scheme in OpenAPI (Swagger UI's Authorize button); the header itself is
 #: read by :func:`authenticate_request`.
-bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
-                           description="An API key (`dgsync keys create --name N --role R`), the bootstrap "
-                                       "DGSYNC_API_TOKEN, or an OIDC JWT when web.oidc is configured.")
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="dgsync API key",
+                           description="An API key (`dgsync keys create --name N --role viewer|operator|admin`), "
+                                       "the bootstrap DGSYNC_API_TOKEN, or an OIDC JWT when web.oidc is "
+                                       "configured, sent as `Authorization: Bearer <key>`.")
 BearerSchemeDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
