@@ -84,29 +84,21 @@ def _write(fmt: str, report: Any, output: Path | None) -> None:
 
 
 def print_metrics(rows: list[Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_header=True, header_style="bold")
-    for col in ("run", "status", "started", "duration", "assets/s", "Glue calls", "writes",
-                "Glue p50/p95 ms", "Datasphere calls", "DS p50/p95 ms", "retries", "throttles"):
-        table.add_column(col, overflow="fold")
+    """One block per run (newest first)."""
 
     def pct(system: Any) -> str:
         if system is None or system.p50_ms is None:
-            return "—"
-        return f"{system.p50_ms:.1f} / {system.p95_ms:.1f}"
+            return "latency not recorded"
+        return f"p50 {system.p50_ms:.1f} ms · p95 {system.p95_ms:.1f} ms"
 
     for m in rows:
         glue, ds = m.systems.get("glue"), m.systems.get("datasphere")
-        table.add_row(
-            m.run_id, m.status, m.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            f"{m.duration_s:.2f}s" if m.duration_s is not None else "—",
-            f"{m.assets_per_s:.1f}" if m.assets_per_s is not None else "—",
-            str(glue.calls if glue else 0), str(m.glue_writes), pct(glue),
-            str(ds.calls if ds else 0), pct(ds), str(m.retries), str(m.throttles),
-        )
-    Console().print(table)
+        duration = f"{m.duration_s:.2f}s" if m.duration_s is not None else "—"
+        rate = f"{m.assets_per_s:.1f} assets/s" if m.assets_per_s is not None else "— assets/s"
+        click.echo(f"{m.run_id}  {m.status:<10} {m.started_at:%Y-%m-%d %H:%M:%S}  {duration} · {m.assets} assets"
+                   f" · {rate} · retries {m.retries} · throttles {m.throttles}")
+        click.echo(f"    Glue: {glue.calls if glue else 0} calls ({m.glue_writes} writes) · {pct(glue)}")
+        click.echo(f"    Datasphere: {ds.calls if ds else 0} requests · {pct(ds)}")
 
 
 def register(group: click.Group) -> None:
