@@ -110,12 +110,15 @@ def register(group: click.Group) -> None:
     @click.option("--output", "output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
                   default=None, help="Write the json/csv report to this file (one summary line goes to stderr).")
     @click.option("--all", "show_all", is_flag=True, help="table: also list tables that are in sync.")
+    @click.option("--failed-only", "failed_only", is_flag=True,
+                  help="json/csv: list only failed checks (and accepted differences); the others are "
+                  "counted per table. Use it for large scopes (the full report has ~190 fields per table).")
     @click.option("--save/--no-save", "save", default=True, show_default=True,
                   help="Store the report in the state store (Wolf, MCP and `latest` read it there).")
     @pass_state
     @handle_errors
     def validate_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str,
-                     output: Path | None, show_all: bool, save: bool) -> None:
+                     output: Path | None, show_all: bool, failed_only: bool, save: bool) -> None:
         """Prove that Glue matches Datasphere: every table, column, type, comment and parameter
         compared with what the mapping of the source says. Writes nothing to Glue."""
         from core.validation import exit_code, save_validation, validate
@@ -124,7 +127,9 @@ def register(group: click.Group) -> None:
             raise click.UsageError("--output needs --format json or --format csv")
         with build_services(state.settings()) as services:
             with stage_progress() as on_progress:
+                everything = (fmt != "table" and not failed_only) or (fmt == "table" and show_all)
                 report = validate(services, spaces=spaces or None, kinds=kinds or None,
+                                  detail="all" if everything else "failed",
                                   progress=on_progress if fmt == "table" else None)
             if save:
                 save_validation(services.store(), report)

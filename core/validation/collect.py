@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,15 @@ from core.specs import DEPRECATED, DEPRECATED_AT, MANAGED_BY, MANAGED_BY_VALUE, 
 from core.sync.report import PlanOutcome
 
 from .compare import compare_table
-from .models import FieldCheck, TableCheck, ValidationReport, ValidationScope, reasons_of, summarise
+from .models import (
+    Detail,
+    FieldCheck,
+    TableCheck,
+    ValidationReport,
+    ValidationScope,
+    reasons_of,
+    summarise,
+)
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -41,10 +48,14 @@ def validate(
     spaces: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     run_id: str | None = None,
+    detail: Detail = "all",
     progress: ValidationProgress | None = None,
 ) -> ValidationReport:
     """Prove Glue == Datasphere for ``spaces`` (all when empty) and ``kinds`` (all when empty).
 
+    ``detail``: ``all`` keeps every field check (about 190 per table: use it for exports and
+    small scopes); ``failed`` keeps the failed checks and the accepted differences, and counts
+    the rest per table (``TableCheck.fields``) — memory stays small for large scopes.
     Unknown spaces or kinds raise :class:`~core.errors.ConfigError` naming the known ones
     (exit code 2) before anything is read. The report is returned, not stored: see
     :func:`core.validation.save_validation`.
@@ -71,7 +82,7 @@ def validate(
         shared.update(outcome.plan.shared)
         skipped_spaces.update(outcome.extraction.skipped_spaces)
         for space in group:
-            tables.extend(judge_space(space, outcome, live, kinds=kinds,
+            tables.extend(judge_space(space, outcome, live, kinds=kinds, detail=detail,
                                       database=planner.database_names([space]).pop()))
     if progress is not None:
         progress("validate", len(groups), len(groups))
@@ -80,7 +91,8 @@ def validate(
     return ValidationReport(
         id=new_run_id(started), generated_at=started, run_id=run_id,
         scope=ValidationScope(env=services.settings.env, spaces=sorted(spaces or []), kinds=sorted(kinds or [])),
-        config_version=_config_version(services), summary=summary, in_sync=not reasons, reasons=reasons,
+        config_version=_config_version(services), summary=summary, detail=detail, in_sync=not reasons,
+        reasons=reasons,
         tables=tables, shared=dict(sorted(shared.items())), skipped_spaces=dict(sorted(skipped_spaces.items())),
         duration_s=round(time.monotonic() - t0, 3),
         api_calls={"glue": diff_calls(glue_calls(glue.stats.snapshot()), glue_before),
@@ -89,12 +101,12 @@ def validate(
 
 
 def _plan_group(planner: Planner, group: list[str], kinds: Sequence[str] | None) -> tuple[PlanOutcome, LiveCatalog]:
-    """The planner's extraction, mapping and live listing of one group (a full read)."""
-    live = planner.read_live(planner.database_names(group))
-    ahead: Future[LiveCatalog] = Future()
-    ahead.set_result(live)
-    outcome = planner.plan(spaces=group, kinds=kinds, incremental_read=False, live_ahead=ahead)
-    return outcome, live  # the planner merged any further database it needed into ``live``
+    """The planner's extraction and mapping of one group (a full read), then the live listing
+    of every database the group maps to (read after the source: the fresher side last)."""
+    outcome = planner.expected(spaces=group, kinds=kinds)
+    mapping = outcome.mapping
+    wanted = planner.database_names(group) | {d.name for d in mapping.databases} | {t.database for t in mapping.tables}
+    return outcome, planner.read_live(wanted)
 
 
 def _config_version(services: Services) -> int | None:
@@ -116,6 +128,7 @@ def judge_space(
     *,
     kinds: Sequence[str] | None,
     database: str,
+    detail: Detail = "all",
 ) -> list[TableCheck]:
     """Every table check of one space (pure: from the planner's outcome and the live catalog)."""
     extraction = outcome.extraction
@@ -135,14 +148,17 @@ def judge_space(
                                 "table": spec.name}
         if found is None:
             where = "" if spec.database in live.databases else f" (database {spec.database} does not exist)"
-            out.append(TableCheck(**base, status="missing", note=f"not in Glue{where}", checks=[
+            out.append(TableCheck(**base, status="missing", note=f"not in Glue{where}", fields=1, checks=[
                 FieldCheck(field="table", expected=spec.key, actual=None, ok=False)]))
             continue
         checks = compare_table(spec.to_table_input(), found)
         managed = (found.get("Parameters") or {}).get(MANAGED_BY) == MANAGED_BY_VALUE
         note = None if managed else "a table dgsync does not manage holds this name (rename, drop or adopt it)"
-        out.append(TableCheck(**base, status="ok" if all(c.ok for c in checks) else "drift", note=note,
-                              checks=checks))
+        out.append(TableCheck(
+            **base, status="ok" if all(c.ok for c in checks) else "drift", note=note, fields=len(checks),
+            columns=_columns(checks),
+            checks=checks if detail == "all" else [c for c in checks if not c.ok or c.note],
+        ))
     expected = {(t.database, t.name) for t in specs}
     for db in sorted(databases):
         for name, table in sorted(live.tables.get(db, {}).items()):
@@ -157,6 +173,10 @@ def judge_space(
         for key, why in sorted(unreadable.items()) if key.split(".", 1)[0] == space and key not in listed
     )
     return out
+
+
+def _columns(checks: list[FieldCheck]) -> int:
+    return sum(1 for c in checks if c.field.endswith(".type") and c.field.startswith(("columns.", "partition_keys.")))
 
 
 def _judge_other(
@@ -182,5 +202,5 @@ def _judge_other(
         why = "its source asset is not in Datasphere"
     if params.get(DEPRECATED) == "true":
         why += f" (deprecated by dgsync at {params.get(DEPRECATED_AT, '?')})"
-    return TableCheck(**base, status="extra", note=why, checks=[
+    return TableCheck(**base, status="extra", note=why, fields=1, checks=[
         FieldCheck(field="table", expected=None, actual=f"{database}.{name}", ok=False)])

@@ -91,7 +91,7 @@ def sap_export(request: pytest.FixtureRequest) -> tuple[str, MappingResult]:
 def judge(space: str, mapping: MappingResult, live: LiveCatalog, **kw: Any) -> list[TableCheck]:
     database = next(d.name for d in mapping.databases if d.source_space == space)
     return judge_space(space, outcome(mapping, kw.pop("shared", None), **kw.pop("extraction", {})), live,
-                       kinds=kw.pop("kinds", None), database=database)
+                       kinds=kw.pop("kinds", None), database=database, detail=kw.pop("detail", "all"))
 
 
 # -- the SAP exports -----------------------------------------------------------------------------
@@ -133,6 +133,24 @@ def test_a_real_export_edited_in_glue_names_each_edited_field(sap_export: Any) -
     kept = next(c for c in edited.checks if c.field == "parameters.classification")
     assert kept.ok and kept.note
     assert all(c.status == "ok" for c in checks if c is not edited)
+
+
+def test_failed_detail_keeps_failures_and_counts_the_rest(sap_export: Any) -> None:
+    space, mapping = sap_export
+    live = synced_catalog(mapping)
+    spec = mapping.tables[0]
+    table = live.tables[spec.database][spec.name]
+    table["StorageDescriptor"]["Columns"][0]["Type"] = "binary"
+    table["Parameters"]["steward"] = "bi-team"
+    full = judge(space, mapping, live)
+    lean = judge(space, mapping, live, detail="failed")
+    assert [(t.object, t.status, t.fields, t.columns) for t in lean] == [
+        (t.object, t.status, t.fields, t.columns) for t in full]
+    edited = next(t for t in lean if t.table == spec.name)
+    assert [c.field for c in edited.checks] == [f"columns.{spec.columns[0].name}.type", "parameters.steward"]
+    assert all(t.checks == [] for t in lean if t.table != spec.name)
+    assert summarise(lean) == summarise(full)
+    assert summarise(full).columns == sum(len(t.columns) + len(t.partition_keys) for t in mapping.tables)
 
 
 def test_missing_extra_unmanaged_shared_and_unreadable_are_told_apart(sap_export: Any) -> None:
