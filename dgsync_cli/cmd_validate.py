@@ -105,6 +105,8 @@ def register(group: click.Group) -> None:
     @group.command("validate", epilog=VALIDATE_EXIT_CODES)
     @click.option("--space", "spaces", multiple=True, help="Only these spaces (repeatable; case-sensitive ids).")
     @click.option("--kind", "kinds", multiple=True, type=KIND_CHOICE, help="Only these asset kinds (repeatable).")
+    @click.option("--asset", "assets", multiple=True, metavar="SPACE.NAME",
+                  help="Only these assets' tables (repeatable; their spaces are read).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
                   show_default=True, help="csv: one row per field check.")
     @click.option("--output", "output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
@@ -117,7 +119,7 @@ def register(group: click.Group) -> None:
                   help="Store the report in the state store (Wolf, MCP and `latest` read it there).")
     @pass_state
     @handle_errors
-    def validate_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str,
+    def validate_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], assets: tuple[str, ...], fmt: str,
                      output: Path | None, show_all: bool, failed_only: bool, save: bool) -> None:
         """Prove that Glue matches Datasphere: every table, column, type, comment and parameter
         compared with what the mapping of the source says. Writes nothing to Glue."""
@@ -128,7 +130,7 @@ def register(group: click.Group) -> None:
         with build_services(state.settings()) as services:
             with stage_progress() as on_progress:
                 everything = (fmt != "table" and not failed_only) or (fmt == "table" and show_all)
-                report = validate(services, spaces=spaces or None, kinds=kinds or None,
+                report = validate(services, spaces=spaces or None, kinds=kinds or None, assets=assets or None,
                                   detail="all" if everything else "failed",
                                   progress=on_progress if fmt == "table" else None)
             if save:

@@ -47,15 +47,18 @@ def validate(
     *,
     spaces: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
+    assets: Sequence[str] | None = None,
     run_id: str | None = None,
     detail: Detail = "all",
     progress: ValidationProgress | None = None,
 ) -> ValidationReport:
     """Prove Glue == Datasphere for ``spaces`` (all when empty) and ``kinds`` (all when empty).
 
-    ``detail``: ``all`` keeps every field check (about 190 per table: use it for exports and
-    small scopes); ``failed`` keeps the failed checks and the accepted differences, and counts
-    the rest per table (``TableCheck.fields``) — memory stays small for large scopes.
+    ``assets`` (``SPACE.NAME``, their spaces are read) limits the report to those assets'
+    tables. ``detail``: ``all`` keeps every field check (about 190 per table: use it for exports
+    and small scopes); ``failed`` keeps the failed checks and the accepted differences, and
+    counts the rest per table (``TableCheck.fields``) — memory stays small for large scopes.
+    ``progress(stage, done, total)`` sees the planner's stages and ``validate`` (spaces done).
     Unknown spaces or kinds raise :class:`~core.errors.ConfigError` naming the known ones
     (exit code 2) before anything is read. The report is returned, not stored: see
     :func:`core.validation.save_validation`.
@@ -66,38 +69,69 @@ def validate(
     from core.sync.planner import Planner
     from core.sync.report import datasphere_calls, diff_calls, glue_calls
 
+    spaces = _spaces_of(spaces, assets)
     validate_scope(services, spaces=spaces, kinds=kinds)
     started, t0 = datetime.now(UTC), time.monotonic()
     glue, client = services.glue(), services.datasphere_client()
     glue_before, ds_before = glue_calls(glue.stats.snapshot()), datasphere_calls(client)
-    planner = Planner(services, RunContext(env=services.settings.env))
+    ctx = RunContext(env=services.settings.env)
+    if progress is not None:
+        ctx.progress = progress
+    planner = Planner(services, ctx)
     groups = services.engine().space_groups(spaces)
     tables: list[TableCheck] = []
     shared: dict[str, str] = {}
     skipped_spaces: dict[str, str] = {}
     for done, group in enumerate(groups):
-        if progress is not None:
-            progress("validate", done, len(groups))
+        ctx.progress("validate", done, len(groups))
         outcome, live = _plan_group(planner, group, kinds)
         shared.update(outcome.plan.shared)
         skipped_spaces.update(outcome.extraction.skipped_spaces)
         for space in group:
             tables.extend(judge_space(space, outcome, live, kinds=kinds, detail=detail,
-                                      database=planner.database_names([space]).pop()))
-    if progress is not None:
-        progress("validate", len(groups), len(groups))
+                                      database=planner.database_names([space]).pop(),
+                                      owner_database=lambda sp: planner.database_names([sp]).pop()))
+    ctx.progress("validate", len(groups), len(groups))
+    if assets:
+        tables = _only_assets(tables, assets, skipped_spaces)
     summary = summarise(tables)
     reasons = reasons_of(summary, skipped_spaces)
     return ValidationReport(
         id=new_run_id(started), generated_at=started, run_id=run_id,
-        scope=ValidationScope(env=services.settings.env, spaces=sorted(spaces or []), kinds=sorted(kinds or [])),
+        scope=ValidationScope(env=services.settings.env, spaces=sorted(spaces or []), kinds=sorted(kinds or []),
+                              assets=sorted(assets or [])),
         config_version=_config_version(services), summary=summary, detail=detail, in_sync=not reasons,
-        reasons=reasons,
-        tables=tables, shared=dict(sorted(shared.items())), skipped_spaces=dict(sorted(skipped_spaces.items())),
-        duration_s=round(time.monotonic() - t0, 3),
+        reasons=reasons, tables=tables, shared=dict(sorted(shared.items())),
+        skipped_spaces=dict(sorted(skipped_spaces.items())), duration_s=round(time.monotonic() - t0, 3),
         api_calls={"glue": diff_calls(glue_calls(glue.stats.snapshot()), glue_before),
                    "datasphere": diff_calls(datasphere_calls(client), ds_before)},
     )
+
+
+def _spaces_of(spaces: Sequence[str] | None, assets: Sequence[str] | None) -> list[str] | None:
+    """The spaces to read: ``spaces``, else those of ``assets`` (``SPACE.NAME``)."""
+    from core.errors import ConfigError
+
+    bad = [a for a in assets or () if "." not in a or a.startswith(".") or a.endswith(".")]
+    if bad:
+        raise ConfigError(f"asset(s) {', '.join(repr(a) for a in bad)} are not SPACE.NAME",
+                          hint="Name an asset by its space id and technical name, e.g. SALES.V_ORDERS.")
+    if spaces:
+        return list(spaces)
+    return sorted({a.split(".", 1)[0] for a in assets}) if assets else None
+
+
+def _only_assets(tables: list[TableCheck], assets: Sequence[str], skipped_spaces: dict[str, str]) -> list[TableCheck]:
+    """The checks of ``assets``; an asset with none is ``skipped`` (not found, or not readable)."""
+    wanted = set(assets)
+    kept = [t for t in tables if t.asset in wanted or (t.asset is None and t.space in skipped_spaces)]
+    found = {t.asset for t in kept}
+    for key in sorted(wanted - found):
+        space = key.split(".", 1)[0]
+        if space not in skipped_spaces:
+            kept.append(TableCheck(space=space, asset=key, database="", status="skipped",
+                                   note="not found in Datasphere (or the rules exclude it, or its kind is not in scope)"))
+    return kept
 
 
 def _plan_group(planner: Planner, group: list[str], kinds: Sequence[str] | None) -> tuple[PlanOutcome, LiveCatalog]:
@@ -129,8 +163,12 @@ def judge_space(
     kinds: Sequence[str] | None,
     database: str,
     detail: Detail = "all",
+    owner_database: Callable[[str], str] | None = None,
 ) -> list[TableCheck]:
-    """Every table check of one space (pure: from the planner's outcome and the live catalog)."""
+    """Every table check of one space (pure: from the planner's outcome and the live catalog).
+
+    ``owner_database(space)`` names the database another space maps to: a managed table of a
+    space that shares this database (by the rules) is judged with its own space, not here."""
     extraction = outcome.extraction
     if space in extraction.skipped_spaces:
         return [TableCheck(space=space, database=database, status="skipped",
@@ -164,7 +202,8 @@ def judge_space(
         for name, table in sorted(live.tables.get(db, {}).items()):
             if (db, name) not in expected:
                 check = _judge_other(space, db, name, table, kinds=kinds, unreadable=unreadable,
-                                     excluded=outcome.mapping.skipped, shared=outcome.plan.shared)
+                                     excluded=outcome.mapping.skipped, shared=outcome.plan.shared,
+                                     owner_database=owner_database)
                 if check is not None:
                     out.append(check)
     listed = {t.asset for t in out}
@@ -182,6 +221,7 @@ def _columns(checks: list[FieldCheck]) -> int:
 def _judge_other(
     space: str, database: str, name: str, table: dict[str, Any], *, kinds: Sequence[str] | None,
     unreadable: dict[str, str], excluded: dict[str, str], shared: dict[str, str],
+    owner_database: Callable[[str], str] | None = None,
 ) -> TableCheck | None:
     """A live table no source asset of this space maps to: unmanaged, extra or not checked."""
     params = table.get("Parameters") or {}
@@ -191,6 +231,9 @@ def _judge_other(
     source, kind = params.get(SOURCE), params.get(SOURCE_KIND)
     if kinds and kind not in kinds:
         return None  # another kind: outside this validation's scope
+    owner = (source or "").split(".", 1)[0]
+    if owner and owner != space and owner_database is not None and owner_database(owner) == database:
+        return None  # the rules put both spaces in this database: judged with its own space
     base.update(asset=source, kind=kind)
     if source in unreadable:
         return TableCheck(**base, status="skipped", note=f"not checked: {unreadable[source]}")

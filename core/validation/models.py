@@ -84,11 +84,14 @@ class ValidationScope(_Model):
     env: str
     spaces: list[str] = Field(default_factory=list)
     kinds: list[str] = Field(default_factory=list)
+    #: Only these assets' tables (``SPACE.NAME``); empty: every table of the spaces.
+    assets: list[str] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
         """A stable string for "the same scope" (stored, looked up by :func:`latest_validation`)."""
-        return f"{self.env}|{','.join(sorted(self.spaces))}|{','.join(sorted(self.kinds))}"
+        key = f"{self.env}|{','.join(sorted(self.spaces))}|{','.join(sorted(self.kinds))}"
+        return key + (f"|{','.join(sorted(self.assets))}" if self.assets else "")
 
 
 class ValidationSummary(_Model):

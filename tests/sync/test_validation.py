@@ -209,6 +209,18 @@ def test_kinds_limit_what_is_expected_and_what_is_extra(synced: Any) -> None:
     assert {t.object for t in report.tables} == views and views
 
 
+def test_assets_limit_the_report_to_their_tables(synced: Any, raw_glue: Any) -> None:
+    settings, prefix, live = synced
+    key, table = next((k, t) for k, t in sorted(live.items()) if k.startswith(f"{prefix}sales."))
+    asset = table["Parameters"][SOURCE]
+    report = run_validation(settings, assets=[asset, "SALES.NO_SUCH_ASSET"])
+    assert report.scope.spaces == ["SALES"] and report.scope.assets == sorted([asset, "SALES.NO_SUCH_ASSET"])
+    assert [(t.asset, t.status) for t in report.tables] == [(asset, "ok"), ("SALES.NO_SUCH_ASSET", "skipped")]
+    assert report.tables[0].object == key and not report.in_sync
+    with pytest.raises(ConfigError):
+        run_validation(settings, assets=["NODOT"])
+
+
 def test_unknown_space_is_an_input_error_naming_the_known_spaces(make_settings: Any) -> None:
     with pytest.raises(ConfigError) as info:
         run_validation(make_settings(), spaces=["NOPE"])

@@ -179,6 +179,10 @@ def test_missing_extra_unmanaged_shared_and_unreadable_are_told_apart(sap_export
     tables_only = judge(space, mapping.model_copy(update={"tables": []}), live, kinds=["local_table"])
     assert {c.status for c in tables_only if c.table != "by_hand"} <= {"extra"}
     assert {c.kind for c in tables_only if c.table != "by_hand"} <= {"local_table"}
+    # When the rules put OTHER in the same database, its table is judged with OTHER, not here.
+    together = judge_space(space, outcome(mapping), live, kinds=None, database=database,
+                           owner_database=lambda sp: database)
+    assert "shared_copy" not in {c.table for c in together}
     summary = summarise(checks)
     assert reasons_of(summary, {}) == [
         "1 table(s) missing in Glue", "2 managed table(s) in Glue without a source asset (extra)",
