@@ -15,7 +15,8 @@ See ``docs/sync.md`` (Validation).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .collect import judge_space, validate
 from .compare import compare_table
@@ -71,8 +72,9 @@ __all__ = [
 ]
 
 
-def validate_after_sync(services: Services, report: SyncReport, *, spaces: Any = None, kinds: Any = None,
-                        detail: Detail = "failed", save: bool = True) -> ValidationReport:
+def validate_after_sync(services: Services, report: SyncReport, *, spaces: Sequence[str] | None = None,
+                        kinds: Sequence[str] | None = None, detail: Detail = "failed",
+                        save: bool = True) -> ValidationReport:
     """Validate what a sync covered (its spaces, or ``spaces``) and store the report with its
     run id (``get_validation(store, report.run_id)`` finds it). ``detail`` defaults to
     ``failed``: a sync's scope may be the whole tenant."""
