@@ -1,0 +1,9 @@
+"""Every router of the dashboard pages (one import in ``app.py``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wolf_fastapi.routers import docs, pages_assets, pages_runs
+
+PAGE_ROUTERS: tuple[APIRouter, ...] = (docs.router, pages_assets.router, pages_runs.router)
