@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wolf_fastapi.routers import docs, pages_assets, pages_runs
+from wolf_fastapi.routers import docs, pages_assets, pages_performance, pages_runs
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (docs.router, pages_assets.router, pages_runs.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    docs.router, pages_assets.router, pages_runs.router, pages_performance.router,
+)
