@@ -18,6 +18,8 @@ Tables:
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 * ``config_versions`` immutable versions of the effective configuration (secrets redacted)
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
+* ``jobs``            background plan/sync/validate jobs of the web API, with their progress
+* ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -440,8 +442,62 @@ class AlertMuteRow(Base):
     __table_args__ = (Index(None, "env", "until"),)
 
 
+# -- jobs and connectivity (Wolf API) ------------------------------------------------------
+
+
+class JobRow(Base):
+    """A plan, sync or validate job of the web API (see :mod:`core.jobs`)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    env: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str | None] = mapped_column(String(32))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str]
+    #: ``thread``, ``inline``, ``sqs``...: who runs it.
+    executor: Mapped[str] = mapped_column(String(32))
+    #: ``<job id>|<host>|<boot id>|<pid>`` of the process that queued or runs it.
+    worker: Mapped[str | None]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "env", "id"), Index(None, "status"))
+
+
+class ConnectivitySampleRow(Base):
+    """One connectivity check: per-system health and latency, the full report as JSON."""
+
+    __tablename__ = "connectivity_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    env: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime]
+    ok: Mapped[bool]
+    datasphere_ms: Mapped[float | None] = mapped_column(Float)
+    glue_ms: Mapped[float | None] = mapped_column(Float)
+    store_ms: Mapped[float | None] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "env", "id"),)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "jobs",
+    "connectivity_samples",
     "config_versions",
     "alert_notifications",
     "alerts",

@@ -94,6 +94,11 @@ class SyncEngine:
         if progress is not None:
             self._ctx.progress = progress
 
+    @property
+    def run_id(self) -> str | None:
+        """The id of the sync running now (known once its scope lease is taken), else ``None``."""
+        return self._ctx.run_id
+
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
         self._ctx.stop.set()
