@@ -20,6 +20,7 @@ Tables:
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
 * ``jobs``            background plan/sync/validate jobs of the web API, with their progress
 * ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
+* ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -33,12 +34,14 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -140,6 +143,9 @@ class RunRow(Base):
     host: Mapped[str | None]
     pid: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str | None] = mapped_column(Text)
+    #: Performance figures recorded with the run (latency histograms per system, ...);
+    #: see :mod:`core.metrics`.
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     __table_args__ = (
         Index(None, "status"),
@@ -494,10 +500,33 @@ class ConnectivitySampleRow(Base):
     __table_args__ = (Index(None, "env", "id"),)
 
 
+class ValidationRow(Base):
+    """One validation report (see :mod:`core.validation`): its summary as columns, the whole
+    report as zlib-compressed JSON (it holds one entry per compared field)."""
+
+    __tablename__ = "validations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    env: Mapped[str] = mapped_column(String(16))
+    #: :attr:`core.validation.ValidationScope.key` (env, spaces, kinds).
+    scope_key: Mapped[str] = mapped_column(Text)
+    #: The sync run validated (``validate_after_sync``); no foreign key: runs may be pruned.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    generated_at: Mapped[datetime]
+    in_sync: Mapped[bool] = mapped_column(Boolean)
+    #: :class:`core.validation.ValidationSummary` as JSON.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config_version: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index(None, "run_id"), Index(None, "scope_key", "generated_at"))
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
     "jobs",
     "connectivity_samples",
+    "validations",
     "config_versions",
     "alert_notifications",
     "alerts",
