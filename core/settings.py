@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -170,6 +178,37 @@ class EmulatorSettings(_Section):
     port: int = Field(default=0, ge=0, le=65535)
 
 
+class OidcSettings(_Section):
+    """OIDC/JWT bearer tokens accepted by the web and MCP frontends (``core/oidc.py``).
+
+    A token must be signed by a key of the JWKS (``jwks_url``, or ``jwks_file`` for an
+    air-gapped copy), carry this ``issuer`` and ``audience`` and not be expired; its role is
+    taken from ``role_claim`` (a string or a list; a dotted path such as
+    ``realm_access.roles`` reaches into objects), each value mapped through ``role_map``
+    (empty: the values are role names); the highest role wins, none is a failed login."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    role_claim: str = "dgsync_role"
+    role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(default_factory=dict)
+    #: The claim naming the caller in the audit actor (``oidc:<value>/<role>``).
+    name_claim: str = "sub"
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    leeway_s: float = Field(default=30.0, ge=0, le=600)
+    #: How long fetched signing keys are reused before the JWKS URL is read again.
+    jwks_cache_s: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_jwks(self) -> OidcSettings:
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("set exactly one of web.oidc.jwks_url and web.oidc.jwks_file")
+        if any(a.lower() == "none" or a.upper().startswith("HS") for a in self.algorithms):
+            raise ValueError("web.oidc.algorithms must be asymmetric (e.g. RS256, ES256), never none/HS*")
+        return self
+
+
 class WebSettings(_Section):
     """The web frontends (Dog, Wolf, Bear): see ``core/websec.py`` and docs/operations.md."""
 
@@ -180,6 +219,12 @@ class WebSettings(_Section):
     #: Signing key of the CSRF tokens (>= 128 bits). Empty: derived from the API token, else
     #: random per process.
     secret_key: SecretStr | None = None
+    #: Pepper of the stored API-key hashes (HMAC-SHA256 key, >= 128 bits; ``dgsync keys
+    #: create --for pepper``). Required outside dog to create or check stored keys; in dog a
+    #: random one is kept in ``state_dir/api_key_pepper``. Changing it invalidates every key.
+    api_key_pepper: SecretStr | None = None
+    #: Accept OIDC/JWT bearer tokens too (empty: API keys only).
+    oidc: OidcSettings | None = None
 
 
 AlertKind = Literal[

@@ -18,9 +18,9 @@ from fastapi.staticfiles import StaticFiles
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName
-from wolf_fastapi.auth import check_api_token, require_token
+from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
 from wolf_fastapi.errors import install_error_handlers
-from wolf_fastapi.routers import dashboard, health, login, plan, runs, status
+from wolf_fastapi.routers import dashboard, health, keys, login, plan, runs, status
 from wolf_fastapi.routers.pages import PAGE_ROUTERS
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
@@ -81,18 +81,22 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
-    # Auth first (401), then CSRF (403) on state-changing requests.
-    authenticated = [Depends(require_token), Depends(require_csrf)]
-    app.include_router(api_docs_router(app), dependencies=authenticated)
+    # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:
+    # viewer reads, operator plans/syncs/validates, admin manages keys and configuration.
+    viewer = [Depends(require_viewer), Depends(require_csrf)]
+    operator = [Depends(require_operator), Depends(require_csrf)]
+    app.include_router(api_docs_router(app), dependencies=viewer)
     app.include_router(health.public)
     app.include_router(login.router, dependencies=[Depends(require_csrf)])
-    app.include_router(health.router, dependencies=authenticated)
-    app.include_router(runs.router, dependencies=authenticated)
-    app.include_router(plan.router, dependencies=authenticated)
-    app.include_router(status.router, dependencies=authenticated)
-    app.include_router(dashboard.router, dependencies=authenticated)
-    # The dashboard pages (wolf-ui).
+    app.include_router(health.router, dependencies=viewer)
+    app.include_router(runs.router, dependencies=viewer)
+    app.include_router(plan.router, dependencies=operator)
+    app.include_router(status.router, dependencies=viewer)
+    app.include_router(dashboard.router, dependencies=viewer)
+    app.include_router(keys.router)  # admin (its own dependencies)
+    app.include_router(keys.whoami_router)
+    # The dashboard pages (wolf-ui): viewers read; each form route requires operator itself.
     for page_router in PAGE_ROUTERS:
-        app.include_router(page_router, dependencies=authenticated)
+        app.include_router(page_router, dependencies=viewer)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -182,6 +182,24 @@ class SecurityMonitor:
             ))
         return True
 
+    def record_denied(
+        self,
+        *,
+        actor: str,
+        role: str,
+        need: str,
+        source: str,
+        object: str,
+        frontend: str | None = None,
+    ) -> SecurityEventOut:
+        """An authenticated caller was refused for its role (HTTP 403): a security event
+        and an audit record (action ``denied``)."""
+        detail = {"role": role, "needed": need, "object": object, "frontend": frontend}
+        event = self.record(events.PERMISSION_DENIED, actor=actor, source=source, detail=detail)
+        audit.record_action(self.store, actor=actor, action="denied", object=object, env=self.env,
+                            details={"source": source, "role": role, "needed": need, "frontend": frontend})
+        return event
+
     def record_key_change(
         self,
         *,

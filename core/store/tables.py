@@ -21,6 +21,7 @@ Tables:
 * ``jobs``            background plan/sync/validate jobs of the web API, with their progress
 * ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
 * ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
+* ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -522,11 +523,34 @@ class ValidationRow(Base):
     __table_args__ = (Index(None, "run_id"), Index(None, "scope_key", "generated_at"))
 
 
+class ApiKeyRow(Base):
+    """An API key of the web/MCP frontends. Only an HMAC-SHA256 of the key (peppered with
+    ``DGSYNC_WEB__API_KEY_PEPPER``) is stored; see :mod:`core.apikeys`."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``viewer``, ``operator`` or ``admin``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: Hex HMAC-SHA256 of the key.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_source: Mapped[str | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
     "jobs",
     "connectivity_samples",
     "validations",
+    "api_keys",
     "config_versions",
     "alert_notifications",
     "alerts",

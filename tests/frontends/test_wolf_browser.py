@@ -25,7 +25,7 @@ from wolf_fastapi.app import create_app
 from .conftest import CSP_WATCH, _clear_dgsync_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from processes import separate_systems  # noqa: E402
+from processes import separate_systems
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "wolf"
