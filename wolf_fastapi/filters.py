@@ -65,5 +65,8 @@ def millis(value: float | None) -> str:
 
 
 def install_filters(env: Environment) -> None:
-    filters: dict[str, Any] = {"pretty": pretty, "when": when, "ago": ago, "seconds": seconds, "millis": millis}
+    from wolf_fastapi.jobs_ui import report_of, validation_of
+
+    filters: dict[str, Any] = {"pretty": pretty, "when": when, "ago": ago, "seconds": seconds, "millis": millis,
+                               "flow_report": report_of, "flow_validation": validation_of}
     env.filters.update(filters)

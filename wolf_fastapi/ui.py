@@ -48,23 +48,20 @@ def root_of(request: Request) -> str:
 
 
 def caller_of(request: Request) -> Caller:
-    """The caller the auth dependency recorded on the request, else a local (no-auth) one.
+    """Who the page is for: the principal the role dependency set on the request (an API key,
+    the bootstrap token, an OIDC subject, or the local user of a loopback dog Wolf)."""
+    found = getattr(request.state, "principal", None)
+    if found is None:
+        return Caller(name="not signed in", role="none")
+    kind = getattr(found, "kind", "")
+    name = {"local": "local user (no sign-in on loopback)", "bootstrap": "bootstrap token"}.get(kind) or str(found.name)
+    return Caller(name=name, role=str(found.role))
 
-    ``request.state.caller`` is set by the role-aware authentication when present; a loopback
-    Wolf in the dog profile needs no sign-in, and its user may do everything.
-    """
-    found = getattr(request.state, "caller", None)
-    if found is not None:
-        name = str(getattr(found, "name", None) or getattr(found, "key_id", None) or "signed in")
-        role = getattr(found, "role", "viewer")
-        return Caller(name=name, role=str(getattr(role, "value", role)))
-    from wolf_fastapi.auth import bearer_token, needs_auth
 
-    if not needs_auth(request):
-        return Caller(name="local user (no sign-in on loopback)", role="admin")
-    if bearer_token(request):
-        return Caller(name="API token", role="admin")
-    return Caller(name="dashboard session", role="viewer")
+def actor_of(request: Request) -> str:
+    """The audit actor of the caller (``key:<name>/<role>``...)."""
+    found = getattr(request.state, "principal", None)
+    return str(getattr(found, "actor", None) or "web:local")
 
 
 def page_context(request: Request) -> dict[str, Any]:
@@ -75,7 +72,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "env": getattr(settings, "env", "?"),
         "tenant": getattr(settings, "tenant_name", None),
         "nav": NAV,
-        "caller": caller_of(request) if getattr(request.app.state, "web_policy", None) else None,
+        "caller": caller_of(request) if getattr(request.state, "principal", None) is not None else None,
     }
 
 

@@ -95,7 +95,7 @@ def page(wolf: tuple[str, Services]) -> Iterator[Any]:
         )
         try:
             pg = browser.new_page(viewport={"width": 1366, "height": 768})
-            pg.add_init_script(CSP_WATCH)
+            pg.add_init_script(CSP_WATCH + "document.addEventListener('securitypolicyviolation', e => window.__csp.push('at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' ' + (e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : '')));")
             pg.errors = []  # type: ignore[attr-defined]
             pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
             pg.on("console", lambda msg: pg.errors.append(msg.text) if msg.type == "error" else None)
@@ -106,7 +106,7 @@ def page(wolf: tuple[str, Services]) -> Iterator[Any]:
 
 def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    assert page.evaluate("window.__csp") == [], name
+    assert page.evaluate("window.__csp") == [], (name, page.evaluate("window.__csp"))
     # 1366 px wide stays 1366 px wide: wide tables scroll inside their box
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366, name
 
@@ -117,17 +117,78 @@ def _clean(page: Any, allowed: tuple[str, ...] = ()) -> None:
     assert errors == []
 
 
+def test_guided_flow_plan_sync_validate_end_to_end(page: Any, wolf: tuple[str, Services]) -> None:
+    url, _ = wolf
+    page.goto(url + "/flow")
+    _shot(page, "flow-scope")
+    # a typo is an error naming the known spaces; the form keeps what was typed
+    page.fill("#scope-spaces", "sales")
+    page.click("#start-plan")
+    alert = page.wait_for_selector("#scope-form .scope-error", timeout=30_000)
+    assert "no space 'sales'" in alert.inner_text() and "did you mean SALES?" in alert.inner_text()
+    assert page.input_value("#scope-spaces") == "sales"
+    _shot(page, "flow-unknown-space")
+    _clean(page, ("status of 422", "Response Status Error Code 422"))
+    # 1 · plan: a job, polled until its diffs are shown
+    page.fill("#scope-spaces", "SALES")
+    page.click("#start-plan")
+    page.wait_for_url("**/flow?plan=*", timeout=30_000)
+    page.wait_for_selector("#step-plan tr.plan-item[data-action=create]", timeout=120_000)
+    assert "nothing was written" in page.inner_text("#step-plan")
+    _shot(page, "flow-planned")
+    # 2 · apply: a sync job of the same scope, then the run summary
+    page.click("#apply")
+    page.wait_for_url("**/flow?plan=*&sync=*", timeout=30_000)
+    page.wait_for_selector('#step-sync .job[data-status="succeeded"] a.run-link', timeout=180_000)
+    created = int(page.inner_text("#step-sync .run-counts .card:first-child .n"))
+    assert created > 5
+    _shot(page, "flow-synced")
+    # 3 · validate: the verdict, then the report
+    page.click("#validate")
+    page.wait_for_url("**&validate=*", timeout=30_000)
+    verdict = page.wait_for_selector("#step-validate #verdict", timeout=180_000)
+    assert "In sync" in verdict.inner_text()
+    _shot(page, "flow-validated")
+    page.click("#open-report")
+    page.wait_for_selector("h1 >> text=column by column")
+    assert "In sync" in page.inner_text("#verdict")
+    _shot(page, "validation-report")
+    page.click("nav.tabs >> text=all tables")
+    page.wait_for_selector("tbody.vtable[data-status=ok]")
+    _shot(page, "validation-report-all")
+    report_url = page.url.split("?")[0]
+    exported = page.request.get(report_url + ".json")
+    assert exported.status == 200 and exported.json()["in_sync"] is True
+    csv = page.request.get(report_url + ".csv")
+    assert csv.status == 200 and csv.text().startswith("space,asset,kind,database,table,status")
+    page.click("#print-version")
+    page.wait_for_selector("body.printable")
+    page.emulate_media(media="print")
+    _shot(page, "validation-print")
+    page.emulate_media(media="screen")
+    _clean(page)
+
+
 #: Every page of the nav, plus a few deeper ones (name → path).
 PAGES = {
-    "overview": "/", "assets": "/assets", "assets-search": "/assets?q=order", "asset": "/assets/SALES/V_ORDERS",
-    "runs": "/runs", "performance": "/performance", "docs": "/docs", "redoc": "/redoc",
+    "overview": "/", "connectivity": "/connectivity", "assets": "/assets", "assets-search": "/assets?q=order",
+    "assets-nothing": "/assets?q=zzzznothing", "asset": "/assets/SALES/V_ORDERS", "flow": "/flow", "runs": "/runs",
+    "validation": "/validation", "performance": "/performance", "docs": "/docs", "redoc": "/redoc",
     "not-found": "/no/such/page",
 }
 
 
 def test_every_page_renders_without_errors_and_every_link_answers(page: Any, wolf: tuple[str, Services]) -> None:
-    url, _ = wolf
-    for name, path in PAGES.items():
+    url, services = wolf
+    from core.store import repo
+
+    with services.store().session(readonly=True) as session:
+        runs = repo.list_runs(session=session, limit=1)
+    pages = dict(PAGES)
+    if runs:
+        pages["run"] = f"/runs/{runs[0].id}"
+        pages["run-all"] = f"/runs/{runs[0].id}?show=all"
+    for name, path in pages.items():
         page.goto(url + path)
         page.wait_for_load_state("networkidle")
         if name == "docs":
@@ -137,7 +198,7 @@ def test_every_page_renders_without_errors_and_every_link_answers(page: Any, wol
         _shot(page, name)
     _clean(page, ("status of 404",))
     seen: set[str] = set()
-    for path in PAGES.values():
+    for path in pages.values():
         page.goto(url + path)
         page.wait_for_load_state("networkidle")
         links = page.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.getAttribute('href'))")
@@ -146,4 +207,4 @@ def test_every_page_renders_without_errors_and_every_link_answers(page: Any, wol
                 continue
             seen.add(href)
             assert page.request.get(url + href).status < 400, href
-    assert len(seen) > 15
+    assert len(seen) > 25
