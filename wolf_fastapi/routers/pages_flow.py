@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.errors import DgsyncError, InputError
@@ -47,6 +47,22 @@ def known_spaces(services: Services) -> list[str]:
     names = sorted(s.name for s in services.datasphere_client().iter_spaces())
     _spaces_cache[id(services)] = (time.monotonic(), names)
     return names
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The posted form (read after the CSRF check, which reads and caches the body first)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise InputError("the form is too large", hint="Post the scope form of the page.")
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+FormDep = Annotated[dict[str, list[str]], Depends(_form)]
+MAX_FORM_BYTES = 16 * 1024
+
+
+def _one(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0].strip()
 
 
 def _get_job(request: Request, job_id: str | None, kind: JobKind) -> Job | None:
@@ -88,12 +104,9 @@ def _go(request: Request, **ids: str) -> Response:
 
 
 @router.post("/flow/plan", dependencies=operator)
-def start_plan(
-    request: Request, services: ServicesDep,
-    spaces: Annotated[str, Form()] = "", kinds: Annotated[list[str] | None, Form()] = None,
-    priority: Annotated[str, Form()] = "",
-) -> Response:
+def start_plan(request: Request, services: ServicesDep, posted: FormDep) -> Response:
     """Check the scope, then start the plan job."""
+    spaces, kinds, priority = _one(posted, "spaces"), posted.get("kinds") or [], _one(posted, "priority")
     form = {"spaces": spaces, "kinds": kinds or [], "priority": priority}
     try:
         chosen = check_spaces(split_spaces(spaces), known_spaces(services))
@@ -121,8 +134,11 @@ def _scope_error(request: Request, form: dict[str, Any], code: str, message: str
 
 
 @router.post("/flow/sync", dependencies=operator)
-def start_sync(request: Request, plan: Annotated[str, Form()]) -> Response:
+def start_sync(request: Request, posted: FormDep) -> Response:
     """Apply: sync exactly the scope of the plan job ``plan``."""
+    plan = _one(posted, "plan")
+    if not plan:
+        raise InputError("no plan to apply", hint="Plan first: Apply syncs exactly the scope of a plan.")
     planned = _get_job(request, plan, JobKind.PLAN)
     assert planned is not None
     if not planned.finished or planned.status.value == "failed":
@@ -132,11 +148,12 @@ def start_sync(request: Request, plan: Annotated[str, Form()]) -> Response:
 
 
 @router.post("/flow/validate", dependencies=operator)
-def start_validate(request: Request, plan: Annotated[str, Form()] = "", sync: Annotated[str, Form()] = "",
-                   spaces: Annotated[str, Form()] = "") -> Response:
+def start_validate(request: Request, services: ServicesDep, posted: FormDep) -> Response:
     """Validate the scope of the flow (or the spaces given): Glue against Datasphere."""
+    plan, sync, spaces = _one(posted, "plan"), _one(posted, "sync"), _one(posted, "spaces")
     source = _get_job(request, sync, JobKind.SYNC) or _get_job(request, plan, JobKind.PLAN)
-    scope = source.scope if source else JobScope(spaces=split_spaces(spaces))
+    scope = source.scope if source else JobScope(spaces=check_spaces(split_spaces(spaces), known_spaces(services))
+                                                  if spaces else [])
     job = jobs_of(request).submit(JobKind.VALIDATE, scope, actor=actor_of(request))
     return _go(request, plan=plan, sync=sync, validate=job.id)
 
