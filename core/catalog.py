@@ -16,14 +16,24 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from core.errors import NotFound
+from core.errors import DgsyncError, NotFound, SourceUnavailable
+from core.log import get_logger
 from core.models import Asset, Space
 
 if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
+    from core.lineage import LineageGraph
     from core.services import Services
 
+log = get_logger(__name__)
+
 DEFAULT_TTL_S = 300.0
+
+
+class CatalogWarming(SourceUnavailable):
+    """The first extraction of the tenant is still running (a web request does not wait)."""
+
+    default_hint = "The catalog is being extracted from the tenant; retry in a few seconds."
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,9 @@ class AssetCatalog:
         self._lock = threading.Lock()
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
+        self._refreshing: threading.Thread | None = None
+        self._refresh_error: DgsyncError | None = None
+        self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
 
     def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
         """The current extraction, made now when missing, stale or ``refresh``."""
@@ -148,15 +161,65 @@ class AssetCatalog:
             assert self._snapshot is not None
             return self._snapshot
 
+    def ready_snapshot(self) -> CatalogSnapshot:
+        """The extraction without waiting for one (web requests): a fresh one as it is, a stale
+        one while a new one is made in the background; none yet: the extraction starts in the
+        background and :class:`CatalogWarming` (503) is raised — so is the error of the last
+        background extraction (once; the next call tries again)."""
+        with self._lock:
+            snapshot = self._snapshot
+            fresh = snapshot is not None and time.monotonic() - self._loaded_at < self.ttl_s
+            if fresh:
+                assert snapshot is not None
+                return snapshot
+            error, self._refresh_error = self._refresh_error, None
+            if error is None and (self._refreshing is None or not self._refreshing.is_alive()):
+                self._refreshing = threading.Thread(target=self._refresh, name="dgsync-catalog", daemon=True)
+                self._refreshing.start()
+        if snapshot is not None:
+            return snapshot
+        if error is not None:
+            raise error
+        raise CatalogWarming("the asset catalog is not extracted yet (started now)")
+
+    def _refresh(self) -> None:
+        try:
+            self.snapshot(refresh=True)
+        except DgsyncError as exc:
+            log.warning("background catalog extraction failed", extra={"error": exc.message})
+            with self._lock:
+                self._refresh_error = exc
+
+    def lineage_graph(self, snapshot: CatalogSnapshot | None = None) -> LineageGraph:
+        """The end-to-end lineage graph of a snapshot (its assets and the Glue tables they map
+        to under the configured rules), built once per snapshot."""
+        from core.lineage_export import graph_from_assets
+        from core.mapping.mapper import map_assets
+
+        snapshot = snapshot or self.snapshot()
+        cached = self._graph
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
+                             spaces=snapshot.spaces)
+        graph = graph_from_assets(snapshot.assets, mapping)
+        self._graph = (snapshot, graph)
+        return graph
+
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
         return search(self.snapshot().assets, query, limit=limit)
 
     def get(self, space: str, name: str) -> Asset:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""
-        for asset in self.snapshot().assets:
-            if asset.space.upper() == space.upper() and asset.name == name:
-                return asset
-        raise NotFound(
-            f"no asset {space}.{name} in the extracted catalog",
-            hint="Names are case-sensitive; search for it first, or refresh the catalog.",
-        )
+        return find_asset(self.snapshot(), space, name)
+
+
+def find_asset(snapshot: CatalogSnapshot, space: str, name: str) -> Asset:
+    """The asset ``space.name`` of ``snapshot`` (case-sensitive name; space case-insensitive)."""
+    for asset in snapshot.assets:
+        if asset.space.upper() == space.upper() and asset.name == name:
+            return asset
+    raise NotFound(
+        f"no asset {space}.{name} in the extracted catalog",
+        hint="Names are case-sensitive; search for it first, or refresh the catalog.",
+    )

@@ -556,6 +556,7 @@ _REPORT_STATUS = {"succeeded": JobStatus.SUCCEEDED, "partial": JobStatus.PARTIAL
 
 def run_plan(services: Services, scope: JobScope, actor: str, tracker: _Tracker) -> Outcome:
     """A dry run: the plan with field-level diffs (writes nothing)."""
+    liveness.validate_scope(services, spaces=scope.spaces, kinds=[k.value for k in scope.kinds])
     engine = services.engine(progress=tracker)
     tracker.engine = engine
     report = engine.dry_run(spaces=scope.spaces or None, kinds=[k.value for k in scope.kinds] or None,

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from core.jobs import JobExecutor
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName
 from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
 from wolf_fastapi.errors import install_error_handlers
-from wolf_fastapi.routers import dashboard, health, keys, login, plan, runs, status
+from wolf_fastapi.routers import api_v1, dashboard, health, keys, login, plan, runs, status
 from wolf_fastapi.routers.pages import PAGE_ROUTERS
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
@@ -43,12 +44,14 @@ def create_app(
     services: Services | None = None,
     bind_host: str | None = None,
     frontend: AppName = "wolf",
+    job_executor: JobExecutor | None = None,
 ) -> FastAPI:
     """Build the Wolf app. ``services`` given: the caller owns (and closes) them.
 
     ``bind_host``: the address it will listen on (``python -m wolf_fastapi`` passes it; a
     non-loopback one requires a strong DGSYNC_API_TOKEN and DGSYNC_WEB__ALLOWED_HOSTS).
     ``frontend="bear"``: served by Bear (auth always required).
+    ``job_executor``: who runs ``/api/v1/jobs`` (default: a thread of this process; Bear: a queue).
     """
     if services is not None and settings is None:
         settings = services.settings
@@ -63,9 +66,11 @@ def create_app(
         current_services = services if services is not None else build_services(current)
         app.state.settings = current
         app.state.services = current_services
+        api_v1.start(app, current_services, job_executor)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(api_v1.stop, app)
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
 
@@ -98,5 +103,6 @@ def create_app(
     # The dashboard pages (wolf-ui): viewers read; each form route requires operator itself.
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router, dependencies=viewer)
+    app.include_router(api_v1.build_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import DgsyncError
@@ -19,6 +20,43 @@ from core.log import get_logger
 from wolf_fastapi.auth import Unauthorized
 
 log = get_logger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong and what to do about it."""
+
+    code: str = Field(description="Stable machine-readable name, e.g. `not_found`, `scope_held`.",
+                      examples=["not_found"])
+    message: str = Field(description="What went wrong (never a secret).")
+    hint: str = Field(description="One sentence: what to do about it.")
+
+
+class ErrorBody(BaseModel):
+    """The one error envelope of the API: `{"error": {"code", "message", "hint"}}`."""
+
+    error: ErrorDetail
+
+
+#: What each documented error status means on this API.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request (e.g. a Host this deployment does not serve).",
+    401: "Missing or invalid bearer token (`Authorization: Bearer <key>`).",
+    403: "Authenticated, but the key's role may not do this (or a CSRF check failed); "
+         "or Datasphere/Glue refused dgsync's credentials.",
+    404: "No such resource (run, job, asset).",
+    409: "Conflict: another sync holds an overlapping scope (`scope_held`, the holder is named), "
+         "or a concurrent modification.",
+    422: "The request is invalid: the named fields or parameters.",
+    500: "Internal error, or the server's configuration is broken (the hint names the setting).",
+    502: "Datasphere or Glue answered unexpectedly (or refused dgsync's credentials).",
+    503: "A system is unavailable or throttling, or not ready yet (the catalog is being "
+         "extracted); retry after `Retry-After` seconds.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for ``codes``, each with the :class:`ErrorBody` model."""
+    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in codes}
 
 _HTTP_CODES = {
     400: ("bad_request", "Check the request."),

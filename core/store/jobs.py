@@ -155,6 +155,8 @@ def finish_job(
     }
     if run_id is not None:
         values["run_id"] = run_id
+    if status != "failed":  # over and done: the progress bar is full
+        values["done"] = func.coalesce(JobRow.total, JobRow.done)
     outcome = session.execute(
         update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(ACTIVE_STATUSES)).values(**values)
     )

@@ -213,7 +213,7 @@ def test_an_unknown_space_is_a_422_naming_the_known_spaces_and_keeping_the_input
 
 
 def test_the_guided_flow_runs_plan_sync_and_validate_as_jobs(dog: tuple[TestClient, Services]) -> None:
-    client, services = dog
+    client, _ = dog
     started = client.post("/flow/plan", data={"csrf_token": _csrf(client), "spaces": "HR"}, headers=HTML,
                           follow_redirects=False)
     assert started.status_code == 303

@@ -188,9 +188,10 @@ def list_runs(
     status: RunStatus | None = None,
     env: str | None = None,
     kind: RunKind | None = None,
+    offset: int = 0,
 ) -> list[RunOut]:
-    """The most recent runs first."""
-    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)
+    """The most recent runs first (``offset``: skip that many, for paging)."""
+    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit).offset(offset)
     if status is not None:
         stmt = stmt.where(RunRow.status == RunStatus(status).value)
     if env is not None:

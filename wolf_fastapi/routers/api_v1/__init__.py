@@ -1,0 +1,72 @@
+"""The versioned API, ``/api/v1``: one module per resource.
+
+=================================  ========  ============================================
+route                              role      what
+=================================  ========  ============================================
+GET  /api/v1/connectivity          viewer    Datasphere, Glue and store checks + history
+GET  /api/v1/assets                viewer    extracted assets (paginated, searchable)
+GET  /api/v1/assets/{space}/{name} viewer    one asset
+GET  /api/v1/lineage/{space}/{name} viewer   its lineage graph (``depth``, ``direction``)
+POST /api/v1/jobs                  operator  start a plan, sync or validate job (202)
+GET  /api/v1/jobs[/{id}[/events]]  viewer    jobs, one job, its progress as SSE
+GET  /api/v1/runs[/{id}]           viewer    runs, one run with its items and diffs
+GET  /api/v1/status                viewer    per priority class: last run, next due; jobs
+=================================  ========  ============================================
+
+Every route requires the bearer key (``Authorization: Bearer …``) where the web baseline
+requires authentication; the OpenAPI document declares the scheme (Swagger's *Authorize*) and
+every error status with the :class:`~wolf_fastapi.errors.ErrorBody` envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Security
+from fastapi.security import HTTPBearer
+
+from core.connectivity import ConnectivityMonitor
+from core.jobs import JobExecutor, JobService, ThreadExecutor
+from core.services import Services
+from wolf_fastapi.auth import require_token
+from wolf_fastapi.errors import error_responses
+from wolf_fastapi.security import require_csrf
+
+#: The bearer scheme as OpenAPI declares it (the check itself is the auth dependency).
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="dgsync API key",
+    description="An API key (`dgsync keys create --role viewer|operator|admin`) or the bootstrap "
+    "DGSYNC_API_TOKEN, sent as `Authorization: Bearer <key>`.",
+)
+
+#: Errors any authenticated route can answer.
+COMMON_ERRORS = error_responses(401, 403, 422, 503)
+
+#: Role checks of the routes (viewer reads; operator starts jobs).
+VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
+OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
+
+
+def build_router() -> APIRouter:
+    """Every ``/api/v1`` route."""
+    from wolf_fastapi.routers.api_v1 import assets, connectivity, jobs, lineage, runs, status
+
+    router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
+    for module in (connectivity, assets, lineage, jobs, runs, status):
+        router.include_router(module.router)
+    return router
+
+
+def start(app: FastAPI, services: Services, executor: JobExecutor | None = None) -> None:
+    """Build the job service and the connectivity monitor of the app (in its lifespan)."""
+    app.state.jobs = JobService(services, executor or ThreadExecutor())
+    app.state.connectivity = ConnectivityMonitor(services)
+
+
+def stop(app: FastAPI, timeout: float = 30.0) -> None:
+    """Ask running jobs of this process to stop after the objects in flight; wait for them."""
+    jobs: JobService | None = getattr(app.state, "jobs", None)
+    if jobs is not None:
+        jobs.executor.shutdown(timeout)

@@ -1,0 +1,129 @@
+"""``GET /api/v1/assets`` (paginated, searchable) and ``/api/v1/assets/{space}/{name}``:
+what was extracted from Datasphere (``core.catalog``; a web request never waits for an
+extraction: the first one answers 503 with ``Retry-After`` while it runs)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from core.catalog import AssetHit, CatalogSnapshot, find_asset, search
+from core.models import Asset, AssetKind
+from wolf_fastapi.deps import CatalogDep
+from wolf_fastapi.errors import error_responses
+from wolf_fastapi.routers.api_v1 import VIEWER
+
+router = APIRouter(tags=["assets"], dependencies=VIEWER)
+
+_CURSOR_PREFIX = "o:"
+
+
+class AssetSummary(BaseModel):
+    """One asset of a listing; ``score``/``matched`` are set when searching."""
+
+    key: str = Field(description="`SPACE.NAME`")
+    space: str
+    name: str
+    kind: AssetKind
+    label: str | None
+    description: str | None
+    columns: int
+    score: int | None = None
+    matched: list[str] = Field(default_factory=list, description="Where the words matched: name, label, column…")
+
+
+class AssetPage(BaseModel):
+    items: list[AssetSummary]
+    total: int = Field(description="Assets matching the filters (all pages).")
+    limit: int
+    offset: int
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    extracted_at: datetime
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError(raw)
+        offset = int(raw[len(_CURSOR_PREFIX):])
+        if offset < 0:
+            raise ValueError(raw)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise RequestValidationError([{"loc": ("query", "cursor"), "type": "value_error",
+                                       "msg": "not a cursor this API returned (pass `next_cursor` as is)"}]) from None
+    return offset
+
+
+def page_start(offset: int | None, cursor: str | None) -> int:
+    """The start of the page from ``cursor`` or ``offset`` (not both)."""
+    if cursor is not None and offset is not None:
+        raise RequestValidationError([{"loc": ("query", "cursor"), "type": "value_error",
+                                       "msg": "give either cursor or offset, not both"}])
+    return decode_cursor(cursor) if cursor is not None else (offset or 0)
+
+
+def _summary(asset: Asset, hit: AssetHit | None = None) -> AssetSummary:
+    return AssetSummary(
+        key=asset.key, space=asset.space, name=asset.name, kind=asset.kind,
+        label=asset.label or asset.business.label, description=asset.business.description,
+        columns=len(asset.columns), score=hit.score if hit else None, matched=hit.matched if hit else [],
+    )
+
+
+def listing(
+    snapshot: CatalogSnapshot, *, q: str | None, space: str | None, kind: AssetKind | None, start: int, limit: int
+) -> AssetPage:
+    assets = [a for a in snapshot.assets
+              if (space is None or a.space.upper() == space.upper()) and (kind is None or a.kind is kind)]
+    if q and q.strip():
+        by_key = {a.key: a for a in assets}
+        hits = search(assets, q, limit=len(assets) or 1)
+        rows = [_summary(by_key[f"{h.space}.{h.name}"], h) for h in hits if f"{h.space}.{h.name}" in by_key]
+    else:
+        rows = [_summary(a) for a in sorted(assets, key=lambda a: (a.space, a.name))]
+    end = start + limit
+    return AssetPage(
+        items=rows[start:end], total=len(rows), limit=limit, offset=start,
+        next_cursor=encode_cursor(end) if end < len(rows) else None, extracted_at=snapshot.extracted_at,
+    )
+
+
+@router.get("/assets", response_model=AssetPage)
+async def list_assets(
+    catalog: CatalogDep,
+    q: Annotated[str | None, Query(max_length=200, description="Words to search in names, labels, descriptions, "
+                                   "columns (every word must match; ranked).")] = None,
+    space: Annotated[str | None, Query(max_length=200, description="Only this space (case-insensitive).")] = None,
+    kind: Annotated[AssetKind | None, Query(description="Only this kind.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
+    cursor: Annotated[str | None, Query(max_length=100, description="`next_cursor` of the previous page.")] = None,
+) -> AssetPage:
+    """Extracted assets, sorted by space and name (by relevance with `q`), one page."""
+    start = page_start(offset, cursor)
+    snapshot = await anyio.to_thread.run_sync(catalog.ready_snapshot)
+    return listing(snapshot, q=q, space=space, kind=kind, start=start, limit=limit)
+
+
+@router.get("/assets/{space}/{name}", response_model=Asset, responses=error_responses(404))
+async def get_asset(
+    catalog: CatalogDep,
+    space: Annotated[str, Path(max_length=200)],
+    name: Annotated[str, Path(max_length=500, description="Technical name (case-sensitive).")],
+) -> Asset:
+    """One asset with its columns, measures, dimensions, hierarchies, dependencies and
+    business context."""
+    snapshot = await anyio.to_thread.run_sync(catalog.ready_snapshot)
+    return find_asset(snapshot, space, name)
