@@ -224,23 +224,43 @@ def register(group: click.Group) -> None:
     @click.option("--wait-timeout", "wait_timeout", type=click.FloatRange(0, 86_400), default=600.0,
                   show_default=True, metavar="SECONDS", help="How long --wait waits.")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @click.option("--validate", "then_validate", is_flag=True,
+                  help="Then validate the scope (as `dgsync validate`), store the report with the run; "
+                  "exit 1 when Glue is not in sync.")
     @pass_state
     @handle_errors
     def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool,
-                 wait: bool, wait_timeout: float, fmt: str) -> None:
+                 wait: bool, wait_timeout: float, fmt: str, then_validate: bool) -> None:
         """Apply the plan to Glue, under a lease on the run's scope (its spaces)."""
-        report = _run_engine(
-            state,
-            fmt,
-            lambda engine: _sync_with_governance(
+        validation: dict[str, Any] = {}
+
+        def sync_then_validate(engine: Any) -> Any:
+            report = _sync_with_governance(
                 engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume,
-                                            wait_s=wait_timeout if wait else 0.0)
-            ),
-        )
+                                            wait_s=wait_timeout if wait else 0.0))
+            if then_validate and report.run_id:  # validation: see dgsync_cli/cmd_validate.py
+                from core.validation import validate_after_sync
+
+                validation["report"] = validate_after_sync(engine.services, report, spaces=spaces or None,
+                                                           kinds=kinds or None)
+            return report
+
+        report = _run_engine(state, fmt, sync_then_validate)
+        code = exit_codes.for_report(report)
+        checked = validation.get("report")
+        if checked is not None and not checked.in_sync:
+            code = max(code, exit_codes.NOT_IN_SYNC)
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})
-            body["exit_code"] = exit_codes.for_report(report)
+            body["exit_code"] = code
+            if checked is not None:
+                body["validation"] = {"id": checked.id, "in_sync": checked.in_sync, "reasons": checked.reasons,
+                                      "summary": checked.summary.model_dump()}
             echo_json(body)
         else:
             _print_summary(report)
-        sys.exit(exit_codes.for_report(report))
+            if checked is not None:
+                from dgsync_cli.cmd_validate import print_validation
+
+                print_validation(checked)
+        sys.exit(code)
