@@ -50,7 +50,11 @@ def sparkline(values: Sequence[float | None], *, width: int = 160, height: int =
         x = 2 + i * step
         y = height - 3 - (v / top) * (height - 6)
         segments[-1].append(f"{x:.1f},{y:.1f}")
-    lines = "".join(f'<polyline class="chart-line" points="{" ".join(s)}"/>' for s in segments if s)
+    lines = "".join(f'<polyline class="chart-line" points="{" ".join(s)}"/>' for s in segments if len(s) > 1)
+    for seg in segments:  # a lone sample (or the newest one) is a dot
+        if len(seg) == 1 or (seg and seg is segments[-1]):
+            x, y = seg[-1].split(",")
+            lines += f'<circle class="chart-dot-a" cx="{x}" cy="{y}" r="2.5"/>'
     last = points[-1]
     desc = escape(f"{label}: last {_fmt(last)}, max {_fmt(top)} over {len(points)} samples")
     return Markup(

@@ -169,6 +169,36 @@ def test_guided_flow_plan_sync_validate_end_to_end(page: Any, wolf: tuple[str, S
     _clean(page)
 
 
+def test_an_out_of_band_edit_in_glue_is_drift_in_the_validation_report(
+    page: Any, wolf: tuple[str, Services], systems: dict[str, Any]
+) -> None:
+    """Someone changes a column in Glue by hand: validating from the Validation page names the
+    table and the field, with the value Datasphere says and the one Glue holds."""
+    import boto3
+
+    url, _ = wolf
+    glue = boto3.client("glue", endpoint_url=systems["glue"], region_name="eu-central-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = glue.get_table(DatabaseName="sales", Name="v_orders")["Table"]
+    columns = table["StorageDescriptor"]["Columns"]
+    columns[0] = {**columns[0], "Comment": "edited by hand in the console"}
+    allowed = ("Name", "Description", "Owner", "Retention", "StorageDescriptor", "PartitionKeys", "TableType",
+               "Parameters", "ViewOriginalText", "ViewExpandedText")
+    glue.update_table(DatabaseName="sales", TableInput={k: v for k, v in table.items() if k in allowed})
+    page.goto(url + "/validation")
+    page.fill("#validate-spaces", "SALES")
+    page.click("form >> text=Validate now")
+    page.wait_for_url("**/flow?validate=*", timeout=30_000)
+    verdict = page.wait_for_selector("#step-validate #verdict", timeout=180_000)
+    assert "Not in sync" in verdict.inner_text()
+    page.click("#open-report")
+    drift = page.wait_for_selector('tbody.vtable[data-status="drift"][data-table="sales.v_orders"]')
+    checks = drift.inner_text()
+    assert "edited by hand in the console" in checks and ".comment" in checks
+    _shot(page, "validation-drift")
+    _clean(page)
+
+
 #: Every page of the nav, plus a few deeper ones (name → path).
 PAGES = {
     "overview": "/", "connectivity": "/connectivity", "assets": "/assets", "assets-search": "/assets?q=order",
@@ -208,3 +238,92 @@ def test_every_page_renders_without_errors_and_every_link_answers(page: Any, wol
             seen.add(href)
             assert page.request.get(url + href).status < 400, href
     assert len(seen) > 25
+
+
+@pytest.fixture(scope="module")
+def secured(systems: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """Wolf in the wolf profile (sign-in required) with a viewer and an operator key."""
+    from pydantic import SecretStr
+
+    from core.apikeys import ApiKeys
+    from core.store.db import Store
+
+    from .conftest import API_TOKEN
+
+    root = tmp_path_factory.mktemp("wolf-secured")
+    url = f"sqlite:///{root / 'state.db'}"
+    Store.from_url(url, auto_upgrade=True).dispose()  # wolf never migrates on its own
+    with pytest.MonkeyPatch.context() as mp:
+        _clear_dgsync_env(mp)
+        for key, value in {
+            "DGSYNC_ENV": "wolf", "DGSYNC_STATE_DIR": str(root / "state"), "DGSYNC_DATABASE_URL": url,
+            "DGSYNC_API_TOKEN": API_TOKEN, "DGSYNC_WEB__API_KEY_PEPPER": "pepper-Xk2s9QmZ4vLr7TbN0aYc5Wd8Ue1Hf3Gj",
+            "DGSYNC_DATASPHERE__BASE_URL": systems["emulator"],
+            "DGSYNC_DATASPHERE__TOKEN_URL": systems["emulator"] + "/oauth/token",
+            "DGSYNC_DATASPHERE__CLIENT_ID": "dgsync-demo", "DGSYNC_DATASPHERE__CLIENT_SECRET": "dgsync-demo-secret",
+            "DGSYNC_GLUE__ENDPOINT_URL": systems["glue"],
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
+            mp.setenv(key, value)
+        settings = load_settings()
+        assert isinstance(settings.web.api_key_pepper, SecretStr)
+        app: FastAPI = create_app(settings, bind_host="127.0.0.1")
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        services: Services = app.state.services
+        made = ApiKeys(services.store(), services.settings)
+        keys = {role: made.create(f"qa-{role}", role, created_by="cli:test")[1] for role in ("viewer", "operator")}
+        try:
+            yield f"http://127.0.0.1:{port}", keys
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+def test_swagger_authorize_sends_the_bearer_key_and_a_viewer_sees_disabled_forms(
+    page: Any, secured: tuple[str, dict[str, str]]
+) -> None:
+    url, keys = secured
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 768})
+    pg = context.new_page()
+    pg.add_init_script(CSP_WATCH)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        pg.goto(url + "/flow")
+        assert pg.url.endswith("/login")
+        pg.fill("input[name=token]", keys["viewer"])
+        pg.click("main button[type=submit]")
+        pg.wait_for_url(url + "/")
+        assert "qa-viewer" in pg.inner_text("header .who") and "viewer" in pg.inner_text("header .role")
+        pg.goto(url + "/flow")
+        assert pg.get_attribute("#start-plan", "disabled") is not None  # a viewer may look, not start
+        _shot(pg, "flow-as-viewer")
+        pg.goto(url + "/docs")
+        pg.wait_for_selector(".swagger-ui .info", timeout=20_000)
+        pg.click("button.authorize")
+        pg.fill(".modal-ux input", keys["operator"])
+        pg.click(".modal-ux .auth-btn-wrapper button.authorize")
+        pg.click(".modal-ux button.btn-done")
+        pg.click('.opblock-summary-path[data-path="/api/v1/status"]')
+        pg.click(".opblock.is-open button.try-out__btn")
+        with pg.expect_request(lambda r: r.url.endswith("/api/v1/status")) as sent:
+            pg.click(".opblock.is-open button.execute")
+        # the call carries the key entered under Authorize (the cookie session is the viewer's)
+        assert sent.value.headers.get("authorization") == f"Bearer {keys['operator']}"
+        status = pg.wait_for_selector(".opblock.is-open .live-responses-table .response .response-col_status", timeout=20_000)
+        assert status.inner_text().strip().startswith("200")
+        _shot(pg, "docs-authorized")
+        assert pg.evaluate("window.__csp") == []
+        assert errors == []
+    finally:
+        context.close()

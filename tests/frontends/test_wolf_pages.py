@@ -262,5 +262,5 @@ def test_charts_render_values_as_svg_with_tooltips_and_an_empty_state() -> None:
     assert svg.startswith("<svg") and "Run &lt;duration&gt;" in svg and "a · duration: 1.5 s" in svg
     assert "no runs to chart yet" in chart([], [Series("x", [])], title="t")
     line: Any = sparkline([10.0, None, 30.0], label="glue")
-    assert line.count("<polyline") == 2 and "last 30, max 30" in line
+    assert line.count("<circle") == 2 and "last 30, max 30" in line  # two lone samples: two dots
     assert "no samples yet" in sparkline([None], label="x")
