@@ -14,7 +14,9 @@ from markupsafe import Markup, escape
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".") if v != int(v) else str(int(v))
+    if v == int(v):
+        return str(int(v))
+    return f"{v:.2f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:.1f}".rstrip("0").rstrip(".")
 
 
 def _nice_max(v: float) -> float:
@@ -96,7 +98,7 @@ def chart(
         out.append(f'<line class="chart-grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(f'<text class="chart-axis" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(v))}</text>')
     if unit:
-        out.append(f'<text class="chart-axis" x="2" y="{top_pad + 2}">{escape(unit)}</text>')
+        out.append(f'<text class="chart-axis" x="{width - right}" y="{height - 5}" text-anchor="end">unit: {escape(unit)}</text>')
     thin = max(1, n // 10)
     for i, label in enumerate(labels):
         if i % thin == 0 or i == n - 1:
@@ -105,12 +107,13 @@ def chart(
     groups = max(len(series), 1)
     for si, s in enumerate(series):
         if kind == "bar":
-            bw = max(slot * 0.8 / groups, 1.0)
+            bw = max(min(slot * 0.8 / groups, 36.0), 1.0)
+            pad = (slot - bw * groups) / 2
             for i, v in enumerate(s.values):
                 if v is None:
                     continue
                 h = plot_h * (v / top)
-                x = left + slot * i + slot * 0.1 + bw * si
+                x = left + slot * i + pad + bw * si
                 tip = escape(f"{labels[i]} · {s.name}: {_fmt(v)}{(' ' + unit) if unit else ''}")
                 out.append(
                     f'<rect class="chart-series-{escape(s.tone)}" x="{x:.1f}" y="{top_pad + plot_h - h:.1f}" '
