@@ -264,3 +264,34 @@ def test_charts_render_values_as_svg_with_tooltips_and_an_empty_state() -> None:
     line: Any = sparkline([10.0, None, 30.0], label="glue")
     assert line.count("<circle") == 2 and "last 30, max 30" in line  # two lone samples: two dots
     assert "no samples yet" in sparkline([None], label="x")
+
+
+def test_an_unexpected_error_is_a_styled_500_page_without_internals(wolf: tuple[TestClient, Services, dict[str, str]]) -> None:
+    client, _, keys = wolf
+    from wolf_fastapi.deps import get_session
+
+    def broken() -> None:
+        raise RuntimeError("internal detail 0xDEADBEEF")
+
+    _sign_in(client, keys["viewer"])
+    app: Any = client.app
+    app.dependency_overrides[get_session] = broken
+    try:
+        no_raise = TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False, cookies=client.cookies)
+        page = no_raise.get("/", headers=HTML)
+    finally:
+        app.dependency_overrides.clear()
+    assert page.status_code == 500
+    assert "Something went wrong" in page.text and 'href="/">← back to the Overview' in page.text
+    assert "0xDEADBEEF" not in page.text
+
+
+def test_the_overview_shows_the_latest_validation(dog: tuple[TestClient, Services]) -> None:
+    client, services = dog
+    from core.validation import save_validation, validate
+
+    report = validate(services, spaces=["MASTER_DATA"])
+    save_validation(services.store(), report)
+    page = client.get("/", headers=HTML).text
+    assert f'href="/validation/{report.id}"' in page and 'id="last-validation"' in page
+    assert report.id in client.get("/validation", headers=HTML).text
