@@ -80,6 +80,12 @@ class JobScope(BaseModel):
     spaces: list[str] = Field(default_factory=list, description="Only these spaces (case-sensitive ids).")
     kinds: list[AssetKind] = Field(default_factory=list, description="Only these asset kinds.")
     priority: Priority | None = Field(default=None, description="Only this priority class.")
+    validate_after: bool = Field(
+        default=False, description="sync only: validate the scope right after the sync; the report is stored "
+        "with the run (GET /api/v1/runs/{id}/validation) and summarised in the job's result.")
+    run_id: str | None = Field(
+        default=None, max_length=32, pattern=r"^[0-9A-Za-z_-]+$",
+        description="validate only: attach the report to this sync run (GET /api/v1/runs/{id}/validation).")
 
 
 class JobError(BaseModel):
@@ -272,9 +278,19 @@ class _Tracker:
 # --------------------------------------------------------------------------- the service
 
 
+class JobProgress(Protocol):
+    """What a job kind gets to report progress: call it like an engine's progress callback;
+    set ``engine`` to the engine it runs (its run id is picked up, a shutdown stops it)."""
+
+    engine: Any
+    run_id: str | None
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None: ...
+
+
 Outcome = tuple[JobStatus, dict[str, Any] | None, str | None]
-#: Runs one job kind: (services, scope, actor, progress tracker) → (status, result, run id).
-Runner = Callable[["Services", JobScope, str, _Tracker], Outcome]
+#: Runs one job kind: (services, scope, actor, progress) → (status, result, run id).
+Runner = Callable[["Services", JobScope, str, JobProgress], Outcome]
 
 
 class JobService:
@@ -297,6 +313,8 @@ class JobService:
         self.heartbeat_interval_s = interval
         self.stale_after_s = max(STALE_FACTOR * interval, 3 * persist_interval_s)
         self.queue_ttl_s = queue_ttl_s
+        from core.job_kinds import default_runners
+
         self.runners: dict[JobKind, Runner] = {**default_runners(), **(runners or {})}
         self._lock = threading.Lock()
         self._live: dict[str, _Tracker] = {}
@@ -549,57 +567,6 @@ class JobService:
                 run_id=job.run_id, details=details, env=self.env))
 
 
-# --------------------------------------------------------------------------- job kinds
-
-_REPORT_STATUS = {"succeeded": JobStatus.SUCCEEDED, "partial": JobStatus.PARTIAL, "planned": JobStatus.SUCCEEDED}
-
-
-def run_plan(services: Services, scope: JobScope, actor: str, tracker: _Tracker) -> Outcome:
-    """A dry run: the plan with field-level diffs (writes nothing)."""
-    liveness.validate_scope(services, spaces=scope.spaces, kinds=[k.value for k in scope.kinds])
-    engine = services.engine(progress=tracker)
-    tracker.engine = engine
-    report = engine.dry_run(spaces=scope.spaces or None, kinds=[k.value for k in scope.kinds] or None,
-                            priority=scope.priority)
-    failed = report.counts.get("failed", 0) or len(report.extraction.errors)
-    status = JobStatus.PARTIAL if failed else JobStatus.SUCCEEDED
-    return status, report.model_dump(mode="json"), None
-
-
-def run_sync(services: Services, scope: JobScope, actor: str, tracker: _Tracker) -> Outcome:
-    """A sync of the scope under its scope lease (``scope_held`` when another run has it)."""
-    engine = services.engine(progress=tracker)
-    tracker.engine = engine
-    try:
-        report = engine.sync(spaces=scope.spaces or None, kinds=[k.value for k in scope.kinds] or None,
-                             priority=scope.priority, trigger="api", actor=actor)
-    finally:
-        try:
-            services.save_glue()
-        except Exception:  # the embedded Glue is saved again when the app stops
-            log.warning("could not save the embedded Glue after a job", exc_info=True)
-    status = _REPORT_STATUS.get(report.status, JobStatus.FAILED)
-    return status, report.model_dump(mode="json"), report.run_id
-
-
-def run_validate(services: Services, scope: JobScope, actor: str, tracker: _Tracker) -> Outcome:
-    """Compare Glue with Datasphere for the scope (``core.validation``)."""
-    try:
-        from core import validation  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        raise DgsyncError("validation is not available in this build",
-                          hint="Upgrade dgsync to a version with core/validation.py.") from None
-    tracker("validate", 0, None)
-    summary = validation.validate(services, spaces=scope.spaces or None)
-    body: dict[str, Any] = summary.model_dump(mode="json") if hasattr(summary, "model_dump") else dict(summary)
-    ok = bool(body.get("ok", True))
-    return (JobStatus.SUCCEEDED if ok else JobStatus.PARTIAL), body, body.get("run_id")
-
-
-def default_runners() -> dict[JobKind, Runner]:
-    return {JobKind.PLAN: run_plan, JobKind.SYNC: run_sync, JobKind.VALIDATE: run_validate}
-
-
 __all__ = [
     "InlineExecutor",
     "Job",
@@ -607,8 +574,11 @@ __all__ = [
     "JobEvent",
     "JobExecutor",
     "JobKind",
+    "JobProgress",
     "JobScope",
     "JobService",
     "JobStatus",
+    "Outcome",
+    "Runner",
     "ThreadExecutor",
 ]

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -20,7 +20,7 @@ from core.services import Services, build_services
 from core.settings import Settings, load_settings
 from core.websec import AppName
 from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
-from wolf_fastapi.errors import install_error_handlers
+from wolf_fastapi.errors import error_responses, install_error_handlers
 from wolf_fastapi.routers import api_v1, dashboard, health, keys, login, plan, runs, status
 from wolf_fastapi.routers.pages import PAGE_ROUTERS
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
@@ -88,21 +88,24 @@ def create_app(
     app.add_middleware(WebBaselineMiddleware)
     # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:
     # viewer reads, operator plans/syncs/validates, admin manages keys and configuration.
-    viewer = [Depends(require_viewer), Depends(require_csrf)]
-    operator = [Depends(require_operator), Depends(require_csrf)]
+    # Security(bearer_scheme) only declares the scheme in OpenAPI (Swagger's Authorize).
+    bearer = Security(api_v1.bearer_scheme)
+    viewer = [bearer, Depends(require_viewer), Depends(require_csrf)]
+    operator = [bearer, Depends(require_operator), Depends(require_csrf)]
+    errors = error_responses(400, 401, 403, 404, 422, 503)
     app.include_router(api_docs_router(app), dependencies=viewer)
     app.include_router(health.public)
     app.include_router(login.router, dependencies=[Depends(require_csrf)])
-    app.include_router(health.router, dependencies=viewer)
-    app.include_router(runs.router, dependencies=viewer)
-    app.include_router(plan.router, dependencies=operator)
-    app.include_router(status.router, dependencies=viewer)
+    app.include_router(health.router, dependencies=viewer, responses=errors)
+    app.include_router(runs.router, dependencies=viewer, responses=errors)
+    app.include_router(plan.router, dependencies=operator, responses=errors)
+    app.include_router(status.router, dependencies=viewer, responses=errors)
     app.include_router(dashboard.router, dependencies=viewer)
-    app.include_router(keys.router)  # admin (its own dependencies)
-    app.include_router(keys.whoami_router)
+    app.include_router(keys.router, dependencies=[bearer], responses=error_responses(400, 401, 403, 404, 409, 422, 503))
+    app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
     # The dashboard pages (wolf-ui): viewers read; each form route requires operator itself.
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router, dependencies=viewer)
-    app.include_router(api_v1.build_router())
+    api_v1.include(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

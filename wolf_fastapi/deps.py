@@ -79,15 +79,13 @@ CatalogDep = Annotated[AssetCatalog, Depends(get_catalog)]
 
 
 def actor_of(request: Request) -> str:
-    """Who the caller is, for audit records: the principal's actor (API keys), else the
-    bootstrap token, else a local dog user."""
+    """Who the caller is, for audit records: the actor of the principal the role dependency
+    set (``key:<name>/<role>``, ``oidc:<subject>/<role>``, ``local:loopback/admin``)."""
     principal = getattr(request.state, "principal", None)
-    actor = getattr(principal, "actor", None) if principal is not None else None
-    if isinstance(actor, str) and actor:
-        return actor
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
-        return "api:token"
-    return "web:local"
+    actor = getattr(principal, "actor", None)
+    if not isinstance(actor, str) or not actor:
+        raise ConfigError("no principal on this request", hint="Add a require_role(...) dependency to the route.")
+    return actor
 
 
 ActorDep = Annotated[str, Depends(actor_of)]

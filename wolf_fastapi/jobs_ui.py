@@ -5,6 +5,7 @@ none) and the typed results the templates render."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -37,9 +38,29 @@ def report_of(job: Job) -> SyncReport | None:
     return None
 
 
-def validation_of(job: Job) -> ValidationReport | None:
-    """The validation report of a finished validate job."""
-    if job.kind is JobKind.VALIDATE and job.result and "scope" in job.result:
+@dataclass(frozen=True)
+class ValidationVerdict:
+    """What a validate job's result says: the verdict, why, the counts and the stored report."""
+
+    id: str
+    in_sync: bool
+    reasons: list[str]
+    summary: dict[str, Any]
+
+
+def validation_of(job: Job) -> ValidationVerdict | None:
+    """The verdict of a finished validate job (its report is stored: ``report_id``)."""
+    result = job.result or {}
+    if job.kind is not JobKind.VALIDATE or "in_sync" not in result:
+        return None
+    report_id = str(result.get("validation_id") or result.get("id") or job.id)
+    return ValidationVerdict(id=report_id, in_sync=bool(result["in_sync"]), reasons=list(result.get("reasons") or []),
+                             summary=dict(result.get("summary") or {}))
+
+
+def report_of_job(job: Job) -> ValidationReport | None:
+    """A validate job's result when it is the whole report (older results), else ``None``."""
+    if job.kind is JobKind.VALIDATE and job.result and "tables" in job.result:
         return ValidationReport.model_validate(job.result)
     return None
 

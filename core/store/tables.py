@@ -18,10 +18,10 @@ Tables:
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 * ``config_versions`` immutable versions of the effective configuration (secrets redacted)
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
+* ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
+* ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
 * ``jobs``            background plan/sync/validate jobs of the web API, with their progress
 * ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
-* ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
-* ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -449,6 +449,50 @@ class AlertMuteRow(Base):
     __table_args__ = (Index(None, "env", "until"),)
 
 
+class ApiKeyRow(Base):
+    """An API key of the web/MCP frontends. Only an HMAC-SHA256 of the key (peppered with
+    ``DGSYNC_WEB__API_KEY_PEPPER``) is stored; see :mod:`core.apikeys`."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``viewer``, ``operator`` or ``admin``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: Hex HMAC-SHA256 of the key.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_source: Mapped[str | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ValidationRow(Base):
+    """One validation report (see :mod:`core.validation`): its summary as columns, the whole
+    report as zlib-compressed JSON (it holds one entry per compared field)."""
+
+    __tablename__ = "validations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    env: Mapped[str] = mapped_column(String(16))
+    #: :attr:`core.validation.ValidationScope.key` (env, spaces, kinds).
+    scope_key: Mapped[str] = mapped_column(Text)
+    #: The sync run validated (``validate_after_sync``); no foreign key: runs may be pruned.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    generated_at: Mapped[datetime]
+    in_sync: Mapped[bool] = mapped_column(Boolean)
+    #: :class:`core.validation.ValidationSummary` as JSON.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config_version: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index(None, "run_id"), Index(None, "scope_key", "generated_at"))
+
+
 # -- jobs and connectivity (Wolf API) ------------------------------------------------------
 
 
@@ -501,56 +545,12 @@ class ConnectivitySampleRow(Base):
     __table_args__ = (Index(None, "env", "id"),)
 
 
-class ValidationRow(Base):
-    """One validation report (see :mod:`core.validation`): its summary as columns, the whole
-    report as zlib-compressed JSON (it holds one entry per compared field)."""
-
-    __tablename__ = "validations"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    env: Mapped[str] = mapped_column(String(16))
-    #: :attr:`core.validation.ValidationScope.key` (env, spaces, kinds).
-    scope_key: Mapped[str] = mapped_column(Text)
-    #: The sync run validated (``validate_after_sync``); no foreign key: runs may be pruned.
-    run_id: Mapped[str | None] = mapped_column(String(32))
-    generated_at: Mapped[datetime]
-    in_sync: Mapped[bool] = mapped_column(Boolean)
-    #: :class:`core.validation.ValidationSummary` as JSON.
-    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    config_version: Mapped[int | None] = mapped_column(Integer)
-    report: Mapped[bytes] = mapped_column(LargeBinary)
-
-    __table_args__ = (Index(None, "run_id"), Index(None, "scope_key", "generated_at"))
-
-
-class ApiKeyRow(Base):
-    """An API key of the web/MCP frontends. Only an HMAC-SHA256 of the key (peppered with
-    ``DGSYNC_WEB__API_KEY_PEPPER``) is stored; see :mod:`core.apikeys`."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    #: ``viewer``, ``operator`` or ``admin``.
-    role: Mapped[str] = mapped_column(String(16))
-    #: Hex HMAC-SHA256 of the key.
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    created_by: Mapped[str]
-    expires_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-    revoked_by: Mapped[str | None]
-    last_used_at: Mapped[datetime | None]
-    last_used_source: Mapped[str | None]
-    comment: Mapped[str | None] = mapped_column(Text)
-
-
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "api_keys",
+    "validations",
     "jobs",
     "connectivity_samples",
-    "validations",
-    "api_keys",
     "config_versions",
     "alert_notifications",
     "alerts",

@@ -241,6 +241,9 @@ def test_the_guided_flow_runs_plan_sync_and_validate_as_jobs(dog: tuple[TestClie
     assert report.status_code == 200 and "verdict-pass" in report.text
     exported = client.get(f"/validation/{validate_id}.json")
     assert exported.json()["in_sync"] is True and exported.json()["scope"]["spaces"] == ["HR"]
+    assert exported.json()["run_id"] == run_id.group(1)  # the validation is attached to the flow's run
+    assert f"/validation/runs/{run_id.group(1)}" in client.get(f"/runs/{run_id.group(1)}", headers=HTML).text
+    assert "verdict-pass" in client.get(f"/validation/runs/{run_id.group(1)}", headers=HTML).text
     csv = client.get(f"/validation/{validate_id}.csv")
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.count("\n") > 10
     printable = client.get(f"/validation/{validate_id}/print", headers=HTML).text

@@ -151,9 +151,12 @@ def start_sync(request: Request, posted: FormDep) -> Response:
 def start_validate(request: Request, services: ServicesDep, posted: FormDep) -> Response:
     """Validate the scope of the flow (or the spaces given): Glue against Datasphere."""
     plan, sync, spaces = _one(posted, "plan"), _one(posted, "sync"), _one(posted, "spaces")
-    source = _get_job(request, sync, JobKind.SYNC) or _get_job(request, plan, JobKind.PLAN)
-    scope = source.scope if source else JobScope(spaces=check_spaces(split_spaces(spaces), known_spaces(services))
-                                                  if spaces else [])
+    synced = _get_job(request, sync, JobKind.SYNC)
+    source = synced or _get_job(request, plan, JobKind.PLAN)
+    if source is not None:  # the flow's scope; after a sync, the report is attached to its run
+        scope = source.scope.model_copy(update={"run_id": synced.run_id if synced else None, "validate_after": False})
+    else:
+        scope = JobScope(spaces=check_spaces(split_spaces(spaces), known_spaces(services)) if spaces else [])
     job = jobs_of(request).submit(JobKind.VALIDATE, scope, actor=actor_of(request))
     return _go(request, plan=plan, sync=sync, validate=job.id)
 

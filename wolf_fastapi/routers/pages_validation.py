@@ -26,7 +26,7 @@ from core.validation import (
     to_json,
 )
 from wolf_fastapi.deps import ServicesDep
-from wolf_fastapi.jobs_ui import jobs_of, validation_of
+from wolf_fastapi.jobs_ui import jobs_of, report_of_job, validation_of
 from wolf_fastapi.ui import render
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -41,7 +41,10 @@ def find_report(request: Request, services: ServicesDep, report_id: str) -> Vali
         job = jobs_of(request).get(report_id)
     except DgsyncError:
         job = None
-    report = validation_of(job) if job is not None else None
+    verdict = validation_of(job) if job is not None else None
+    report = load_validation(services.store(), verdict.id) if verdict is not None else None
+    if report is None and job is not None:
+        report = report_of_job(job)
     if report is None:
         raise NotFound(f"no validation report {report_id!r}",
                        hint="Pick one from the Validation page, or validate from Plan → Sync → Validate.")

@@ -10,6 +10,10 @@ GET  /api/v1/lineage/{space}/{name} viewer   its lineage graph (``depth``, ``dir
 POST /api/v1/jobs                  operator  start a plan, sync or validate job (202)
 GET  /api/v1/jobs[/{id}[/events]]  viewer    jobs, one job, its progress as SSE
 GET  /api/v1/runs[/{id}]           viewer    runs, one run with its items and diffs
+GET  /api/v1/runs/{id}/validation  viewer    the validation report of a sync run
+GET  /api/v1/validations[/{id}[/csv]] viewer validation reports (JSON, CSV)
+GET  /api/v1/metrics/runs          viewer    per-run performance (JSON)
+GET  /metrics                      viewer    Prometheus text
 GET  /api/v1/status                viewer    per priority class: last run, next due; jobs
 =================================  ========  ============================================
 
@@ -28,7 +32,7 @@ from fastapi.security import HTTPBearer
 from core.connectivity import ConnectivityMonitor
 from core.jobs import JobExecutor, JobService, ThreadExecutor
 from core.services import Services
-from wolf_fastapi.auth import require_token
+from wolf_fastapi.auth import require_operator, require_viewer
 from wolf_fastapi.errors import error_responses
 from wolf_fastapi.security import require_csrf
 
@@ -42,21 +46,31 @@ bearer_scheme = HTTPBearer(
 )
 
 #: Errors any authenticated route can answer.
-COMMON_ERRORS = error_responses(401, 403, 422, 503)
+COMMON_ERRORS = error_responses(400, 401, 403, 422, 503)
 
 #: Role checks of the routes (viewer reads; operator starts jobs).
-VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
-OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_token), Depends(require_csrf)]
+VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_viewer), Depends(require_csrf)]
+OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_operator), Depends(require_csrf)]
 
 
-def build_router() -> APIRouter:
-    """Every ``/api/v1`` route."""
-    from wolf_fastapi.routers.api_v1 import assets, connectivity, jobs, lineage, runs, status
+def include(app: FastAPI) -> None:
+    """Add every ``/api/v1`` route, and ``/metrics``, to ``app``."""
+    from wolf_fastapi.routers.api_v1 import (
+        assets,
+        connectivity,
+        jobs,
+        lineage,
+        metrics,
+        runs,
+        status,
+        validations,
+    )
 
     router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
-    for module in (connectivity, assets, lineage, jobs, runs, status):
+    for module in (connectivity, assets, lineage, jobs, runs, validations, metrics, status):
         router.include_router(module.router)
-    return router
+    app.include_router(router)
+    app.include_router(metrics.prometheus, responses=COMMON_ERRORS)
 
 
 def start(app: FastAPI, services: Services, executor: JobExecutor | None = None) -> None:
