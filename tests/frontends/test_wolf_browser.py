@@ -72,6 +72,7 @@ def wolf(systems: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> I
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
+        app.state.services.catalog().snapshot()  # the asset pages never wait for an extraction
         try:
             yield f"http://127.0.0.1:{port}", app.state.services
         finally:

@@ -1,15 +1,19 @@
 """The extraction browser: spaces → assets (server-side search, paginated) → asset page with
 every column's CDS type and Glue type side by side, measures and dimensions, hierarchies and
-its lineage neighbours (upstream and downstream)."""
+its lineage neighbours (upstream and downstream).
+
+A request never waits for an extraction (``AssetCatalog.ready_snapshot``): before the first
+one is done the page says so and polls ``/assets/_ready``, which tells htmx to reload the page
+(``HX-Refresh``) once the catalog is there; a stale catalog is shown while a new one is made."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from core.catalog import CatalogSnapshot
+from core.catalog import CatalogSnapshot, CatalogWarming, find_asset, search
 from core.errors import NotFound
 from core.mapping.preview import map_asset_preview
 from core.models import Asset
@@ -21,12 +25,12 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int, catalog: Any) -> dict[str, Any]:
+def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
     if space and space not in {s.name for s in snapshot.spaces}:
         known = ", ".join(sorted(s.name for s in snapshot.spaces)) or "(none)"
         raise NotFound(f"no space {space!r} in the tenant", hint=f"Known spaces: {known}.")
     if query:
-        hits = catalog.search(query, limit=100_000)
+        hits = search(snapshot.assets, query, limit=100_000)
         order = {(h.space, h.name): i for i, h in enumerate(hits) if not space or h.space == space}
         assets = sorted((a for a in snapshot.assets if (a.space, a.name) in order), key=lambda a: order[(a.space, a.name)])
     else:
@@ -36,14 +40,30 @@ def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int, catal
             "pages": pages, "total": len(assets)}
 
 
+def _warming(request: Request) -> HTMLResponse:
+    return render(request, "wolf/assets/warming.html", active="assets")
+
+
+@router.get("/assets/_ready")
+def assets_ready(services: ServicesDep) -> Response:
+    """204 while the first extraction runs; then 200 with ``HX-Refresh`` (htmx reloads the page)."""
+    try:
+        services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return Response(status_code=204)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
+
+
 @router.get("/assets", response_class=HTMLResponse)
 def assets_page(
     request: Request, services: ServicesDep, q: str = "", space: str = "",
-    page: Annotated[int, Query(ge=1)] = 1, refresh: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
-    catalog = services.catalog()
-    snapshot = catalog.snapshot(refresh=refresh)
-    rows = _rows(snapshot, query=q.strip(), space=space.strip(), page=page, catalog=catalog)
+    try:
+        snapshot = services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return _warming(request)
+    rows = _rows(snapshot, query=q.strip(), space=space.strip(), page=page)
     template = "wolf/assets/_rows.html" if is_htmx(request) else "wolf/assets/index.html"
     return render(request, template, {"snapshot": snapshot, "by_space": snapshot.by_space(), **rows}, active="assets")
 
@@ -64,9 +84,11 @@ def _downstream(asset: Asset, others: list[Asset]) -> list[tuple[Asset, str]]:
 
 @router.get("/assets/{space}/{name:path}", response_class=HTMLResponse)
 def asset_page(request: Request, space: str, name: str, services: ServicesDep) -> HTMLResponse:
-    catalog = services.catalog()
-    found = catalog.get(space, name)
-    snapshot = catalog.snapshot()
+    try:
+        snapshot = services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return _warming(request)
+    found = find_asset(snapshot, space, name)
     preview = map_asset_preview(found, services.rules(), services.settings.env, others=snapshot.assets, spaces=snapshot.spaces)
     glue_by_source: dict[str, Any] = {}
     if preview.table is not None:
