@@ -261,7 +261,8 @@ def test_the_guided_flow_runs_plan_sync_and_validate_as_jobs(dog: tuple[TestClie
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.count("\n") > 10
     printable = client.get(f"/validation/{validate_id}/print", headers=HTML).text
     assert 'class="wolf printable"' in printable and "<nav" not in printable
-    assert validate_id in client.get("/validation", headers=HTML).text
+    listing = client.get("/validation", headers=HTML).text
+    assert validate_id in listing and "badge-match" in listing  # the job list shows each verdict
     perf = client.get("/performance", headers=HTML).text
     assert run_id.group(1)[:10] in perf and "<svg" in perf
 

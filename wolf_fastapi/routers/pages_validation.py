@@ -54,7 +54,7 @@ def find_report(request: Request, services: ServicesDep, report_id: str) -> Vali
 @router.get("/validation", response_class=HTMLResponse)
 def validation_index(request: Request, services: ServicesDep) -> HTMLResponse:
     stored = list_validations(services.store(), env=services.settings.env, limit=50)
-    jobs = jobs_of(request).list(limit=30, kind=JobKind.VALIDATE)
+    jobs = jobs_of(request).list(limit=30, kind=JobKind.VALIDATE, with_result=True)  # summaries: small
     return render(request, "wolf/validation/index.html", {"stored": stored, "jobs": jobs}, active="validation")
 
 
