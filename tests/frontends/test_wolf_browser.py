@@ -226,6 +226,11 @@ def test_every_page_renders_without_errors_and_every_link_answers(page: Any, wol
             page.wait_for_selector(".swagger-ui .info", timeout=20_000)
         if name == "redoc":
             page.wait_for_selector("#redoc h1", timeout=20_000)
+        if name == "connectivity":  # the panel polls: its history (and sparklines) grow
+            deadline = time.monotonic() + 30
+            while page.locator("#conn-glue svg.spark polyline").count() == 0 and time.monotonic() < deadline:
+                page.wait_for_timeout(500)
+            assert page.locator("#conn-glue svg.spark polyline").count() == 1
         _shot(page, name)
     _clean(page, ("status of 404",))
     seen: set[str] = set()
