@@ -22,7 +22,7 @@ from core.models import Asset, Space
 
 if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
-    from core.lineage import LineageGraph
+    from core.lineage import ColumnEdge, Edge, LineageGraph
     from core.services import Services
 
 log = get_logger(__name__)
@@ -108,6 +108,22 @@ def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit
     return hits[:limit]
 
 
+def haystack(asset: Asset) -> str:
+    """Everything :func:`search` matches words against, lower-cased in one string: an asset
+    whose haystack lacks a word cannot match it (a cheap exact pre-filter)."""
+    parts = [asset.name, f"{asset.space}.{asset.name}", asset.label or asset.business.label or "", asset.space,
+             asset.business.description or "", asset.kind.value, asset.kind.value.replace("_", " ")]
+    for column in asset.columns:
+        parts += [column.name, column.label or ""]
+    return "\n".join(parts).lower()
+
+
+def prefilter(assets: list[Asset], haystacks: list[str], query: str) -> list[Asset]:
+    """The assets whose haystack holds every word of ``query`` (``haystacks`` aligned)."""
+    words = [w.lower() for w in _WORD.findall(query)]
+    return [a for a, hay in zip(assets, haystacks, strict=True) if all(w in hay for w in words)]
+
+
 def _score_word(asset: Asset, word: str) -> tuple[int, list[str]]:
     score = 0
     where: list[str] = []
@@ -144,6 +160,9 @@ class AssetCatalog:
         self._refreshing: threading.Thread | None = None
         self._refresh_error: DgsyncError | None = None
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
+        self._graph_lock = threading.Lock()
+        self._haystacks: tuple[CatalogSnapshot, list[str]] | None = None
+        self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
     def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
         """The current extraction, made now when missing, stale or ``refresh``."""
@@ -190,7 +209,9 @@ class AssetCatalog:
 
     def _refresh(self) -> None:
         try:
-            self.snapshot(refresh=True)
+            snapshot = self.snapshot(refresh=True)
+            self.search_in(snapshot, "")  # the search index and the lineage graph, before a request needs them
+            self.lineage_graph(snapshot)
         except DgsyncError as exc:
             log.warning("background catalog extraction failed", extra={"error": exc.message})
             with self._lock:
@@ -203,14 +224,55 @@ class AssetCatalog:
         from core.mapping.mapper import map_assets
 
         snapshot = snapshot or self.snapshot()
-        cached = self._graph
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
-                             spaces=snapshot.spaces)
-        graph = graph_from_assets(snapshot.assets, mapping)
-        self._graph = (snapshot, graph)
-        return graph
+        with self._graph_lock:  # concurrent callers wait for the one build
+            cached = self._graph
+            if cached is not None and cached[0] is snapshot:
+                return cached[1]
+            mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
+                                 spaces=snapshot.spaces)
+            graph = graph_from_assets(snapshot.assets, mapping)
+            self._graph = (snapshot, graph)
+            return graph
+
+    def neighbourhood(
+        self, snapshot: CatalogSnapshot, key: str, *, direction: str = "both", depth: int = 1
+    ) -> LineageGraph:
+        """Like :meth:`LineageGraph.neighbourhood`, from an index of the snapshot's graph (a
+        request touches only the nodes near ``key``, not every edge of the tenant)."""
+        from core.lineage import LineageGraph, within_depth
+
+        graph = self.lineage_graph(snapshot)
+        cached = self._lineage_index
+        if cached is None or cached[0] is not graph:
+            cached = (graph, _LineageIndex.of(graph))
+            self._lineage_index = cached
+        index = cached[1]
+        keep: set[str] = {key}
+        if direction in ("downstream", "both"):
+            keep |= set(within_depth(index.down, key, depth))
+        if direction in ("upstream", "both"):
+            keep |= set(within_depth(index.up, key, depth))
+        out = LineageGraph()
+        for node in sorted(keep):
+            if node in graph.nodes:
+                out.nodes[node] = graph.nodes[node]
+        out.edges = {e for n in keep for e in index.edges.get(n, ()) if e.upstream in keep and e.downstream in keep}
+        out.column_edges = {c for n in keep for c in index.column_edges.get(n, ())
+                            if c.upstream in keep and c.downstream in keep}
+        return out
+
+    def search_in(self, snapshot: CatalogSnapshot, query: str, assets: list[Asset] | None = None) -> list[AssetHit]:
+        """Every hit of ``query`` among ``assets`` (default: the snapshot's), ranked; the
+        snapshot's haystacks (built once) skip the assets that cannot match."""
+        cached = self._haystacks
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, [haystack(a) for a in snapshot.assets])
+            self._haystacks = cached
+        candidates = prefilter(snapshot.assets, cached[1], query)
+        if assets is not None:
+            allowed = {id(a) for a in assets}
+            candidates = [a for a in candidates if id(a) in allowed]
+        return search(candidates, query, limit=max(len(candidates), 1))
 
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
         return search(self.snapshot().assets, query, limit=limit)
@@ -218,6 +280,31 @@ class AssetCatalog:
     def get(self, space: str, name: str) -> Asset:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""
         return find_asset(self.snapshot(), space, name)
+
+
+@dataclass
+class _LineageIndex:
+    """Adjacency both ways and the edges touching each node, of one lineage graph."""
+
+    down: dict[str, set[str]]
+    up: dict[str, set[str]]
+    edges: dict[str, list[Edge]]
+    column_edges: dict[str, list[ColumnEdge]]
+
+    @classmethod
+    def of(cls, graph: LineageGraph) -> _LineageIndex:
+        from core.lineage import reverse_graph
+
+        down = graph.adjacency()
+        edges: dict[str, list[Edge]] = {}
+        for edge in graph.edges:
+            edges.setdefault(edge.upstream, []).append(edge)
+            edges.setdefault(edge.downstream, []).append(edge)
+        columns: dict[str, list[ColumnEdge]] = {}
+        for col in graph.column_edges:
+            columns.setdefault(col.upstream, []).append(col)
+            columns.setdefault(col.downstream, []).append(col)
+        return cls(down=down, up=reverse_graph(down), edges=edges, column_edges=columns)
 
 
 def find_asset(snapshot: CatalogSnapshot, space: str, name: str) -> Asset:

@@ -14,7 +14,8 @@ Checks never raise for a failed system: its section says ``ok: false`` with the 
 code, message and hint. Each check is appended to the ``connectivity_samples`` table (the
 newest ``keep`` per environment are kept), so any process — a Bear Lambda included — can draw
 the history. Checks are cached for ``min_interval_s`` (a page polling every few seconds, in
-several tabs, costs the tenant one check).
+several tabs, costs the tenant one check); an older result is answered at once while the next
+check runs in the background.
 """
 
 from __future__ import annotations
@@ -160,16 +161,31 @@ class ConnectivityMonitor:
         self.min_interval_s = min_interval_s
         self.max_spaces = max_spaces
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
+        self._refreshing: threading.Thread | None = None
         self._last: ConnectivityReport | None = None
         self._last_at = 0.0
         self._sts: Any = None
 
     # -- the check -------------------------------------------------------------------------
     def check(self, *, fresh: bool = False) -> ConnectivityReport:
-        """The three sections (cached for ``min_interval_s`` unless ``fresh``), recorded."""
+        """The three sections, recorded. The last check is returned while it is younger than
+        ``min_interval_s``; an older one is returned too while a new check runs in the
+        background (a page polling never waits for the tenant). The first check, and
+        ``fresh``, check now."""
         with self._lock:
-            if not fresh and self._last is not None and time.monotonic() - self._last_at < self.min_interval_s:
-                return self._last
+            last = self._last
+            age = time.monotonic() - self._last_at
+            if last is not None and not fresh:
+                if age >= self.min_interval_s and (self._refreshing is None or not self._refreshing.is_alive()):
+                    self._refreshing = threading.Thread(target=self._check_now, name="dgsync-connectivity-check",
+                                                        daemon=True)
+                    self._refreshing.start()
+                return last
+        return self._check_now()
+
+    def _check_now(self) -> ConnectivityReport:
+        with self._check_lock:  # one check at a time
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=3, thread_name_prefix="dgsync-connectivity") as pool:
                 ds = pool.submit(self._guard, self.datasphere, DatasphereSection)
@@ -182,7 +198,8 @@ class ConnectivityMonitor:
             report.ok = report.datasphere.ok and report.glue.ok and report.store.ok
             report.duration_ms = round((time.perf_counter() - started) * 1000, 2)
             self._record(report)
-            self._last, self._last_at = report, time.monotonic()
+            with self._lock:
+                self._last, self._last_at = report, time.monotonic()
             return report
 
     @staticmethod

@@ -469,13 +469,14 @@ class JobService:
 
     def list(
         self, *, limit: int = 50, before: str | None = None, status: JobStatus | None = None,
-        kind: JobKind | None = None,
+        kind: JobKind | None = None, with_result: bool = False,
     ) -> list[Job]:
-        """Newest first; ``before`` a job id (the cursor of the next page)."""
+        """Newest first; ``before`` a job id (the cursor of the next page). Results (a whole
+        run report each) are left out unless ``with_result``: get one job for it."""
         with self.store.session(readonly=True) as session:
-            records = repo.list_jobs(session=session, env=self.env, limit=limit, before=before,
+            records = repo.list_jobs(session=session, env=self.env, limit=limit, before=before, with_result=with_result,
                                      status=status.value if status else None, kind=kind.value if kind else None)
-        return [self._view(self._reap(r)) for r in records]
+        return [self._view(self._reap(r, keep_result=with_result)) for r in records]
 
     def events(self, job_id: str, *, poll_s: float = 0.5, timeout_s: float | None = None) -> Iterator[JobEvent]:
         """``progress`` whenever status, phase or done/total change, then one ``end`` when the
@@ -525,7 +526,7 @@ class JobService:
                 return f"no worker took it within {self.queue_ttl_s:.0f} s"
         return None
 
-    def _reap(self, record: repo.JobRecord) -> repo.JobRecord:
+    def _reap(self, record: repo.JobRecord, *, keep_result: bool = True) -> repo.JobRecord:
         if record.status in repo.FINISHED_STATUSES:
             return record
         reason = self._death(record, utcnow())
@@ -536,7 +537,8 @@ class JobService:
             f"job {record.id} died: {reason}",
             hint="Submit it again; a sync resumes where it stopped (finished objects are kept)."))
         with self.store.session(readonly=True) as session:
-            return repo.get_job(session=session, job_id=record.id) or record
+            reaped = repo.get_job(session=session, job_id=record.id) or record
+        return reaped if keep_result else reaped.model_copy(update={"result": None})
 
     # -- helpers -------------------------------------------------------------------------
     def _view(self, record: repo.JobRecord) -> Job:

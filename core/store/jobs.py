@@ -83,16 +83,19 @@ def list_jobs(
     before: str | None = None,
     status: str | None = None,
     kind: str | None = None,
+    with_result: bool = True,
 ) -> list[JobRecord]:
-    """Newest first (ids are ULIDs); ``before``: only jobs older than that id (a cursor)."""
-    stmt = select(JobRow).where(JobRow.env == env).order_by(JobRow.id.desc()).limit(limit)
+    """Newest first (ids are ULIDs); ``before``: only jobs older than that id (a cursor).
+    ``with_result=False`` leaves the (possibly large) results unread (``result`` is ``None``)."""
+    columns = [c for c in JobRow.__table__.c if with_result or c.name != "result"]
+    stmt = select(*columns).where(JobRow.env == env).order_by(JobRow.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(JobRow.id < before)
     if status is not None:
         stmt = stmt.where(JobRow.status == status)
     if kind is not None:
         stmt = stmt.where(JobRow.kind == kind)
-    return [JobRecord.model_validate(r) for r in session.scalars(stmt)]
+    return [JobRecord.model_validate({"result": None, **row._mapping}) for row in session.execute(stmt)]
 
 
 def active_jobs(*, session: Session, env: str, kind: str | None = None) -> list[JobRecord]:

@@ -487,6 +487,8 @@ def test_jobs_are_listed_newest_first_with_a_cursor(client: TestClient) -> None:
     rest = client.get("/api/v1/jobs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
     assert [j["id"] for j in rest["items"]] == ids[:1] and rest["next_cursor"] is None
     assert client.get("/api/v1/jobs", params={"kind": "sync"}).json()["items"] == []
+    assert all(j["result"] is None for j in page["items"])  # listings leave the (large) results out
+    assert client.get(f"/api/v1/jobs/{ids[0]}").json()["result"]["dry_run"] is True
 
 
 # ------------------------------------------------------------------------------ runs, status

@@ -295,3 +295,4 @@ def test_events_report_progress_then_one_end(store: Store) -> None:
     assert rest[-1].event == "end" and rest[-1].job.status is JobStatus.PARTIAL
     assert all(e.event == "progress" for e in rest[:-1])
     assert any(e.job.phase == "extract" for e in [first, *rest])
+    executor.shutdown(10)  # the audit record of its end is written after the end event

@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from core.catalog import AssetHit, CatalogSnapshot, find_asset, search
+from core.catalog import AssetCatalog, AssetHit, CatalogSnapshot, find_asset
 from core.models import Asset, AssetKind
 from wolf_fastapi.deps import CatalogDep
 from wolf_fastapi.errors import error_responses
@@ -65,21 +65,23 @@ def _summary(asset: Asset, hit: AssetHit | None = None) -> AssetSummary:
 
 
 def listing(
-    snapshot: CatalogSnapshot, *, q: str | None, space: str | None, kind: AssetKind | None, start: int, limit: int
+    catalog: AssetCatalog, snapshot: CatalogSnapshot, *, q: str | None, space: str | None, kind: AssetKind | None,
+    start: int, limit: int,
 ) -> AssetPage:
+    """One page; summaries are built for that page only (a tenant may hold 10,000 assets)."""
     assets = [a for a in snapshot.assets
               if (space is None or a.space.upper() == space.upper()) and (kind is None or a.kind is kind)]
+    end = start + limit
     if q and q.strip():
         by_key = {a.key: a for a in assets}
-        hits = search(assets, q, limit=len(assets) or 1)
-        rows = [_summary(by_key[f"{h.space}.{h.name}"], h) for h in hits if f"{h.space}.{h.name}" in by_key]
+        hits = catalog.search_in(snapshot, q, assets)
+        total = len(hits)
+        items = [_summary(by_key[f"{h.space}.{h.name}"], h) for h in hits[start:end]]
     else:
-        rows = [_summary(a) for a in sorted(assets, key=lambda a: (a.space, a.name))]
-    end = start + limit
-    return AssetPage(
-        items=rows[start:end], total=len(rows), limit=limit, offset=start,
-        next_cursor=encode_cursor(end) if end < len(rows) else None, extracted_at=snapshot.extracted_at,
-    )
+        total = len(assets)
+        items = [_summary(a) for a in sorted(assets, key=lambda a: (a.space, a.name))[start:end]]
+    return AssetPage(items=items, total=total, limit=limit, offset=start,
+                     next_cursor=encode_cursor(end) if end < total else None, extracted_at=snapshot.extracted_at)
 
 
 @router.get("/assets", response_model=AssetPage)
@@ -97,7 +99,7 @@ async def list_assets(
     """Extracted assets, sorted by space and name (by relevance with `q`), one page."""
     start = page_start(offset, cursor)
     snapshot = await anyio.to_thread.run_sync(catalog.ready_snapshot)
-    return listing(snapshot, q=q, space=space, kind=kind, start=start, limit=limit)
+    return listing(catalog, snapshot, q=q, space=space, kind=kind, start=start, limit=limit)
 
 
 @router.get("/assets/{space}/{name}", response_model=Asset, responses=error_responses(404))

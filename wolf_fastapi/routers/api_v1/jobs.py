@@ -69,7 +69,8 @@ async def list_jobs(
     status: JobStatus | None = None,
     kind: JobKind | None = None,
 ) -> JobPage:
-    """Jobs of this environment, newest first (they live in the store: any process sees them)."""
+    """Jobs of this environment, newest first (they live in the store: any process sees them).
+    `result` is left out (null) here — a sync's is its whole run report: GET the job for it."""
     items = await anyio.to_thread.run_sync(
         lambda: jobs.list(limit=limit, before=cursor, status=status, kind=kind))
     return JobPage(items=items, next_cursor=items[-1].id if len(items) == limit else None)

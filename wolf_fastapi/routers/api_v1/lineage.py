@@ -71,7 +71,7 @@ async def lineage(
     def build() -> LineageOut:
         snapshot = catalog.ready_snapshot()
         asset = find_asset(snapshot, space, name)
-        graph = catalog.lineage_graph(snapshot).neighbourhood(asset.key, direction=direction, depth=depth)
+        graph = catalog.neighbourhood(snapshot, asset.key, direction=direction, depth=depth)
         return graph_out(graph, root=asset.key, depth=depth, direction=direction)
 
     return await anyio.to_thread.run_sync(build)
