@@ -425,7 +425,7 @@ def test_pages_served_by_bear_say_bear_and_poll(bear_settings: Settings) -> None
     response = bear.handler(event, LambdaContext())
     assert response["statusCode"] == 200
     html = base64.b64decode(response["body"]).decode() if response.get("isBase64Encoded") else response["body"]
-    assert "<title>Runs · Bear</title>" in html and "dgsync · Bear" in html and "Wolf" not in html
+    assert "<title>Overview · Bear</title>" in html and "dgsync · Bear" in html and "Wolf" not in html
     assert 'hx-trigger="every 3s"' in html  # polling: API Gateway cannot stream server-sent events
     assert "EventSource" not in html
     status, spec = call(http_api_v2_event("GET", "/openapi.json", headers={"Authorization": f"Bearer {API_TOKEN}"}))
