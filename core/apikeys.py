@@ -90,6 +90,9 @@ class Principal:
     role: Role
     #: Stored key id (``kind="key"``) — a session stays valid only while this key is active.
     key_id: int | None = None
+    #: When the credential itself expires (an OIDC token's ``exp``, epoch seconds): a
+    #: session made from it ends then too.
+    expires_at: float | None = None
 
     @property
     def actor(self) -> str:
@@ -373,6 +376,16 @@ class ApiKeys:
             if row.expires_at is not None and row.expires_at <= self.clock():
                 return None
             return Principal(kind="key", name=row.name, role=parse_role(row.role), key_id=row.id)
+
+    def authorize(self, principal: Principal, need: str, *, source: str, object: str,
+                  frontend: str | None = None) -> Principal:
+        """``principal`` if its role allows ``need``; else record the denial and raise
+        :class:`RoleDenied` (HTTP 403). ``object`` names what was asked (``POST /api/plan``,
+        ``tool sync``)."""
+        if principal.allows(need):
+            return principal
+        self.deny(principal, need, source=source, object=object, frontend=frontend)
+        raise RoleDenied(f"{principal.actor} may not {object}: it needs the {need} role")
 
     def deny(self, principal: Principal, need: str, *, source: str, object: str, frontend: str | None = None) -> None:
         """Record a request refused because ``principal``'s role is below ``need``."""

@@ -230,6 +230,12 @@ class AssetCatalog:
             assert self._snapshot is not None
             return self._snapshot
 
+    def invalidate(self) -> None:
+        """Forget the extraction: the next :meth:`snapshot` extracts again (after the tenant
+        changed, e.g. an emulator mutation)."""
+        with self._lock:
+            self._snapshot = None
+
     def ready_snapshot(self) -> CatalogSnapshot:
         """The extraction without waiting for one (web requests): a fresh one as it is, a stale
         one while a new one is made in the background; none yet: the extraction starts in the

@@ -131,7 +131,7 @@ def validate_bearer(settings: Settings, token: str, *, now: float | None = None)
                         hint="Grant the user a role the web.oidc.role_map maps (viewer, operator, admin).")
     if not isinstance(name, str) or not name:
         raise OidcError(f"the JWT has no {cfg.name_claim!r} claim")
-    return Principal(kind="oidc", name=name[:128], role=role)
+    return Principal(kind="oidc", name=name[:128], role=role, expires_at=float(claims["exp"]))
 
 
 def clear_caches() -> None:

@@ -419,6 +419,57 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Names a JSON secret whose keys are settings' environment variable names (Bear on Lambda:
+#: ``secretsmanager:<arn>``); its values are read once per process, never from plain env vars.
+SECRETS_SOURCE_ENV = "DGSYNC_SECRETS_SOURCE"
+_secret_cache: dict[str, dict[str, Any]] = {}
+
+
+def secret_settings(ref: str) -> dict[str, Any]:
+    """Settings read from the JSON secret ``ref`` names (``{"DGSYNC_DATABASE_URL": ...}``),
+    as nested overrides. Fetched once per process (a Lambda container: at cold start) and
+    cached; every value is registered with the log redactor."""
+    import json
+
+    from core.credentials import AwsOptions, resolve_secret
+    from core.log import register_secret
+
+    if ref not in _secret_cache:
+        endpoint = os.environ.get("DGSYNC_CREDENTIALS__ENDPOINT_URL") or None
+        text = resolve_secret(ref, aws=AwsOptions(endpoint_url=endpoint)).get_secret_value()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and k.upper().startswith("DGSYNC_") for k in data
+        ):
+            raise ConfigError(
+                f"{SECRETS_SOURCE_ENV}: the secret is not a JSON object of DGSYNC_* settings",
+                hint='Store e.g. {"DGSYNC_DATABASE_URL": "...", "DGSYNC_DATASPHERE__CLIENT_SECRET": "..."}.',
+            )
+        nested: dict[str, Any] = {}
+        for name, value in data.items():
+            register_secret(str(value))
+            parts = name[len("DGSYNC_"):].lower().split("__")
+            node = nested
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        _secret_cache[ref] = nested
+    return _secret_cache[ref]
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_settings(
     *,
     env: str | None = None,
@@ -438,6 +489,9 @@ def load_settings(
     path = config_file or os.environ.get("DGSYNC_CONFIG_FILE")
     if path:
         init = _read_yaml(Path(path))
+    secret_ref = os.environ.get(SECRETS_SOURCE_ENV)
+    if secret_ref:
+        overrides = _deep_merge(secret_settings(secret_ref), overrides or {})
     token = _overrides.set(overrides or None)
     try:
         settings = Settings(**init)

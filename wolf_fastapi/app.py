@@ -7,47 +7,34 @@ per Lambda container across invocations, so it owns them).
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Request, Security
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Security
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from core.governance import hooks as governance_hooks
 from core.jobs import JobExecutor
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
-from core.websec import AppName, csp_with_script_hashes
+from core.websec import AppName
 from wolf_fastapi.auth import check_api_token, require_operator, require_viewer
 from wolf_fastapi.errors import error_responses, install_error_handlers
 from wolf_fastapi.routers import api_v1, dashboard, health, keys, login, plan, runs, status
+from wolf_fastapi.routers.pages import PAGE_ROUTERS
 from wolf_fastapi.security import WebBaselineMiddleware, require_csrf
 from wolf_fastapi.web import STATIC_DIR
 
-_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
-#: Where FastAPI's Swagger UI page loads its assets from.
-_SWAGGER_CDN = "https://cdn.jsdelivr.net"
-
 
 def api_docs_router(app: FastAPI) -> APIRouter:
-    """``/openapi.json`` and ``/docs`` (Swagger UI), under the same auth as the API."""
+    """``/openapi.json`` under the same auth as the API (``/docs`` and ``/redoc``: routers/docs.py)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/openapi.json")
     async def openapi() -> JSONResponse:
         return JSONResponse(app.openapi())
-
-    @router.get("/docs")
-    async def docs(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        page = get_swagger_ui_html(openapi_url=root + "/openapi.json", title="dgsync Wolf API")
-        # The page bootstraps Swagger UI with one inline script: allow exactly it, by hash.
-        scripts = _INLINE_SCRIPT.findall(bytes(page.body).decode())
-        page.headers["Content-Security-Policy"] = csp_with_script_hashes(scripts, extra_sources=_SWAGGER_CDN)
-        return page
 
     return router
 
@@ -80,16 +67,20 @@ def create_app(
         current_services = services if services is not None else build_services(current)
         app.state.settings = current
         app.state.services = current_services
+        # Security signals of this process (Datasphere 401/403, Glue AccessDenied...) go to
+        # the state store from now on (opened on the first signal): core.governance.hooks.
+        stop_governance = governance_hooks.startup(current_services)
         api_v1.start(app, current_services, job_executor)
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(api_v1.stop, app)
+            stop_governance()
             if owned:
                 await anyio.to_thread.run_sync(current_services.close)
 
     app = FastAPI(
-        title="dgsync Wolf",
+        title=f"dgsync {frontend.title()}",
         summary="Monitor and drive the SAP Datasphere → AWS Glue sync.",
         version="0.1.0",
         lifespan=lifespan,
@@ -98,6 +89,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.frontend = frontend  # page titles (Wolf or Bear) and live updates (SSE or polling)
     install_error_handlers(app)
     app.add_middleware(WebBaselineMiddleware)
     # Auth and role first (401/403), then CSRF (403) on state-changing requests. Roles:
@@ -117,6 +109,13 @@ def create_app(
     app.include_router(dashboard.router, dependencies=viewer)
     app.include_router(keys.router, dependencies=[bearer], responses=error_responses(400, 401, 403, 404, 409, 422, 503))
     app.include_router(keys.whoami_router, dependencies=[bearer], responses=errors)
+    # The dashboard pages (wolf-ui): viewers read; each form route requires operator itself.
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router, dependencies=viewer)
     api_v1.include(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The MCP server over streamable HTTP at /mcp (its own API-key check; docs/mcp.md).
+    from mcp_server.http import mount_mcp
+
+    mount_mcp(app)
     return app

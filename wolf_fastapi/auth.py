@@ -33,8 +33,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from core.apikeys import ApiKeys, Principal, RoleDenied, local_principal, parse_role
+from core.apikeys import ApiKeys, Principal, local_principal, parse_role
 from core.errors import ConfigError
 from core.log import get_logger, register_secret
 from core.settings import Settings
@@ -139,8 +140,10 @@ def _bootstrap_binding(settings: Settings) -> str:
 
 def session_cookie_value(request: Request, principal: Principal, *, now: float | None = None) -> str:
     """The signed cookie value naming ``principal`` (no key, no token in it)."""
-    payload: dict[str, Any] = {"k": principal.kind, "n": principal.name, "r": principal.role,
-                               "e": int((now or time.time()) + SESSION_MAX_AGE_S)}
+    expires = (now or time.time()) + SESSION_MAX_AGE_S
+    if principal.expires_at is not None:
+        expires = min(expires, principal.expires_at)  # an OIDC session ends with its token
+    payload: dict[str, Any] = {"k": principal.kind, "n": principal.name, "r": principal.role, "e": int(expires)}
     if principal.key_id is not None:
         payload["i"] = principal.key_id
     if principal.kind == "bootstrap":
@@ -207,21 +210,27 @@ def authenticate_request(request: Request) -> Principal | None:
     return principal
 
 
-def require_role(role: str) -> Callable[[Request], Principal]:
+#: Declares the bearer scheme in OpenAPI (Swagger UI's Authorize button); the header itself is
+#: read by :func:`authenticate_request`.
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="dgsync API key",
+                           description="An API key (`dgsync keys create --name N --role viewer|operator|admin`), "
+                                       "the bootstrap DGSYNC_API_TOKEN, or an OIDC JWT when web.oidc is "
+                                       "configured, sent as `Authorization: Bearer <key>`.")
+BearerSchemeDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def require_role(role: str) -> Callable[..., Principal]:
     """A dependency letting through only callers whose role is at least ``role``
     (401 without valid credentials, 403 — recorded — with a role too low)."""
     need = parse_role(role)
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request, _: BearerSchemeDep = None) -> Principal:
         principal = authenticate_request(request)
         if principal is None:
             raise Unauthorized()
-        if not principal.allows(need):
-            api_keys(request).deny(principal, need, source=client_source(request),
-                                   object=f"{request.method} {request.url.path}", frontend=frontend_of(request))
-            raise RoleDenied(f"{principal.actor} may not {request.method} {request.url.path}: it needs the "
-                             f"{need} role")
-        return principal
+        return api_keys(request).authorize(principal, need, source=client_source(request),
+                                           object=f"{request.method} {request.url.path}",
+                                           frontend=frontend_of(request))
 
     dependency.__name__ = f"require_{need}"
     return dependency

@@ -65,7 +65,33 @@ _HTTP_CODES = {
 }
 
 
-async def _dgsync_error(request: Request, exc: Exception) -> JSONResponse:
+def _wants_html(request: Request) -> bool:
+    """A dashboard page or one of its htmx fragments (never ``/api/``, never a JSON client)."""
+    root = request.scope.get("root_path", "")
+    if request.url.path.startswith(root + "/api/") or request.url.path.startswith(root + "/openapi"):
+        return False
+    return bool(request.headers.get("hx-request")) or "text/html" in request.headers.get("accept", "")
+
+
+def _html_error(request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """The error as the styled page (a browser) or the error panel fragment (htmx)."""
+    from wolf_fastapi.ui import render
+
+    error = body.get("error", {})
+    if request.headers.get("hx-request"):
+        return render(request, "wolf/_error.html", {"error": error}, status_code=status)
+    root = request.scope.get("root_path", "")
+    section = request.url.path.removeprefix(root).strip("/").split("/")[0]
+    from wolf_fastapi.ui import NAV
+
+    back = root + "/" + section if any(p == "/" + section for _, _, p in NAV[1:]) else None
+    response = render(request, "wolf/error.html", {"error": error, "status": status, "back": back}, status_code=status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def _dgsync_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DgsyncError)
     status = status_for(exc)
     log.warning(
@@ -73,6 +99,8 @@ async def _dgsync_error(request: Request, exc: Exception) -> JSONResponse:
         extra={"path": request.url.path, "code": exc.code, "status": status, "error": exc.message},
     )
     headers = {"Retry-After": "30"} if isinstance(exc, RETRYABLE) else None
+    if _wants_html(request):
+        return _html_error(request, status, body_for(exc), headers)
     return JSONResponse(body_for(exc), status_code=status, headers=headers)
 
 
@@ -83,7 +111,8 @@ async def _unauthorized(request: Request, exc: Exception) -> Response:
         error_body(
             "unauthorized",
             "missing or invalid bearer token",
-            "Send `Authorization: Bearer <DGSYNC_API_TOKEN>`.",
+            "Send `Authorization: Bearer <key>`: a key from `dgsync keys create --name NAME --role "
+            "viewer|operator|admin` (or DGSYNC_API_TOKEN); revoked and expired keys are refused.",
         ),
         status_code=401,
         headers={"WWW-Authenticate": "Bearer"},
@@ -100,10 +129,14 @@ def _wants_page(request: Request) -> bool:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, hint = _HTTP_CODES.get(exc.status_code, ("http_error", "Check the request."))
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if _wants_html(request):
+        if exc.status_code == 404:
+            message, hint = f"there is no page {request.url.path}", "Use the navigation above, or go back to the Overview."
+        return _html_error(request, exc.status_code, error_body(code, message, hint), exc.headers)
     return JSONResponse(
         error_body(code, message, hint), status_code=exc.status_code, headers=exc.headers
     )
@@ -123,8 +156,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error", extra={"path": request.url.path}, exc_info=exc)
+    if _wants_html(request):
+        body = error_body("internal_error", "internal error", "See the server log for details; try again, or go back.")
+        return _html_error(request, 500, body)
     return JSONResponse(
         error_body("internal_error", "internal error", "See the server log for details."),
         status_code=500,

@@ -43,7 +43,10 @@ def template_context(request: Request) -> dict[str, Any]:
     policy = request_policy(request)
     sid = csrf_session(request)
     token = policy.csrf.token_for(sid) if policy is not None and sid else ""
-    return {"csrf_token": token, "csrf_field": CSRF_FIELD}
+    frontend = getattr(request.app.state, "frontend", "wolf")
+    # Bear (API Gateway + Lambda) buffers responses: its pages poll, they never stream (SSE).
+    return {"csrf_token": token, "csrf_field": CSRF_FIELD, "app_title": frontend.title(),
+            "live_updates": "poll" if frontend == "bear" else "sse"}
 
 
 def bearer_matches(policy: WebPolicy, headers: Headers, token: str | None) -> bool:

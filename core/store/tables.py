@@ -47,6 +47,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -414,7 +415,15 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    __table_args__ = (Index(None, "dedup_key", "status"), Index(None, "status"))
+    __table_args__ = (
+        Index(None, "dedup_key", "status"),
+        Index(None, "status"),
+        # At most one open/acked alert per condition, whoever evaluates it (0009): two
+        # evaluators racing on the same condition cannot both open it.
+        Index("ux_alerts_active_dedup", "env", "dedup_key", unique=True,
+              sqlite_where=text("status IN ('open', 'acked')"),
+              postgresql_where=text("status IN ('open', 'acked')")),
+    )
 
 
 class AlertNotificationRow(Base):

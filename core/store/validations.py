@@ -77,4 +77,4 @@ def list_validations(
         stmt = stmt.where(ValidationRow.scope_key == scope_key)
     if env is not None:
         stmt = stmt.where(ValidationRow.env == env)
-    return [ValidationOut.model_validate(r) for r in session.scalars(stmt.options())]
+    return [ValidationOut.model_validate(r) for r in session.scalars(stmt)]

@@ -15,7 +15,8 @@ See ``docs/sync.md`` (Validation).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .collect import judge_space, validate
 from .compare import compare_table
@@ -23,6 +24,7 @@ from .export import CSV_COLUMNS, checks_from_csv, from_json, iter_csv, to_json
 from .models import (
     STATUSES,
     CheckGroup,
+    Detail,
     FieldCheck,
     TableCheck,
     TableStatus,
@@ -46,6 +48,7 @@ __all__ = [
     "CSV_COLUMNS",
     "STATUSES",
     "CheckGroup",
+    "Detail",
     "FieldCheck",
     "TableCheck",
     "TableStatus",
@@ -69,12 +72,14 @@ __all__ = [
 ]
 
 
-def validate_after_sync(services: Services, report: SyncReport, *, spaces: Any = None, kinds: Any = None,
+def validate_after_sync(services: Services, report: SyncReport, *, spaces: Sequence[str] | None = None,
+                        kinds: Sequence[str] | None = None, detail: Detail = "failed",
                         save: bool = True) -> ValidationReport:
     """Validate what a sync covered (its spaces, or ``spaces``) and store the report with its
-    run id (``get_validation(store, report.run_id)`` finds it)."""
+    run id (``get_validation(store, report.run_id)`` finds it). ``detail`` defaults to
+    ``failed``: a sync's scope may be the whole tenant."""
     scope = spaces if spaces is not None else _run_spaces(services, report)
-    result = validate(services, spaces=scope or None, kinds=kinds, run_id=report.run_id)
+    result = validate(services, spaces=scope or None, kinds=kinds, run_id=report.run_id, detail=detail)
     if save:
         save_validation(services.store(), result)
     return result

@@ -1,6 +1,7 @@
 """Exports of a validation report: JSON (the whole report) and CSV (one row per field check).
 
-CSV columns are :data:`CSV_COLUMNS`; a table without field checks (unmanaged, a space not
+CSV columns are :data:`CSV_COLUMNS` (``table_fields``/``table_columns``: fields and columns
+the table's comparison covered, also when only failed checks are kept); a table without field checks (unmanaged, a space not
 checked) is one row with an empty ``field``. ``None`` is an empty cell. A cell that a
 spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR) — or that starts with
 ``'`` — gets a leading ``'``; :func:`checks_from_csv` removes it, so the CSV reads back
@@ -17,7 +18,7 @@ from typing import Any
 from .models import FieldCheck, TableCheck, ValidationReport
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "space", "asset", "kind", "database", "table", "status", "table_note",
+    "space", "asset", "kind", "database", "table", "status", "table_note", "table_fields", "table_columns",
     "field", "group", "ok", "expected", "actual", "note",
 )
 _FORMULA = ("=", "+", "-", "@", "\t", "\r", "'")
@@ -59,7 +60,7 @@ def iter_csv(report: ValidationReport, *, failed_only: bool = False) -> Iterator
     ``failed_only``: only failed checks (and tables without checks that are not ``ok``)."""
     yield _line(CSV_COLUMNS)
     for t in report.tables:
-        head = (t.space, t.asset, t.kind, t.database, t.table, t.status, t.note)
+        head = (t.space, t.asset, t.kind, t.database, t.table, t.status, t.note, t.fields, t.columns)
         if not t.checks:
             if not failed_only or t.status not in ("ok", "unmanaged"):
                 yield _line((*head, None, None, None, None, None, None))
@@ -80,7 +81,8 @@ def checks_from_csv(lines: Iterable[str]) -> list[TableCheck]:
         v = {k: _value(row[k]) for k in CSV_COLUMNS}
         head = {"space": v["space"] or "", "asset": v["asset"], "kind": v["kind"],
                 "database": v["database"] or "", "table": v["table"], "status": v["status"],
-                "note": v["table_note"]}
+                "note": v["table_note"], "fields": int(v["table_fields"] or 0),
+                "columns": int(v["table_columns"] or 0)}
         current = tables[-1] if tables else None
         if current is None or current.model_dump(exclude={"checks"}) != head or v["field"] is None:
             current = TableCheck.model_validate({**head, "checks": []})

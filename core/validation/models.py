@@ -29,6 +29,9 @@ TableStatus = Literal["ok", "drift", "missing", "extra", "unmanaged", "skipped"]
 #: context), ``marker`` (ownership markers), ``storage``, ``parameter`` (other table parameters).
 CheckGroup = Literal["schema", "business", "marker", "storage", "parameter"]
 
+#: How much a report keeps: every field check, or the failed ones and accepted differences.
+Detail = Literal["all", "failed"]
+
 #: Table statuses in report order.
 STATUSES: tuple[TableStatus, ...] = ("drift", "missing", "extra", "skipped", "ok", "unmanaged")
 
@@ -60,6 +63,10 @@ class TableCheck(_Model):
     table: str | None = None
     status: TableStatus
     note: str | None = None
+    #: Fields compared, and columns/partition keys among them (present on both sides): kept
+    #: when ``checks`` holds only the failed ones (``detail="failed"``).
+    fields: int = 0
+    columns: int = 0
     checks: list[FieldCheck] = Field(default_factory=list)
 
     @property
@@ -77,11 +84,14 @@ class ValidationScope(_Model):
     env: str
     spaces: list[str] = Field(default_factory=list)
     kinds: list[str] = Field(default_factory=list)
+    #: Only these assets' tables (``SPACE.NAME``); empty: every table of the spaces.
+    assets: list[str] = Field(default_factory=list)
 
     @property
     def key(self) -> str:
         """A stable string for "the same scope" (stored, looked up by :func:`latest_validation`)."""
-        return f"{self.env}|{','.join(sorted(self.spaces))}|{','.join(sorted(self.kinds))}"
+        key = f"{self.env}|{','.join(sorted(self.spaces))}|{','.join(sorted(self.kinds))}"
+        return key + (f"|{','.join(sorted(self.assets))}" if self.assets else "")
 
 
 class ValidationSummary(_Model):
@@ -109,6 +119,9 @@ class ValidationReport(_Model):
     #: The applied configuration version (``config_versions.id``) when one is applied.
     config_version: int | None = None
     summary: ValidationSummary = Field(default_factory=ValidationSummary)
+    #: ``all``: every field check is listed; ``failed``: only failed checks and accepted
+    #: differences (the others are counted in ``TableCheck.fields``).
+    detail: Detail = "all"
     in_sync: bool
     #: Why the scope is not in sync (one line each); empty when it is.
     reasons: list[str] = Field(default_factory=list)
@@ -134,12 +147,10 @@ def summarise(tables: list[TableCheck]) -> ValidationSummary:
     summary = ValidationSummary(tables=len(tables))
     for t in tables:
         setattr(summary, t.status, getattr(summary, t.status) + 1)
-        summary.checks += len(t.checks)
+        summary.checks += max(t.fields, len(t.checks))
         summary.failed_checks += sum(1 for c in t.checks if not c.ok)
-        summary.columns += sum(
-            1 for c in t.checks
-            if c.field.endswith(".type") and c.field.startswith(("columns.", "partition_keys."))
-        )
+        summary.columns += t.columns or sum(
+            1 for c in t.checks if c.field.endswith(".type") and c.field.startswith(("columns.", "partition_keys.")))
     return summary
 
 

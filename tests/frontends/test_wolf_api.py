@@ -408,7 +408,10 @@ def test_dashboard_in_chromium_signs_in_polls_and_reports_no_csp_violation(
             with page.expect_response(lambda r: "/partials/runs" in r.url, timeout=10_000) as polled:
                 pass
             assert polled.value.status == 200  # htmx polls with the session cookie
-            assert page.evaluate("getComputedStyle(document.querySelector('form.inline-form')).display") == "inline"
+            # The stylesheet applies under the CSP: the sign-out form sits in the header's row.
+            assert page.evaluate("getComputedStyle(document.querySelector('header .env')).display") == "flex"
+            assert page.evaluate("document.querySelector('form.inline-form').getBoundingClientRect().bottom"
+                                 " <= document.querySelector('header').getBoundingClientRect().bottom")
             assert page.evaluate("window.__csp") == []
             page.click("form.inline-form button")  # sign out: another CSRF-protected post
             page.wait_for_url(url + "/login", timeout=10_000)

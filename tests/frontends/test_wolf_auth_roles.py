@@ -118,7 +118,10 @@ def test_the_bootstrap_token_is_an_admin_key(app_client: tuple[TestClient, Servi
     assert changes[-1].actor == "key:bootstrap/admin" and changes[-1].detail["key"] == "ci"
 
 
-def test_a_revoked_key_gets_401_and_the_failure_is_recorded(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
+def test_a_revoked_key_gets_401_and_the_failure_is_recorded(
+    app_client: tuple[TestClient, Services], keys: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     client, services = app_client
     assert client.get("/api/runs", headers=_bearer(keys["viewer"])).status_code == 200
     gone = client.delete("/api/v1/keys/qa-viewer", headers=_bearer(keys["admin"]))
@@ -131,6 +134,8 @@ def test_a_revoked_key_gets_401_and_the_failure_is_recorded(app_client: tuple[Te
     assert keys["viewer"] not in str(failures[-1].detail)
     revoked = _events(services, "key_revoked")
     assert revoked[-1].actor == "key:qa-admin/admin"
+    _login(client, keys["viewer"])  # a failed dashboard login with the revoked key
+    assert not any(key in caplog.text for key in keys.values())
 
 
 def test_every_bad_key_is_a_failed_auth_event_and_a_burst_raises_an_alert(
@@ -182,11 +187,16 @@ def test_a_viewer_logged_in_by_cookie_stays_a_viewer(app_client: tuple[TestClien
     assert any(a.actor == "key:qa-viewer/viewer" and a.object == "dashboard" for a in logins)
 
 
-def test_an_operator_cookie_may_plan_with_the_csrf_token(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
-    client, _ = app_client
+def test_an_operator_cookie_may_plan_with_the_csrf_token_and_is_audited(
+    app_client: tuple[TestClient, Services], keys: dict[str, str]
+) -> None:
+    client, services = app_client
     assert _login(client, keys["operator"]).status_code == 303
     csrf = form_csrf_token(client.get("/login").text)
-    assert client.post("/api/plan", json={}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/api/plan", json={"spaces": ["SALES"]}, headers={"X-CSRF-Token": csrf}).status_code == 200
+    with services.store().session(readonly=True) as s:
+        plans = repo.query_audit(session=s, filters=AuditFilter(action="plan"))
+    assert [(a.actor, a.details["spaces"]) for a in plans] == [("key:qa-operator/operator", ["SALES"])]
 
 
 def test_a_cookie_with_an_edited_role_is_refused(app_client: tuple[TestClient, Services], keys: dict[str, str]) -> None:
@@ -237,3 +247,12 @@ def test_a_key_used_from_a_new_source_raises_a_security_alert(app_client: tuple[
     alerts = AlertService(services.store(), services.settings).list_alerts(status=["open"])
     assert [a.dedup_key.split(":", 1)[1] for a in alerts if ":new_source:" in a.dedup_key] == [
         "new_source:qa-viewer:testclient"]
+
+
+def test_openapi_declares_the_bearer_scheme_on_protected_routes(app_client: tuple[TestClient, Services]) -> None:
+    client, _ = app_client
+    schema = client.get("/openapi.json", headers=_bearer(API_TOKEN)).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/runs"]["get"]["security"] == [{"bearer": []}]
+    assert schema["paths"]["/api/plan"]["post"]["security"] == [{"bearer": []}]
+    assert "security" not in schema["paths"]["/health"]["get"]

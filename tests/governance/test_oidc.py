@@ -240,3 +240,34 @@ def test_wolf_accepts_an_oidc_bearer_with_its_role(
         assert client.get("/api/v1/whoami", headers=viewer).json()["actor"] == "oidc:dave/viewer"
         denied = client.post("/api/plan", headers=viewer, json={})
         assert denied.status_code == 403 and denied.json()["error"]["code"] == "role_denied"
+
+
+def test_a_dashboard_session_from_a_jwt_ends_when_the_jwt_expires(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jwks_file: Path, signing_key: Any
+) -> None:
+    import base64
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from wolf_fastapi.app import create_app
+
+    settings = _settings(tmp_path, monkeypatch, jwks_file=jwks_file)
+    web = settings.web.model_copy(update={"allowed_hosts": ["wolf.example.test"]})
+    settings = settings.model_copy(update={"api_token": None, "web": web})
+    exp = int(time.time()) + 120
+    token = _token(signing_key, sub="erin", dgsync_role="operator", exp=exp)
+    # A non-loopback Host: authentication is required, the JWT is the only credential.
+    with TestClient(create_app(settings), base_url="http://wolf.example.test") as client:
+        assert client.get("/api/runs").status_code == 401
+        page = client.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf is not None
+        response = client.post("/login", data={"token": token, "csrf_token": csrf.group(1)}, follow_redirects=False)
+        assert response.status_code == 303
+        value = client.cookies.get("dgsync_session")
+        assert value is not None and token not in value
+        body = value.partition(".")[0]
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        assert payload["k"] == "oidc" and payload["n"] == "erin" and payload["e"] == exp
+        assert client.get("/api/v1/whoami").json()["actor"] == "oidc:erin/operator"

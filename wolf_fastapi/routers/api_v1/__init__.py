@@ -27,23 +27,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Security
-from fastapi.security import HTTPBearer
 
 from core.connectivity import ConnectivityMonitor
 from core.jobs import JobExecutor, JobService, ThreadExecutor
 from core.services import Services
-from wolf_fastapi.auth import require_operator, require_viewer
+from wolf_fastapi.auth import bearer_scheme, require_operator, require_viewer
 from wolf_fastapi.errors import error_responses
 from wolf_fastapi.security import require_csrf
-
-#: The bearer scheme as OpenAPI declares it (the check itself is the auth dependency).
-bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    bearerFormat="dgsync API key",
-    description="An API key (`dgsync keys create --role viewer|operator|admin`) or the bootstrap "
-    "DGSYNC_API_TOKEN, sent as `Authorization: Bearer <key>`.",
-)
 
 #: Errors any authenticated route can answer.
 COMMON_ERRORS = error_responses(400, 401, 403, 422, 503)
