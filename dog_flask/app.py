@@ -2,7 +2,8 @@
 
 Dog is the developer UI over the embedded default (Datasphere emulator + moto Glue + SQLite);
 it refuses any other profile (``DGSYNC_ENV`` is honoured: anything but ``dog`` is refused) and
-any non-loopback bind. One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit. The web baseline
+any non-loopback bind. One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit,
+lineage, console. The web baseline
 (Host allow-list, CSRF, security headers) is ``dog_flask/security.py`` over ``core/websec.py``.
 """
 
@@ -52,6 +53,7 @@ def create_app(
     for area in (
         blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs,
         blueprints.glue, blueprints.compare, blueprints.audit,
+        blueprints.lineage, blueprints.console,
     ):
         app.register_blueprint(area.bp)
     return app
