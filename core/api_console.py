@@ -10,11 +10,13 @@ the boto3 Glue client. Safety:
   other than ``Get*``/``List*``/``Search*``/``BatchGet*`` need ``allow_writes``.
 * No secret is ever put into an exchange: the bearer token is shown as ``‹token›``, copied as
   ``$TOKEN``, and token-looking values in answers (``access_token``, ``refresh_token``,
-  ``id_token``, ``client_secret``, the token sent) are replaced by ``‹redacted›``.
+  ``id_token``, ``client_secret``, the token sent) are replaced by ``***``; so are registered
+  secrets and ``client_secret=…`` pairs in what the user typed, when it is shown again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shlex
@@ -30,6 +32,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 
 from core.errors import InputError
+from core.log import redact as redact_known
 from core.log import register_secret
 
 TokenMode = Literal["auto", "none", "expired", "invalid"]
@@ -39,7 +42,7 @@ METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")
 READ_PREFIXES = ("Get", "List", "Search", "BatchGet")
 #: Answers longer than this are cut (the page stays usable).
 MAX_BODY_CHARS = 200_000
-REDACTED = "‹redacted›"
+REDACTED = "***"  # as in the logs (core.log.redact)
 TOKEN_SHOWN = "‹token›"
 _SECRET_KEYS = frozenset({"access_token", "refresh_token", "id_token", "client_secret", "password"})
 _ids = itertools.count(1)
@@ -112,11 +115,18 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
     return value
 
 
+def redact_typed(text: str) -> str:
+    """What the user typed, fit to be shown again (registered secrets, credential pairs masked)."""
+    return _redact_text(text, [])
+
+
 def _redact_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` without the given secrets, any registered one (``core.log``) or credential
+    pair (``secret=…``, ``Bearer …``)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
-    return text
+    return redact_known(text)
 
 
 def pretty_body(raw: bytes, content_type: str, secrets: Iterable[str] = ()) -> tuple[str, str]:
@@ -126,13 +136,11 @@ def pretty_body(raw: bytes, content_type: str, secrets: Iterable[str] = ()) -> t
     kind = "text"
     ctype = content_type.lower()
     if "json" in ctype or text.lstrip()[:1] in ("{", "["):
-        try:
+        with contextlib.suppress(ValueError):
             text, kind = json.dumps(redact(json.loads(text), secrets), indent=2, ensure_ascii=False), "json"
-        except ValueError:
-            pass
     if kind == "text":
         kind = "xml" if "xml" in ctype else "html" if "html" in ctype else "text"
-        text = _redact_text(text, secrets)
+    text = _redact_text(text, secrets)
     if len(text) > MAX_BODY_CHARS:
         text = text[:MAX_BODY_CHARS] + f"\n… cut: {len(text) - MAX_BODY_CHARS} more characters"
     return text, kind
@@ -228,21 +236,23 @@ def send_api_request(
         register_secret(token)
         headers.append(("Authorization", f"Bearer {token}"))
         shown.append(("Authorization", f"Bearer {TOKEN_SHOWN}"))
+    body_shown = _redact_text(req.body, [token or ""])
+    shown_url = _redact_text(url, [token or ""])
+    copy = _redact_text(curl(req.method, shown_url, shown, body_shown), [token or ""])
     started = time.perf_counter()
     try:
         response = http.request(req.method, url, headers=headers, content=req.body.encode() if req.body else None)
     except httpx.HTTPError as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        return Exchange("datasphere", req.method, url, shown, req.body, None, type(exc).__name__, [],
-                        f"no answer: {type(exc).__name__}", "text", elapsed, curl(req.method, url, shown, req.body),
-                        "curl", req.token_mode, note)
+        return Exchange("datasphere", req.method, shown_url, shown, body_shown, None, type(exc).__name__, [],
+                        f"no answer: {type(exc).__name__}", "text", elapsed, copy, "curl", req.token_mode, note)
     elapsed = (time.perf_counter() - started) * 1000
     secrets = [token] if token else []
     body, kind = pretty_body(response.content, response.headers.get("content-type", ""), secrets)
     answer = [(k, _redact_text(v, secrets)) for k, v in response.headers.items()]
     return Exchange(
-        "datasphere", req.method, url, shown, req.body, response.status_code, response.reason_phrase,
-        answer, body, kind, elapsed, curl(req.method, url, shown, req.body), "curl", req.token_mode, note,
+        "datasphere", req.method, shown_url, shown, body_shown, response.status_code, response.reason_phrase,
+        answer, body, kind, elapsed, copy, "curl", req.token_mode, note,
     )
 
 
@@ -293,8 +303,8 @@ def call_glue(
         cli += ["--region", region]
     if params:
         cli += ["--cli-input-json", shlex.quote(json.dumps(params))]
-    copy = " ".join(cli)
-    shown_params = json.dumps(params, indent=2)
+    copy = _redact_text(" ".join(cli), [])
+    shown_params = _redact_text(json.dumps(params, indent=2), [])
     started = time.perf_counter()
     try:
         answer = getattr(client, _snake(operation))(**params)
@@ -313,7 +323,7 @@ def call_glue(
                         f"no answer: {exc}", "text", elapsed, copy, "aws")
     elapsed = (time.perf_counter() - started) * 1000
     meta = answer.pop("ResponseMetadata", {})
-    body = json.dumps(redact(answer), indent=2, default=str, ensure_ascii=False)
+    body = _redact_text(json.dumps(redact(answer), indent=2, default=str, ensure_ascii=False), [])
     if len(body) > MAX_BODY_CHARS:
         body = body[:MAX_BODY_CHARS] + f"\n… cut: {len(body) - MAX_BODY_CHARS} more characters"
     return Exchange("glue", operation, endpoint_url or "glue", [], shown_params, meta.get("HTTPStatusCode"),

@@ -17,6 +17,7 @@ Framework-free and dependency-free, for every frontend that shows lineage (Dog's
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -24,9 +25,9 @@ from core.lineage import GLUE_PREFIX, Edge, LineageGraph, Node, reverse_graph, w
 from core.models import AssetKind
 
 #: Box size and gaps of the layout (px).
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 232, 58, 96, 22, 16
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 224, 58, 120, 22, 16
 #: Approximate advance of one character at the node font sizes (no font metrics here).
-_CHAR_W = {"title": 7.0, "mono": 6.6, "small": 5.9, "label": 6.0}
+_CHAR_W = {"title": 7.8, "mono": 6.7, "small": 6.0, "label": 6.7}
 
 #: Fill / stroke per node category.
 _COLOURS = {
@@ -206,7 +207,7 @@ def layout(graph: LineageGraph) -> Layout:
                 chain.append(dummy)
         chain.append(b)
         chains[(a, b)] = chain
-        links.extend(zip(chain, chain[1:], strict=False))
+        links.extend(itertools.pairwise(chain))
     _order(rows, links)
     tallest = max((len(r) for r in rows.values()), default=1)
     centres: dict[str, tuple[float, float]] = {}
@@ -226,9 +227,9 @@ def layout(graph: LineageGraph) -> Layout:
         bx, by = centres[b]
         backwards = bx <= ax
         points.append((ax + NODE_W, ay + NODE_H / 2) if not backwards else (ax + NODE_W / 2, ay + NODE_H))
-        for dummy in chain[1:-1]:
+        for dummy in chain[1:-1]:  # straight through the dummy's slot: labels stay in the gaps
             dx, dy = centres[dummy]
-            points.append((dx + NODE_W / 2, dy + NODE_H / 2))
+            points.extend([(dx, dy + NODE_H / 2), (dx + NODE_W, dy + NODE_H / 2)])
         points.append((bx, by + NODE_H / 2) if not backwards else (bx + NODE_W / 2, by + NODE_H))
         kinds, vias = merged[(a, b)]
         out.edges.append(PlacedEdge(a, b, kinds, vias, points))
@@ -322,7 +323,7 @@ def render_svg(
 def _edge_label(e: PlacedEdge, colour: str, href: str | None) -> str:
     (x0, y0), (x1, y1) = e.points[0], e.points[1]
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    text = _fit(e.label, GAP_X * 1.6, "label")
+    text = _fit(e.label, GAP_X - 22, "label")
     width = len(text) * _CHAR_W["label"] + 10
     flow = bool(e.vias)
     body = (

@@ -75,8 +75,7 @@ class Styler:
             )
         space, _, name = node.key.partition(".")
         if node.key not in self.known:
-            why = ("owner space not visible to this user" if space not in self.visible_spaces
-                   else "not extracted")
+            why = "hidden owner space" if space not in self.visible_spaces else "not extracted"
             return NodeStyle("hidden", name, f"{space}.{name}", why, dashed=True,
                              tooltip=f"{node.key}: {why} (shared into this tenant by its owner space)")
         base = default_style(node)

@@ -60,8 +60,9 @@ def _render(*, exchange: con.Exchange | None = None, form: dict[str, Any] | None
         return render_template("dog/console/_result.html", x=exchange, history=history().items(), oob=True,
                                base_url=services().datasphere_settings().base_url), status
     svc = services()
+    shown = {k: con.redact_typed(v) if isinstance(v, str) else v for k, v in (form or {}).items()}
     return render_template(
-        "dog/console/index.html", x=exchange, form={**_defaults(), **(form or {})}, target=target, error=error,
+        "dog/console/index.html", x=exchange, form={**_defaults(), **shown}, target=target, error=error,
         history=history().items(), examples=EXAMPLES, methods=con.METHODS, token_labels=TOKEN_LABELS,
         operations=con.glue_operations(svc.glue().boto_client), base_url=svc.datasphere_settings().base_url,
         read_only=con.is_read_only,
