@@ -2,11 +2,11 @@
 
     python benchmarks/catalog_search_bench.py --assets 10000 [--repeat 5] [--json]
 
-Dog is built the way ``python -m dog_flask`` builds it (the embedded emulator with
-``DGSYNC_EMULATOR__SYNTHETIC_ASSETS=N`` plus the realistic spaces, moto Glue, SQLite, all in a
-temp state dir) and driven through Flask's test client, so each figure is the server-side
-time of one request: routing, search, pagination and template rendering (no network, no
-browser). The catalog is extracted once (``extract``: Dog caches an extraction for five
+The Datasphere emulator runs as its own process (``dgsync emulator --synthetic-assets N``,
+the realistic spaces included, as in ``sync_bench.py``: in-process it would share the GIL with
+the extraction); Dog is built on it with the embedded moto Glue and SQLite in a temp state dir
+and driven through Flask's test client, so each figure is the server-side time of one request:
+routing, search, pagination and template rendering (no network, no browser). The catalog is extracted once (``extract``: Dog caches an extraction for five
 minutes); every other request reuses it, as Dog does. Each request is repeated ``--repeat``
 times; the table shows the median and the worst.
 
@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sync_bench import BIN, free_port, wait_http
 
 REQUESTS = {
     "catalog page 1": "/catalog/",
@@ -45,13 +49,33 @@ REQUESTS = {
 
 def run(assets: int, repeat: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="dgsync-search-bench-"))
+    port = free_port()
+    emu_url = f"http://127.0.0.1:{port}"
+    log = open(root / "emulator.log", "wb")  # noqa: SIM115 - lives as long as the child
+    emulator = subprocess.Popen(
+        [str(BIN / "dgsync"), "emulator", "--host", "127.0.0.1", "--port", str(port),
+         "--synthetic-assets", str(assets)], stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_http(emu_url + "/_emulator/stats", timeout=300)
+        return _measure(root, emu_url, repeat)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+        log.close()
+
+
+def _measure(root: Path, emu_url: str, repeat: int) -> dict[str, Any]:
     for name in list(os.environ):
         if name.startswith("DGSYNC_"):
             del os.environ[name]
     os.environ.update({
         "DGSYNC_STATE_DIR": str(root / "state"),
         "DGSYNC_DATABASE_URL": f"sqlite:///{root / 'state' / 'state.db'}",
-        "DGSYNC_EMULATOR__SYNTHETIC_ASSETS": str(assets),
+        "DGSYNC_DATASPHERE__BASE_URL": emu_url,
+        "DGSYNC_DATASPHERE__TOKEN_URL": emu_url + "/oauth/token",
+        "DGSYNC_DATASPHERE__CLIENT_ID": "dgsync-demo",
+        "DGSYNC_DATASPHERE__CLIENT_SECRET": "dgsync-demo-secret",
         "DGSYNC_DATASPHERE__CONCURRENCY": "8",
     })
     from core.settings import load_settings

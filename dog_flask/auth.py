@@ -17,7 +17,16 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response as BaseResponse
 
