@@ -31,6 +31,7 @@ EXAMPLES = (
     "/dwaas-core/api/v1/spaces/SALES/views",
     "/dwaas-core/api/v1/spaces/HR/localtables",
 )
+PREFILL = ("method", "path", "query", "token_mode", "operation", "params")
 TOKEN_LABELS = {
     "auto": "handled for you (the technical user's token)",
     "none": "omitted (no Authorization header)",
@@ -72,7 +73,8 @@ def _render(*, exchange: con.Exchange | None = None, form: dict[str, Any] | None
 @bp.get("/")
 def index() -> tuple[str, int]:
     target = request.args.get("target", "datasphere")
-    form: dict[str, Any] = {}
+    # A link may fill the form in (the examples, other pages): nothing is sent on a GET.
+    form: dict[str, Any] = {k: request.args[k] for k in PREFILL if request.args.get(k)}
     shown = None
     if request.args.get("from"):
         shown = history().get(request.args.get("from", 0, type=int) or 0)

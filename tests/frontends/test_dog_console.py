@@ -188,3 +188,14 @@ def test_posts_without_the_csrf_token_are_refused(client: FlaskClient) -> None:
     response = client.post("/console/send", data={"method": "GET", "path": SPACES})
     assert response.status_code == 403
     assert client.post("/console/glue", data={"operation": "GetDatabases"}).status_code == 403
+
+
+def test_example_links_fill_the_form_in_without_sending(client: FlaskClient) -> None:
+    page = client.get("/console/").get_data(as_text=True)
+    links = re.findall(r'href="(/console/\?path=[^"]+)"', page)
+    assert len(links) >= 5
+    before = len(re.findall(r'class="history-item"', page))
+    filled = client.get(unescape(links[1])).get_data(as_text=True)
+    assert "value=\"/api/v1/datasphere/consumption/catalog/spaces(&#39;SALES&#39;)/assets\"" in filled
+    assert 'id="console-exchange"' not in filled
+    assert len(re.findall(r'class="history-item"', filled)) == before
