@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,11 @@ class CatalogSnapshot:
     skipped_spaces: dict[str, str] = field(default_factory=dict)
     errors: dict[str, ExtractionIssue] = field(default_factory=dict)
     extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @cached_property
+    def index(self) -> SearchIndex:
+        """The search index of these assets (built on first use, then kept)."""
+        return SearchIndex(self.assets)
 
     def by_space(self) -> dict[str, list[Asset]]:
         out: dict[str, list[Asset]] = {s.name: [] for s in self.spaces}
@@ -63,63 +69,103 @@ class AssetHit(BaseModel):
 _WORD = re.compile(r"[\w.]+", re.UNICODE)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One asset's searchable text, lower-cased once."""
+
+    asset: Asset
+    name: str
+    key: str
+    label: str
+    space: str
+    description: str
+    kind: str
+    #: Every column name and label, NUL-separated (a query word never holds a NUL).
+    columns: str
+
+    @classmethod
+    def of(cls, asset: Asset) -> _Entry:
+        return cls(
+            asset=asset,
+            name=asset.name.lower(),
+            key=f"{asset.space}.{asset.name}".lower(),
+            label=(asset.label or asset.business.label or "").lower(),
+            space=asset.space.lower(),
+            description=(asset.business.description or "").lower(),
+            kind=asset.kind.value,
+            columns="\x00".join(
+                part for c in asset.columns for part in (c.name.lower(), (c.label or "").lower())
+            ),
+        )
+
+    def score(self, word: str) -> tuple[int, list[str]]:
+        score = 0
+        where: list[str] = []
+        if self.name == word or self.key == word:
+            score, where = score + 100, [*where, "name"]
+        elif word in self.name:
+            score, where = score + 40, [*where, "name"]
+        if word in self.label:
+            score, where = score + 30, [*where, "label"]
+        if word in self.space:
+            score, where = score + 10, [*where, "space"]
+        if word in self.description:
+            score, where = score + 10, [*where, "description"]
+        if word == self.kind or word == self.kind.replace("_", " "):
+            score, where = score + 5, [*where, "kind"]
+        if word in self.columns:
+            score, where = score + 5, [*where, "column"]
+        return score, where
+
+
+class SearchIndex:
+    """The assets of one extraction, ready to search (build once, query many times: a
+    10,000-asset tenant answers in milliseconds instead of lower-casing every column again)."""
+
+    def __init__(self, assets: list[Asset]) -> None:
+        self.entries = [_Entry.of(a) for a in assets]
+
+    def ranked(self, query: str, *, space: str | None = None) -> list[tuple[int, list[str], Asset]]:
+        """``(score, matched, asset)`` of every asset (of ``space``) matching every word,
+        best first, then by space and name."""
+        words = [w.lower() for w in _WORD.findall(query)]
+        if not words:
+            return []
+        found: list[tuple[int, list[str], Asset]] = []
+        for entry in self.entries:
+            if space and entry.asset.space != space:
+                continue
+            total = 0
+            matched: set[str] = set()
+            for word in words:
+                score, where = entry.score(word)
+                if not score:
+                    break
+                total += score
+                matched.update(where)
+            else:
+                found.append((total, sorted(matched), entry.asset))
+        found.sort(key=lambda h: (-h[0], h[2].space, h[2].name))
+        return found
+
+    def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
+        return [
+            AssetHit(
+                space=asset.space, name=asset.name, kind=asset.kind.value,
+                label=asset.label or asset.business.label, description=asset.business.description,
+                columns=len(asset.columns), score=score, matched=matched,
+            )
+            for score, matched, asset in self.ranked(query)[:limit]
+        ]
+
+
 def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit]:
     """Rank assets by how well every word of ``query`` matches them (case-insensitive).
 
     A word matching the technical name weighs most, then the business label, the space,
     the description, and column names or labels. Assets missing a word are dropped.
     """
-    words = [w.lower() for w in _WORD.findall(query)]
-    hits: list[AssetHit] = []
-    for asset in assets:
-        total = 0
-        matched: set[str] = set()
-        for word in words:
-            score, where = _score_word(asset, word)
-            if not score:
-                break
-            total += score
-            matched.update(where)
-        else:
-            if words:
-                hits.append(
-                    AssetHit(
-                        space=asset.space,
-                        name=asset.name,
-                        kind=asset.kind.value,
-                        label=asset.label or asset.business.label,
-                        description=asset.business.description,
-                        columns=len(asset.columns),
-                        score=total,
-                        matched=sorted(matched),
-                    )
-                )
-    hits.sort(key=lambda h: (-h.score, h.space, h.name))
-    return hits[:limit]
-
-
-def _score_word(asset: Asset, word: str) -> tuple[int, list[str]]:
-    score = 0
-    where: list[str] = []
-    name = asset.name.lower()
-    if name == word or f"{asset.space}.{asset.name}".lower() == word:
-        score, where = score + 100, [*where, "name"]
-    elif word in name:
-        score, where = score + 40, [*where, "name"]
-    label = (asset.label or asset.business.label or "").lower()
-    if word in label:
-        score, where = score + 30, [*where, "label"]
-    if word in asset.space.lower():
-        score, where = score + 10, [*where, "space"]
-    if word in (asset.business.description or "").lower():
-        score, where = score + 10, [*where, "description"]
-    if word == asset.kind.value or word == asset.kind.value.replace("_", " "):
-        score, where = score + 5, [*where, "kind"]
-    for column in asset.columns:
-        if word in column.name.lower() or word in (column.label or "").lower():
-            score, where = score + 5, [*where, "column"]
-            break
-    return score, where
+    return SearchIndex(assets).search(query, limit=limit)
 
 
 class AssetCatalog:
@@ -149,7 +195,7 @@ class AssetCatalog:
             return self._snapshot
 
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
-        return search(self.snapshot().assets, query, limit=limit)
+        return self.snapshot().index.search(query, limit=limit)
 
     def get(self, space: str, name: str) -> Asset:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""

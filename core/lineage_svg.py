@@ -27,7 +27,7 @@ from core.models import AssetKind
 #: Box size and gaps of the layout (px).
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 224, 58, 120, 22, 16
 #: Approximate advance of one character at the node font sizes (no font metrics here).
-_CHAR_W = {"title": 7.8, "mono": 6.7, "small": 6.0, "label": 6.7}
+_CHAR_W = {"title": 8.2, "mono": 6.7, "small": 6.0, "label": 6.7}
 
 #: Fill / stroke per node category.
 _COLOURS = {

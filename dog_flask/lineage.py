@@ -6,44 +6,29 @@ node says and where a click goes."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import url_for
 
 from core.catalog import CatalogSnapshot
 from core.lineage import GLUE_PREFIX, ColumnEdge, Edge, LineageGraph, Node, ancestors, descendants
 from core.lineage_export import graph_from_assets
 from core.lineage_svg import NodeStyle, PlacedEdge, collapse_flows, default_style, is_flow_kind
-from core.mapping.mapper import map_assets
 from core.services import Services
+from dog_flask import mapping
 
 #: Depth limits of the page's controls.
 MAX_DEPTH = 8
 
-CACHE_KEY = "dgsync.lineage"
-
-
-class GraphCache:
-    """The graph of the last snapshot (an app's ``extensions[CACHE_KEY]``)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.entry: tuple[CatalogSnapshot, LineageGraph] | None = None
-
-
 def full_graph(services: Services, snapshot: CatalogSnapshot) -> LineageGraph:
     """Every asset of ``snapshot`` and the Glue table its mapping gives (built once per
-    extraction: mapping a large tenant takes a moment)."""
-    cache: GraphCache = current_app.extensions.setdefault(CACHE_KEY, GraphCache())
-    with cache.lock:
-        if cache.entry is not None and cache.entry[0] is snapshot:
-            return cache.entry[1]
-        mapping = map_assets(snapshot.assets, services.rules(), env=services.settings.env, spaces=snapshot.spaces)
-        graph = graph_from_assets(snapshot.assets, mapping)
-        cache.entry = (snapshot, graph)
-        return graph
+    extraction and rules: see ``dog_flask/mapping.py``)."""
+    result: LineageGraph = mapping.cache().get(
+        snapshot, services.rules(), "lineage",
+        lambda: graph_from_assets(snapshot.assets, mapping.snapshot_mapping(snapshot)),
+    )
+    return result
 
 
 def view_graph(graph: LineageGraph, focus: str) -> LineageGraph:
