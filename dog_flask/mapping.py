@@ -23,7 +23,7 @@ class SnapshotCache:
     """Values derived from one (snapshot, rules) pair; a new extraction or new rules drop them."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a value may be made from another (lineage from mapping)
         self.snapshot: CatalogSnapshot | None = None
         self.rules: Any = None
         self.values: dict[str, Any] = {}
