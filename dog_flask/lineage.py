@@ -31,9 +31,17 @@ def full_graph(services: Services, snapshot: CatalogSnapshot) -> LineageGraph:
     return result
 
 
-def view_graph(graph: LineageGraph, focus: str) -> LineageGraph:
-    """The graph the page walks: flows collapsed into labelled edges (but the focus)."""
-    return collapse_flows(graph, keep={focus})
+def view_graph(services: Services, snapshot: CatalogSnapshot, focus: str) -> LineageGraph:
+    """The graph the page walks: flows collapsed into labelled edges (but a flow in focus).
+    The common case (the focus is no flow) is collapsed once per snapshot."""
+    graph = full_graph(services, snapshot)
+    node = graph.nodes.get(focus)
+    if node is not None and is_flow_kind(node.kind):
+        return collapse_flows(graph, keep={focus})
+    result: LineageGraph = mapping.cache().get(
+        snapshot, services.rules(), "lineage-collapsed", lambda: collapse_flows(graph)
+    )
+    return result
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def _page_context(space: str, name: str) -> dict[str, object]:
     asset = catalog().get(space, name)
     svc = services()
     graph = lin.full_graph(svc, snapshot)
-    view = focus_view(lin.view_graph(graph, asset.key), asset.key, up=up, down=down)
+    view = focus_view(lin.view_graph(svc, snapshot, asset.key), asset.key, up=up, down=down)
     glue_live: set[str] = set()
     glue = svc.glue()
     for database in sorted({k[len(GLUE_PREFIX):].partition(".")[0] for k in view.nodes if k.startswith(GLUE_PREFIX)}):

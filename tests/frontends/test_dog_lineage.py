@@ -129,3 +129,11 @@ def test_the_picture_alone_as_svg_and_the_links_to_it(client: FlaskClient) -> No
     assert 'href="/lineage/SALES/V_ORDERS"' in asset
     index = client.get("/lineage/").get_data(as_text=True)
     assert 'href="/lineage/SALES/V_ORDERS"' in index and 'href="/lineage/HR/EMPLOYEE"' in index
+
+
+def test_a_flow_in_focus_is_drawn_as_a_node_between_its_sources_and_targets(client: FlaskClient) -> None:
+    nodes = _nodes(_svg(client.get("/lineage/SALES/TF_ORDERS_ENRICH?up=1&down=1").get_data(as_text=True)))
+    assert "focus" in (nodes["SALES.TF_ORDERS_ENRICH"].get("class") or "")
+    assert {"SALES.V_ORDERS", "SALES.ORDERS_ENRICHED"} <= set(nodes)
+    # elsewhere the same flow is an edge again (the collapsed graph is shared, not altered)
+    assert "SALES.TF_ORDERS_ENRICH" not in _nodes(_svg(client.get("/lineage/SALES/V_ORDERS").get_data(as_text=True)))
