@@ -10,21 +10,31 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from core.errors import NotFound
+from core.errors import DgsyncError, NotFound, SourceUnavailable
+from core.log import get_logger
 from core.models import Asset, Space
 
 if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
+    from core.lineage import ColumnEdge, Edge, LineageGraph
     from core.services import Services
 
+log = get_logger(__name__)
+
 DEFAULT_TTL_S = 300.0
+
+
+class CatalogWarming(SourceUnavailable):
+    """The first extraction of the tenant is still running (a web request does not wait)."""
+
+    default_hint = "The catalog is being extracted from the tenant; retry in a few seconds."
 
 
 @dataclass(frozen=True)
@@ -36,11 +46,6 @@ class CatalogSnapshot:
     skipped_spaces: dict[str, str] = field(default_factory=dict)
     errors: dict[str, ExtractionIssue] = field(default_factory=dict)
     extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @cached_property
-    def index(self) -> SearchIndex:
-        """The search index of these assets (built on first use, then kept)."""
-        return SearchIndex(self.assets)
 
     def by_space(self) -> dict[str, list[Asset]]:
         out: dict[str, list[Asset]] = {s.name: [] for s in self.spaces}
@@ -69,103 +74,127 @@ class AssetHit(BaseModel):
 _WORD = re.compile(r"[\w.]+", re.UNICODE)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One asset's searchable text, lower-cased once."""
-
-    asset: Asset
-    name: str
-    key: str
-    label: str
-    space: str
-    description: str
-    kind: str
-    #: Every column name and label, NUL-separated (a query word never holds a NUL).
-    columns: str
-
-    @classmethod
-    def of(cls, asset: Asset) -> _Entry:
-        return cls(
-            asset=asset,
-            name=asset.name.lower(),
-            key=f"{asset.space}.{asset.name}".lower(),
-            label=(asset.label or asset.business.label or "").lower(),
-            space=asset.space.lower(),
-            description=(asset.business.description or "").lower(),
-            kind=asset.kind.value,
-            columns="\x00".join(
-                part for c in asset.columns for part in (c.name.lower(), (c.label or "").lower())
-            ),
-        )
-
-    def score(self, word: str) -> tuple[int, list[str]]:
-        score = 0
-        where: list[str] = []
-        if self.name == word or self.key == word:
-            score, where = score + 100, [*where, "name"]
-        elif word in self.name:
-            score, where = score + 40, [*where, "name"]
-        if word in self.label:
-            score, where = score + 30, [*where, "label"]
-        if word in self.space:
-            score, where = score + 10, [*where, "space"]
-        if word in self.description:
-            score, where = score + 10, [*where, "description"]
-        if word == self.kind or word == self.kind.replace("_", " "):
-            score, where = score + 5, [*where, "kind"]
-        if word in self.columns:
-            score, where = score + 5, [*where, "column"]
-        return score, where
-
-
-class SearchIndex:
-    """The assets of one extraction, ready to search (build once, query many times: a
-    10,000-asset tenant answers in milliseconds instead of lower-casing every column again)."""
-
-    def __init__(self, assets: list[Asset]) -> None:
-        self.entries = [_Entry.of(a) for a in assets]
-
-    def ranked(self, query: str, *, space: str | None = None) -> list[tuple[int, list[str], Asset]]:
-        """``(score, matched, asset)`` of every asset (of ``space``) matching every word,
-        best first, then by space and name."""
-        words = [w.lower() for w in _WORD.findall(query)]
-        if not words:
-            return []
-        found: list[tuple[int, list[str], Asset]] = []
-        for entry in self.entries:
-            if space and entry.asset.space != space:
-                continue
-            total = 0
-            matched: set[str] = set()
-            for word in words:
-                score, where = entry.score(word)
-                if not score:
-                    break
-                total += score
-                matched.update(where)
-            else:
-                found.append((total, sorted(matched), entry.asset))
-        found.sort(key=lambda h: (-h[0], h[2].space, h[2].name))
-        return found
-
-    def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
-        return [
-            AssetHit(
-                space=asset.space, name=asset.name, kind=asset.kind.value,
-                label=asset.label or asset.business.label, description=asset.business.description,
-                columns=len(asset.columns), score=score, matched=matched,
-            )
-            for score, matched, asset in self.ranked(query)[:limit]
-        ]
-
-
 def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit]:
     """Rank assets by how well every word of ``query`` matches them (case-insensitive).
 
     A word matching the technical name weighs most, then the business label, the space,
     the description, and column names or labels. Assets missing a word are dropped.
     """
-    return SearchIndex(assets).search(query, limit=limit)
+    words = [w.lower() for w in _WORD.findall(query)]
+    hits: list[AssetHit] = []
+    for asset in assets:
+        total = 0
+        matched: set[str] = set()
+        fields = _Fields.of(asset)
+        for word in words:
+            score, where = _score_fields(fields, word)
+            if not score:
+                break
+            total += score
+            matched.update(where)
+        else:
+            if words:
+                hits.append(
+                    AssetHit(
+                        space=asset.space,
+                        name=asset.name,
+                        kind=asset.kind.value,
+                        label=asset.label or asset.business.label,
+                        description=asset.business.description,
+                        columns=len(asset.columns),
+                        score=total,
+                        matched=sorted(matched),
+                    )
+                )
+    hits.sort(key=lambda h: (-h.score, h.space, h.name))
+    return hits[:limit]
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What a search word is matched against, lower-cased once per asset."""
+
+    name: str
+    key: str
+    label: str
+    space: str
+    description: str
+    kind: str
+    kind_spaced: str
+    #: Every column name and label, one per line (a word never holds a line break).
+    columns: str
+
+    @classmethod
+    def of(cls, asset: Asset) -> _Fields:
+        return cls(
+            name=asset.name.lower(), key=f"{asset.space}.{asset.name}".lower(),
+            label=(asset.label or asset.business.label or "").lower(), space=asset.space.lower(),
+            description=(asset.business.description or "").lower(), kind=asset.kind.value,
+            kind_spaced=asset.kind.value.replace("_", " "),
+            columns="\n".join(part for c in asset.columns for part in (c.name, c.label or "")).lower(),
+        )
+
+
+def _score_fields(f: _Fields, word: str) -> tuple[int, list[str]]:
+    score = 0
+    where: list[str] = []
+    if f.name == word or f.key == word:
+        score, where = score + 100, [*where, "name"]
+    elif word in f.name:
+        score, where = score + 40, [*where, "name"]
+    if word in f.label:
+        score, where = score + 30, [*where, "label"]
+    if word in f.space:
+        score, where = score + 10, [*where, "space"]
+    if word in f.description:
+        score, where = score + 10, [*where, "description"]
+    if word == f.kind or word == f.kind_spaced:
+        score, where = score + 5, [*where, "kind"]
+    if word in f.columns:
+        score, where = score + 5, [*where, "column"]
+    return score, where
+
+
+#: One ranked search result: the asset, its score and where the words matched.
+Ranked = tuple[Asset, int, list[str]]
+
+
+@dataclass
+class _SearchIndex:
+    """Per snapshot: the assets sorted by (space, name), and their lower-cased fields."""
+
+    ordered: list[Asset]
+    fields: list[_Fields]
+    haystacks: list[str]
+
+    @classmethod
+    def of(cls, snapshot: CatalogSnapshot) -> _SearchIndex:
+        ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
+        fields = [_Fields.of(a) for a in ordered]
+        hay = ["\n".join((f.key, f.label, f.description, f.kind, f.kind_spaced, f.columns)) for f in fields]
+        return cls(ordered=ordered, fields=fields, haystacks=hay)
+
+    def rank(self, query: str, keep: Callable[[Asset], bool]) -> list[Ranked]:
+        """Like :func:`search` (every word must match; same scores and order), over the
+        assets ``keep`` accepts, without building a result object per asset."""
+        words = [w.lower() for w in _WORD.findall(query)]
+        if not words:
+            return []
+        out: list[Ranked] = []
+        for asset, fields, hay in zip(self.ordered, self.fields, self.haystacks, strict=True):
+            if not all(w in hay for w in words) or not keep(asset):
+                continue
+            total, matched = 0, set()
+            for word in words:
+                score, where = _score_fields(fields, word)
+                if not score:
+                    break
+                total += score
+                matched.update(where)
+            else:
+                out.append((asset, total, sorted(matched)))
+        out.sort(key=lambda r: (-r[1], r[0].space, r[0].name))
+        return out
 
 
 class AssetCatalog:
@@ -177,6 +206,13 @@ class AssetCatalog:
         self._lock = threading.Lock()
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
+        self._refreshing: threading.Thread | None = None
+        self._refresh_error: DgsyncError | None = None
+        self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
+        self._graph_lock = threading.Lock()
+        self._search_index: tuple[CatalogSnapshot, _SearchIndex] | None = None
+        self._index_lock = threading.Lock()
+        self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
     def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
         """The current extraction, made now when missing, stale or ``refresh``."""
@@ -194,15 +230,147 @@ class AssetCatalog:
             assert self._snapshot is not None
             return self._snapshot
 
+    def invalidate(self) -> None:
+        """Forget the extraction: the next :meth:`snapshot` extracts again (after the tenant
+        changed, e.g. an emulator mutation)."""
+        with self._lock:
+            self._snapshot = None
+
+    def ready_snapshot(self) -> CatalogSnapshot:
+        """The extraction without waiting for one (web requests): a fresh one as it is, a stale
+        one while a new one is made in the background; none yet: the extraction starts in the
+        background and :class:`CatalogWarming` (503) is raised — so is the error of the last
+        background extraction (once; the next call tries again)."""
+        with self._lock:
+            snapshot = self._snapshot
+            fresh = snapshot is not None and time.monotonic() - self._loaded_at < self.ttl_s
+            if fresh:
+                assert snapshot is not None
+                return snapshot
+            error, self._refresh_error = self._refresh_error, None
+            if error is None and (self._refreshing is None or not self._refreshing.is_alive()):
+                self._refreshing = threading.Thread(target=self._refresh, name="dgsync-catalog", daemon=True)
+                self._refreshing.start()
+        if snapshot is not None:
+            return snapshot
+        if error is not None:
+            raise error
+        raise CatalogWarming("the asset catalog is not extracted yet (started now)")
+
+    def _refresh(self) -> None:
+        try:
+            snapshot = self.snapshot(refresh=True)
+            self.index(snapshot)  # the search index and the lineage graph, before a request needs them
+            self.lineage_graph(snapshot)
+        except DgsyncError as exc:
+            log.warning("background catalog extraction failed", extra={"error": exc.message})
+            with self._lock:
+                self._refresh_error = exc
+
+    def lineage_graph(self, snapshot: CatalogSnapshot | None = None) -> LineageGraph:
+        """The end-to-end lineage graph of a snapshot (its assets and the Glue tables they map
+        to under the configured rules), built once per snapshot."""
+        from core.lineage_export import graph_from_assets
+        from core.mapping.mapper import map_assets
+
+        snapshot = snapshot or self.snapshot()
+        with self._graph_lock:  # concurrent callers wait for the one build
+            cached = self._graph
+            if cached is not None and cached[0] is snapshot:
+                return cached[1]
+            mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
+                                 spaces=snapshot.spaces)
+            graph = graph_from_assets(snapshot.assets, mapping)
+            self._graph = (snapshot, graph)
+            return graph
+
+    def neighbourhood(
+        self, snapshot: CatalogSnapshot, key: str, *, direction: str = "both", depth: int = 1
+    ) -> LineageGraph:
+        """Like :meth:`LineageGraph.neighbourhood`, from an index of the snapshot's graph (a
+        request touches only the nodes near ``key``, not every edge of the tenant)."""
+        from core.lineage import LineageGraph, within_depth
+
+        graph = self.lineage_graph(snapshot)
+        cached = self._lineage_index
+        if cached is None or cached[0] is not graph:
+            cached = (graph, _LineageIndex.of(graph))
+            self._lineage_index = cached
+        index = cached[1]
+        keep: set[str] = {key}
+        if direction in ("downstream", "both"):
+            keep |= set(within_depth(index.down, key, depth))
+        if direction in ("upstream", "both"):
+            keep |= set(within_depth(index.up, key, depth))
+        out = LineageGraph()
+        for node in sorted(keep):
+            if node in graph.nodes:
+                out.nodes[node] = graph.nodes[node]
+        out.edges = {e for n in keep for e in index.edges.get(n, ()) if e.upstream in keep and e.downstream in keep}
+        out.column_edges = {c for n in keep for c in index.column_edges.get(n, ())
+                            if c.upstream in keep and c.downstream in keep}
+        return out
+
+    def index(self, snapshot: CatalogSnapshot) -> _SearchIndex:
+        """The sorted, lower-cased view of a snapshot that listings and searches use (built
+        once per snapshot)."""
+        with self._index_lock:
+            cached = self._search_index
+            if cached is None or cached[0] is not snapshot:
+                cached = (snapshot, _SearchIndex.of(snapshot))
+                self._search_index = cached
+            return cached[1]
+
+    def ordered(self, snapshot: CatalogSnapshot) -> list[Asset]:
+        """The snapshot's assets sorted by space and name."""
+        return self.index(snapshot).ordered
+
+    def search_in(
+        self, snapshot: CatalogSnapshot, query: str, keep: Callable[[Asset], bool] = lambda a: True
+    ) -> list[Ranked]:
+        """Every asset of ``snapshot`` (that ``keep`` accepts) matching every word of ``query``,
+        best first: ``(asset, score, matched)``."""
+        return self.index(snapshot).rank(query, keep)
+
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
-        return self.snapshot().index.search(query, limit=limit)
+        return search(self.snapshot().assets, query, limit=limit)
 
     def get(self, space: str, name: str) -> Asset:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""
-        for asset in self.snapshot().assets:
-            if asset.space.upper() == space.upper() and asset.name == name:
-                return asset
-        raise NotFound(
-            f"no asset {space}.{name} in the extracted catalog",
-            hint="Names are case-sensitive; search for it first, or refresh the catalog.",
-        )
+        return find_asset(self.snapshot(), space, name)
+
+
+@dataclass
+class _LineageIndex:
+    """Adjacency both ways and the edges touching each node, of one lineage graph."""
+
+    down: dict[str, set[str]]
+    up: dict[str, set[str]]
+    edges: dict[str, list[Edge]]
+    column_edges: dict[str, list[ColumnEdge]]
+
+    @classmethod
+    def of(cls, graph: LineageGraph) -> _LineageIndex:
+        from core.lineage import reverse_graph
+
+        down = graph.adjacency()
+        edges: dict[str, list[Edge]] = {}
+        for edge in graph.edges:
+            edges.setdefault(edge.upstream, []).append(edge)
+            edges.setdefault(edge.downstream, []).append(edge)
+        columns: dict[str, list[ColumnEdge]] = {}
+        for col in graph.column_edges:
+            columns.setdefault(col.upstream, []).append(col)
+            columns.setdefault(col.downstream, []).append(col)
+        return cls(down=down, up=reverse_graph(down), edges=edges, column_edges=columns)
+
+
+def find_asset(snapshot: CatalogSnapshot, space: str, name: str) -> Asset:
+    """The asset ``space.name`` of ``snapshot`` (case-sensitive name; space case-insensitive)."""
+    for asset in snapshot.assets:
+        if asset.space.upper() == space.upper() and asset.name == name:
+            return asset
+    raise NotFound(
+        f"no asset {space}.{name} in the extracted catalog",
+        hint="Names are case-sensitive; search for it first, or refresh the catalog.",
+    )

@@ -293,12 +293,28 @@ def apply(
         raise ConfigError("the validation is of another configuration",
                           hint="Validate the configuration you apply.")
     validation.raise_for_errors()
+    previous = active(store, config.env)
     version = _store_version(store, config, action=action, author=author, comment=comment,
                              source_id=source_id)
+    _record_change(store, previous, version, config, author=author, comment=comment)
     log.info("configuration version applied",
              extra={"version": version.id, "env": version.env, "hash": version.hash[:12],
                     "action": action, "author": author})
     return version
+
+
+def _record_change(store: Store, previous: ConfigVersionOut | None, version: ConfigVersionOut,
+                   config: EffectiveConfig, *, author: str, comment: str | None) -> None:
+    """Audit (before/after field diff) and a ``config_changed`` security event."""
+    from core.governance.security import record_config_change
+
+    before = None if previous is None else {**previous.settings, "rules": previous.rules}
+    try:
+        record_config_change(store, env=config.env, actor=author, before=before,
+                             after={**config.settings, "rules": config.rules}, object="configuration",
+                             version=str(version.id), comment=f"{version.action}: {comment}" if comment else version.action)
+    except DgsyncError as exc:  # the version is stored: say so rather than fail the apply
+        log.error("could not record the configuration change", extra={"version": version.id, "error": exc.message})
 
 
 def promoted(source: EffectiveConfig, target: EffectiveConfig) -> EffectiveConfig:

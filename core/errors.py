@@ -210,3 +210,9 @@ class AlertDeliveryError(DgsyncError):
         "Check the channel's URL or SNS topic in the alerts settings and that it is reachable; "
         "`dgsync alerts test CHANNEL` sends a test alert."
     )
+
+
+class PermissionDenied(DgsyncError):
+    """The caller is authenticated but its role does not allow the request (HTTP 403)."""
+
+    default_hint = "Use a key with a higher role (`dgsync keys create --role operator|admin`)."

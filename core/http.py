@@ -35,6 +35,7 @@ STATUS_BY_ERROR: dict[type[e.DgsyncError], int] = {
     e.StoreError: 503,
     e.LeaseHeld: 409,
     e.SyncAborted: 409,
+    e.PermissionDenied: 403,
     websec.BadHost: websec.BadHost.status,
     websec.CsrfFailed: websec.CsrfFailed.status,
     websec.NotLoopback: websec.NotLoopback.status,

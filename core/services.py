@@ -152,6 +152,18 @@ class Services:
                 self._closers.append(self._glue.boto_client.close)
             return self._glue
 
+    def built_client_stats(self) -> dict[str, Any]:
+        """The call statistics of the API clients built so far, never building one (a metrics
+        scrape must not start an embedded double): ``glue`` → ``CallStats``, ``datasphere`` →
+        ``RequestStats``."""
+        with self._lock:
+            out: dict[str, Any] = {}
+            if self._glue is not None:
+                out["glue"] = self._glue.stats
+            if self._datasphere_client is not None:
+                out["datasphere"] = self._datasphere_client.stats
+            return out
+
     # -- Store and rules ----------------------------------------------------------------
     def store(self) -> Store:
         with self._lock:

@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -170,6 +178,37 @@ class EmulatorSettings(_Section):
     port: int = Field(default=0, ge=0, le=65535)
 
 
+class OidcSettings(_Section):
+    """OIDC/JWT bearer tokens accepted by the web and MCP frontends (``core/oidc.py``).
+
+    A token must be signed by a key of the JWKS (``jwks_url``, or ``jwks_file`` for an
+    air-gapped copy), carry this ``issuer`` and ``audience`` and not be expired; its role is
+    taken from ``role_claim`` (a string or a list; a dotted path such as
+    ``realm_access.roles`` reaches into objects), each value mapped through ``role_map``
+    (empty: the values are role names); the highest role wins, none is a failed login."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    role_claim: str = "dgsync_role"
+    role_map: dict[str, Literal["viewer", "operator", "admin"]] = Field(default_factory=dict)
+    #: The claim naming the caller in the audit actor (``oidc:<value>/<role>``).
+    name_claim: str = "sub"
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    leeway_s: float = Field(default=30.0, ge=0, le=600)
+    #: How long fetched signing keys are reused before the JWKS URL is read again.
+    jwks_cache_s: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_jwks(self) -> OidcSettings:
+        if (self.jwks_url is None) == (self.jwks_file is None):
+            raise ValueError("set exactly one of web.oidc.jwks_url and web.oidc.jwks_file")
+        if any(a.lower() == "none" or a.upper().startswith("HS") for a in self.algorithms):
+            raise ValueError("web.oidc.algorithms must be asymmetric (e.g. RS256, ES256), never none/HS*")
+        return self
+
+
 class WebSettings(_Section):
     """The web frontends (Dog, Wolf, Bear): see ``core/websec.py`` and docs/operations.md."""
 
@@ -180,6 +219,12 @@ class WebSettings(_Section):
     #: Signing key of the CSRF tokens (>= 128 bits). Empty: derived from the API token, else
     #: random per process.
     secret_key: SecretStr | None = None
+    #: Pepper of the stored API-key hashes (HMAC-SHA256 key, >= 128 bits; ``dgsync keys
+    #: create --for pepper``). Required outside dog to create or check stored keys; in dog a
+    #: random one is kept in ``state_dir/api_key_pepper``. Changing it invalidates every key.
+    api_key_pepper: SecretStr | None = None
+    #: Accept OIDC/JWT bearer tokens too (empty: API keys only).
+    oidc: OidcSettings | None = None
 
 
 AlertKind = Literal[
@@ -374,6 +419,57 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Names a JSON secret whose keys are settings' environment variable names (Bear on Lambda:
+#: ``secretsmanager:<arn>``); its values are read once per process, never from plain env vars.
+SECRETS_SOURCE_ENV = "DGSYNC_SECRETS_SOURCE"
+_secret_cache: dict[str, dict[str, Any]] = {}
+
+
+def secret_settings(ref: str) -> dict[str, Any]:
+    """Settings read from the JSON secret ``ref`` names (``{"DGSYNC_DATABASE_URL": ...}``),
+    as nested overrides. Fetched once per process (a Lambda container: at cold start) and
+    cached; every value is registered with the log redactor."""
+    import json
+
+    from core.credentials import AwsOptions, resolve_secret
+    from core.log import register_secret
+
+    if ref not in _secret_cache:
+        endpoint = os.environ.get("DGSYNC_CREDENTIALS__ENDPOINT_URL") or None
+        text = resolve_secret(ref, aws=AwsOptions(endpoint_url=endpoint)).get_secret_value()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and k.upper().startswith("DGSYNC_") for k in data
+        ):
+            raise ConfigError(
+                f"{SECRETS_SOURCE_ENV}: the secret is not a JSON object of DGSYNC_* settings",
+                hint='Store e.g. {"DGSYNC_DATABASE_URL": "...", "DGSYNC_DATASPHERE__CLIENT_SECRET": "..."}.',
+            )
+        nested: dict[str, Any] = {}
+        for name, value in data.items():
+            register_secret(str(value))
+            parts = name[len("DGSYNC_"):].lower().split("__")
+            node = nested
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        _secret_cache[ref] = nested
+    return _secret_cache[ref]
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_settings(
     *,
     env: str | None = None,
@@ -393,6 +489,9 @@ def load_settings(
     path = config_file or os.environ.get("DGSYNC_CONFIG_FILE")
     if path:
         init = _read_yaml(Path(path))
+    secret_ref = os.environ.get(SECRETS_SOURCE_ENV)
+    if secret_ref:
+        overrides = _deep_merge(secret_settings(secret_ref), overrides or {})
     token = _overrides.set(overrides or None)
     try:
         settings = Settings(**init)

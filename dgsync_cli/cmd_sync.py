@@ -97,20 +97,26 @@ def _print_summary(report: Any) -> None:
                 click.echo(f"  mapping {issue.severity} {issue.asset or ''}: {issue.message}")
 
 
-def _run_engine(state: CliState, fmt: str, action: Callable[[Any], Any], *, validate: dict[str, Any] | None = None) -> Any:
-    """Build the services and an engine, run ``action(engine)`` with a live progress bar on a
-    terminal (table format), and close everything. With ``validate`` (spaces, kinds) the input
-    is checked first (exit code 2 before anything runs)."""
+def _run_engine(state: CliState, fmt: str, action: Callable[[Any, int | None], Any], *,
+                validate: dict[str, Any] | None = None) -> Any:
+    """Build the services of the applied configuration version (``dgsync config apply``;
+    the process's settings while none is applied) and an engine, run
+    ``action(engine, config_version)`` with a live progress bar on a terminal (table format),
+    and close everything. With ``validate`` (spaces, kinds) the input is checked first (exit
+    code 2 before anything runs)."""
+    from core.config_versions import ConfigReloader
     from core.sync.liveness import validate_scope
 
     settings = state.settings()
-    with build_services(settings) as services:
+    with build_services(settings) as base:
+        # The environment's applied configuration version (if any) for this whole run.
+        services, version = ConfigReloader(base).for_next_run()
         if validate is not None:
             validate_scope(services, **validate)
         with stage_progress() as on_progress:
             engine = services.engine(progress=on_progress if fmt == "table" else None)
             with _stop_on_sigterm(engine):
-                return action(engine)
+                return action(engine, version)
 
 
 @contextmanager
@@ -146,28 +152,12 @@ Exit codes:
 
 
 def _sync_with_governance(engine: Any, run: Callable[[], Any]) -> Any:
-    """Run a sync with security signals stored, then check the alert rules against it (also
-    when it raised)."""
-    from datetime import UTC, datetime
+    """Run a sync with security signals stored, audit it with the CLI actor, then check the
+    alert rules against it (also when it raised): :func:`core.governance.hooks.run_with_governance`."""
+    from core.governance.hooks import run_with_governance
+    from core.sync.engine import default_actor
 
-    from core.errors import DgsyncError
-    from core.governance.alerts import evaluate_after_run
-    from core.governance.security import install_store_sink
-
-    services = engine.services
-    started = datetime.now(UTC).replace(microsecond=0)
-    remove = install_store_sink(services.store(), services.settings)
-    try:
-        report = run()
-    except DgsyncError as exc:
-        _audit_user_action(services, "sync", None, {"status": "failed", "error": exc.code})
-        evaluate_after_run(services, run_id=None, since=started)
-        raise
-    finally:
-        remove()
-    _audit_user_action(services, "sync", report.run_id, {"status": report.status, "counts": report.counts})
-    evaluate_after_run(services, run_id=report.run_id, report=report)
-    return report
+    return run_with_governance(engine.services, run, actor=default_actor("cli"))
 
 
 def _audit_user_action(services: Any, action: str, run_id: str | None, details: dict[str, Any]) -> None:
@@ -198,10 +188,11 @@ def register(group: click.Group) -> None:
     @handle_errors
     def plan_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], fmt: str, show_all: bool) -> None:
         """Show what a sync would do, with field-level diffs and impact. Writes nothing."""
-        def plan_and_audit(engine: Any) -> Any:
+        def plan_and_audit(engine: Any, config_version: int | None) -> Any:
             report = engine.dry_run(spaces=spaces or None, kinds=kinds or None)
             _audit_user_action(engine.services, "plan", None,
-                               {"counts": report.counts, "spaces": list(spaces), "kinds": list(kinds)})
+                               {"counts": report.counts, "spaces": list(spaces), "kinds": list(kinds),
+                                "config_version": config_version})
             return report
 
         report = _run_engine(
@@ -224,23 +215,43 @@ def register(group: click.Group) -> None:
     @click.option("--wait-timeout", "wait_timeout", type=click.FloatRange(0, 86_400), default=600.0,
                   show_default=True, metavar="SECONDS", help="How long --wait waits.")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+    @click.option("--validate", "then_validate", is_flag=True,
+                  help="Then validate the scope (as `dgsync validate`), store the report with the run; "
+                  "exit 1 when Glue is not in sync.")
     @pass_state
     @handle_errors
     def sync_cmd(state: CliState, spaces: tuple[str, ...], kinds: tuple[str, ...], resume: bool,
-                 wait: bool, wait_timeout: float, fmt: str) -> None:
+                 wait: bool, wait_timeout: float, fmt: str, then_validate: bool) -> None:
         """Apply the plan to Glue, under a lease on the run's scope (its spaces)."""
-        report = _run_engine(
-            state,
-            fmt,
-            lambda engine: _sync_with_governance(
+        validation: dict[str, Any] = {}
+
+        def sync_then_validate(engine: Any, version: Any) -> Any:
+            report = _sync_with_governance(
                 engine, lambda: engine.sync(spaces=spaces or None, kinds=kinds or None, resume=resume,
-                                            wait_s=wait_timeout if wait else 0.0)
-            ),
-        )
+                                            wait_s=wait_timeout if wait else 0.0, config_version=version))
+            if then_validate and report.run_id:  # validation: see dgsync_cli/cmd_validate.py
+                from core.validation import validate_after_sync
+
+                validation["report"] = validate_after_sync(engine.services, report, spaces=spaces or None,
+                                                           kinds=kinds or None)
+            return report
+
+        report = _run_engine(state, fmt, sync_then_validate)
+        code = exit_codes.for_report(report)
+        checked = validation.get("report")
+        if checked is not None and not checked.in_sync:
+            code = max(code, exit_codes.NOT_IN_SYNC)
         if fmt == "json":
             body = report.model_dump(mode="json", exclude={"plan"})
-            body["exit_code"] = exit_codes.for_report(report)
+            body["exit_code"] = code
+            if checked is not None:
+                body["validation"] = {"id": checked.id, "in_sync": checked.in_sync, "reasons": checked.reasons,
+                                      "summary": checked.summary.model_dump()}
             echo_json(body)
         else:
             _print_summary(report)
-        sys.exit(exit_codes.for_report(report))
+            if checked is not None:
+                from dgsync_cli.cmd_validate import print_validation
+
+                print_validation(checked)
+        sys.exit(code)

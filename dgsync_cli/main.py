@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "dgsync_cli.cmd_lineage",
     "dgsync_cli.cmd_config",
     "dgsync_cli.cmd_alerts",
+    "dgsync_cli.cmd_mcp",
+    "dgsync_cli.cmd_validate",
 )
 
 

@@ -4,7 +4,7 @@ Dog is the developer UI over the embedded default (Datasphere emulator + moto Gl
 it refuses any other profile (``DGSYNC_ENV`` is honoured: anything but ``dog`` is refused) and
 any non-loopback bind without an API token (with one, every request signs in: ``auth.py``).
 One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit,
-lineage, console. The web baseline
+debug, lineage, console. The web baseline
 (Host allow-list, CSRF, security headers) is ``dog_flask/security.py`` over ``core/websec.py``.
 """
 
@@ -56,7 +56,7 @@ def create_app(
     for area in (
         blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs,
         blueprints.glue, blueprints.compare, blueprints.audit,
-        blueprints.lineage, blueprints.console,
+        blueprints.debug, blueprints.lineage, blueprints.console,
     ):
         app.register_blueprint(area.bp)
     return app

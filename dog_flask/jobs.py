@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DgsyncError, NotFound
+from core.governance.hooks import run_with_governance
 from core.log import get_logger
 from dog_flask.scope import Scope
 
@@ -149,13 +150,15 @@ class JobRunner:
     def _run(self, services: Services, engine: Any, job: Job) -> None:
         job.state = "running"
         try:
-            job.report = engine.sync(
+            # Audit the user action and evaluate the alert rules after the run (also when it
+            # raises): the one governance hook every frontend calls.
+            job.report = run_with_governance(services, lambda: engine.sync(
                 spaces=job.scope.spaces or None,
                 kinds=job.scope.kinds or None,
                 priority=job.scope.priority,
                 trigger="api",
                 actor="dog",
-            )
+            ), actor="dog")
         except DgsyncError as exc:
             job.error = exc
         except Exception as exc:  # a bug: keep the thread's failure visible on the page

@@ -12,7 +12,10 @@ were (a table at version 3 is still at version 3, and its next update makes vers
 Clients for the embedded endpoint get dummy credentials through
 :func:`core.glue.session.register_endpoint_credentials` (the process environment is left
 alone) and the fidelity layer of :mod:`doubles.glue_faults` (pagination, ``VersionId`` locking,
-``SkipArchive``), so dog behaves like AWS where moto does not.
+``SkipArchive``), so dog behaves like AWS where moto does not. All of them share the embedded
+Glue's :attr:`EmbeddedGlue.faults` (faults programmed once, consumed by whichever client sends
+next; injected faults are retried without backoff sleeps) and :attr:`EmbeddedGlue.requests`
+(every HTTP attempt); :func:`running_glue` finds a running one by endpoint (Dog's Debug page).
 
 One embedded Glue per process and region: starting one resets moto's Glue backend of that
 account and region. The snapshot file is the one source of truth shared by every process (a
@@ -50,7 +53,20 @@ from core.log import get_logger
 
 log = get_logger(__name__)
 
-__all__ = ["SNAPSHOT_FORMAT", "EmbeddedGlue", "start_embedded_glue"]
+__all__ = ["SNAPSHOT_FORMAT", "EmbeddedGlue", "running_glue", "start_embedded_glue"]
+
+#: How many Glue HTTP attempts :attr:`EmbeddedGlue.requests` keeps.
+REQUEST_LOG_SIZE = 1000
+_running: dict[str, EmbeddedGlue] = {}
+_running_lock = threading.Lock()
+
+
+def running_glue(endpoint_url: str | None) -> EmbeddedGlue | None:
+    """The running embedded Glue serving ``endpoint_url`` in this process, if any."""
+    if not endpoint_url:
+        return None
+    with _running_lock:
+        return _running.get(endpoint_url.rstrip("/"))
 
 SNAPSHOT_FORMAT = "dgsync-embedded-glue"
 SNAPSHOT_VERSION = 1
@@ -288,6 +304,13 @@ class EmbeddedGlue:
         self.account_id = account_id
         self.snapshot_path = snapshot_path
         self.credentials = EMBEDDED_CREDENTIALS
+        from doubles.glue_faults import FaultQueue
+        from doubles.request_log import RequestLog
+
+        #: Faults for the next HTTP attempts of any client of this endpoint.
+        self.faults = FaultQueue()
+        #: Every HTTP attempt of those clients (operation, status, latency, injected fault).
+        self.requests = RequestLog(REQUEST_LOG_SIZE)
         self._lock = threading.RLock()
         self._stopped = False
         #: what this process last loaded from or wrote to the file (its digest and signature)
@@ -345,6 +368,13 @@ class EmbeddedGlue:
     def running(self) -> bool:
         return not self._stopped
 
+    def install_fidelity(self, client: Any) -> None:
+        """The fidelity layer on a client built for this endpoint, sharing this Glue's fault
+        queue and request log (no faults until some are programmed)."""
+        from doubles.glue_faults import GlueFaults
+
+        GlueFaults(history_size=0, queue=self.faults, log=self.requests).install(client)
+
     def snapshot(self) -> dict[str, Any]:
         """The current catalog as snapshot data (best effort while requests are running)."""
         backend = _glue_backend(self.account_id, self.region)
@@ -396,6 +426,9 @@ class EmbeddedGlue:
             if self._stopped:
                 return
             self._stopped = True
+            with _running_lock:
+                if _running.get(self.endpoint_url) is self:
+                    del _running[self.endpoint_url]
             try:
                 self._server.stop()
             finally:
@@ -443,8 +476,6 @@ def start_embedded_glue(
         ) from exc
     bound_host, bound_port = server.get_host_and_port()
     endpoint_url = f"http://{bound_host}:{bound_port}"
-    register_endpoint_credentials(endpoint_url, EMBEDDED_CREDENTIALS, install=_install_fidelity)
-    log.info("embedded Glue started", extra={"url": endpoint_url, "region": region})
     glue = EmbeddedGlue(
         server,
         endpoint_url=endpoint_url,
@@ -452,12 +483,9 @@ def start_embedded_glue(
         account_id=account_id,
         snapshot_path=snapshot_path,
     )
+    register_endpoint_credentials(endpoint_url, EMBEDDED_CREDENTIALS, install=glue.install_fidelity)
+    with _running_lock:
+        _running[endpoint_url] = glue
+    log.info("embedded Glue started", extra={"url": endpoint_url, "region": region})
     glue._mark_base(snapshot)
     return glue
-
-
-def _install_fidelity(client: Any) -> None:
-    """The fidelity layer (no faults) on every client built for the embedded endpoint."""
-    from doubles.glue_faults import GlueFaults
-
-    GlueFaults(fast_retries=False, history_size=0).install(client)

@@ -18,6 +18,10 @@ through botocore's event hooks, so it works against a moto server over HTTP
   ones; with ``fast_retries`` the retries of *injected* faults happen without backoff sleeps.
 * **Counting**: logical calls, HTTP attempts, injected faults and pages served per operation,
   and a history of request parameters (:meth:`GlueFaults.requests`).
+* **Sharing**: several clients may share one :class:`FaultQueue` (a fault programmed once is
+  consumed by whichever client sends next) and one :class:`~doubles.request_log.RequestLog`
+  (every HTTP attempt: operation, status, latency, injected or not). The embedded Glue gives
+  all its clients one of each (Dog's Debug page programs and shows them).
 
 Usage::
 
@@ -36,6 +40,7 @@ import copy
 import http.client
 import json
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -46,9 +51,12 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from doubles.request_log import RequestLog
+
 __all__ = [
     "FAULT_HEADER",
     "PAGED_OPERATIONS",
+    "FaultQueue",
     "GlueFaults",
     "InjectedConnectionError",
     "error_result",
@@ -97,6 +105,64 @@ class _Fault:
     message: str
     status: int
     unreachable: bool = False
+
+
+class FaultQueue:
+    """Faults programmed for the next HTTP attempts, per operation (``"*"``: any); shareable
+    between clients; thread-safe. ``injected`` counts the faults served, per operation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, deque[_Fault]] = {}
+        self.injected: Counter[str] = Counter()
+
+    def push(self, operation: str, fault: _Fault, times: int) -> None:
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._pending.setdefault(operation, deque()).extend([fault] * times)
+
+    def next(self, operation: str) -> _Fault | None:
+        with self._lock:
+            for key in (operation, "*"):
+                queue = self._pending.get(key)
+                if queue:
+                    self.injected[operation] += 1
+                    return queue.popleft()
+        return None
+
+    def pending(self, operation: str | None = None) -> int:
+        with self._lock:
+            if operation is not None:
+                return len(self._pending.get(operation, ()))
+            return sum(len(q) for q in self._pending.values())
+
+    def pending_by_code(self) -> dict[tuple[str, str], int]:
+        """``{(operation, error code): faults left}``."""
+        with self._lock:
+            out: Counter[tuple[str, str]] = Counter()
+            for op, queue in self._pending.items():
+                for fault in queue:
+                    out[(op, fault.code)] += 1
+            return dict(out)
+
+    def throttle(self, operation: str = "*", times: int = 1) -> None:
+        """Throttle the next ``times`` attempts of ``operation`` (``"*"``: any)."""
+        self.push(operation, _Fault("ThrottlingException", "Rate exceeded", 400), times)
+
+    def fail(self, operation: str, code: str, message: str = "", *, times: int = 1, status: int = 400) -> None:
+        """Answer the next ``times`` attempts of ``operation`` with error ``code``."""
+        self.push(operation, _Fault(code, message or code, status), times)
+
+    def clear(self, code: str | None = None) -> None:
+        """Drop the pending faults (only those of error ``code`` when given); the ``injected``
+        counts stay."""
+        with self._lock:
+            if code is None:
+                self._pending.clear()
+                return
+            for op, queue in list(self._pending.items()):
+                self._pending[op] = deque(f for f in queue if f.code != code)
 
 
 class _RawBody:
@@ -149,6 +215,11 @@ def _decode_token(operation: str, token: str) -> int | None:
     return int(offset)
 
 
+def _table_name(params: dict[str, Any]) -> str | None:
+    name = params.get("Name") or params.get("TableName") or (params.get("TableInput") or {}).get("Name")
+    return str(name) if name else None
+
+
 def _operation_of(event_name: str) -> str:
     return event_name.rsplit(".", 1)[-1]
 
@@ -164,6 +235,8 @@ class GlueFaults:
         emulate_skip_archive: bool = True,
         fast_retries: bool = True,
         history_size: int = 10_000,
+        queue: FaultQueue | None = None,
+        log: RequestLog | None = None,
     ) -> None:
         if page_size is not None and page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -173,7 +246,8 @@ class GlueFaults:
         self.fast_retries = fast_retries
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._pending: dict[str, deque[_Fault]] = {}
+        self.queue = queue or FaultQueue()
+        self.log = log
         self._client: Any = None
         self._uid = f"dgsync-faults-{id(self)}"
         self.calls: Counter[str] = Counter()
@@ -203,6 +277,8 @@ class GlueFaults:
         events.register_first(
             "needs-retry.glue", self._on_needs_retry, unique_id=f"{self._uid}-needs-retry"
         )
+        if self.log is not None:
+            events.register("needs-retry.glue", self._on_attempt, unique_id=f"{self._uid}-log")
         self._client = boto_client
         return self
 
@@ -216,15 +292,13 @@ class GlueFaults:
         events.unregister(
             "needs-retry.glue", self._on_needs_retry, unique_id=f"{self._uid}-needs-retry"
         )
+        if self.log is not None:
+            events.unregister("needs-retry.glue", self._on_attempt, unique_id=f"{self._uid}-log")
         self._client = None
 
     # -- fault programming -------------------------------------------------------------------
     def _push(self, operation: str, fault: _Fault, times: int) -> None:
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        with self._lock:
-            queue = self._pending.setdefault(operation, deque())
-            queue.extend([fault] * times)
+        self.queue.push(operation, fault, times)
 
     def throttle(
         self,
@@ -251,15 +325,12 @@ class GlueFaults:
 
     def pending(self, operation: str | None = None) -> int:
         """Injected faults not yet consumed (for ``operation``, or all)."""
-        with self._lock:
-            if operation is not None:
-                return len(self._pending.get(operation, ()))
-            return sum(len(q) for q in self._pending.values())
+        return self.queue.pending(operation)
 
     def clear(self) -> None:
         """Drop pending faults and zero the counters."""
+        self.queue.clear()
         with self._lock:
-            self._pending.clear()
             self.calls.clear()
             self.attempts.clear()
             self.injected.clear()
@@ -273,12 +344,7 @@ class GlueFaults:
             return [params for op, params in self.history if op == operation]
 
     def _next_fault(self, operation: str) -> _Fault | None:
-        with self._lock:
-            for key in (operation, "*"):
-                queue = self._pending.get(key)
-                if queue:
-                    return queue.popleft()
-        return None
+        return self.queue.next(operation)
 
     # -- probes (invisible to every counter) -------------------------------------------------
     @property
@@ -355,7 +421,9 @@ class GlueFaults:
         operation = _operation_of(event_name)
         with self._lock:
             self.attempts[operation] += 1
+        self._local.sent_at = time.perf_counter()
         fault = self._next_fault(operation)
+        self._local.fault = fault.code if fault is not None else None
         if fault is None:
             return None
         with self._lock:
@@ -363,6 +431,32 @@ class GlueFaults:
         if fault.unreachable:
             raise InjectedConnectionError(endpoint_url=str(request.url))
         return _error_response(str(request.url), fault.code, fault.message, fault.status)
+
+    def _on_attempt(
+        self,
+        *,
+        response: Any = None,
+        operation: Any = None,
+        request_dict: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """botocore ``needs-retry`` observer: log one HTTP attempt (never decides anything) as
+        ``Operation database.table`` (what the call names)."""
+        sent_at = getattr(self._local, "sent_at", None)
+        if self._probing or self.log is None or sent_at is None:
+            return None
+        self._local.sent_at = None
+        status = 0
+        if response is not None and response[0] is not None:
+            status = int(response[0].status_code)
+        params: dict[str, Any] = ((request_dict or {}).get("context") or {}).get(_PARAMS) or {}
+        path = str(getattr(operation, "name", "?"))
+        target = ".".join(str(p) for p in (params.get("DatabaseName"), _table_name(params)) if p)
+        self.log.record(
+            source="glue", method="POST", path=f"{path} {target}" if target else path, status=status,
+            latency_ms=(time.perf_counter() - sent_at) * 1000, fault=getattr(self._local, "fault", None),
+        )
+        return None
 
     def _on_needs_retry(
         self,

@@ -1,242 +1,111 @@
-"""The dgsync MCP server: catalog search, asset details, sync status, runs and dry runs.
+"""The dgsync MCP server: both catalogs as one, lineage and impact, validation, operations, and
+configuration management with guard rails.
 
-``create_server(settings=None) -> MCPServer``. The typed lifespan loads the settings (when not
-given) and builds :class:`~core.services.Services`; each tool is a short call into the core,
-run off the event loop. Core errors become tool errors with their remediation hint; anything
-unexpected reaches the model only as the SDK's generic "Error executing tool".
+``create_server(settings=None, *, allow_write=False) -> MCPServer``. The typed lifespan loads
+the settings (when not given) and builds :class:`~core.services.Services`; each tool is a short
+call into the core, run off the event loop (tools_*.py per area; resources.py; prompts.py).
+Write tools (``apply_config``, ``promote_config``, ``rollback_config``) are registered only
+with ``allow_write``: otherwise they are not even listed. Transports: stdio (``dgsync mcp``,
+``python -m mcp_server``) and streamable HTTP mounted in Wolf/Bear (:mod:`mcp_server.http`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from functools import partial
-from typing import Annotated, Any, TypeVar, cast
 
 import anyio.to_thread
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.server.mcpserver import MCPServer
 
-from core.catalog import AssetCatalog, AssetHit
-from core.errors import DgsyncError
-from core.log import get_logger
+from core.catalog import AssetCatalog
+from core.search import GlueIndex, UnifiedCatalog
 from core.services import Services, build_services
 from core.settings import Settings, load_settings
-
-log = get_logger(__name__)
-
-T = TypeVar("T")
+from mcp_server import (
+    prompts,
+    resources,
+    tools_catalog,
+    tools_config,
+    tools_lineage,
+    tools_ops,
+    tools_validation,
+)
+from mcp_server.auth import Caller, stdio_caller
+from mcp_server.context import McpContext
 
 INSTRUCTIONS = """\
 dgsync keeps the AWS Glue Data Catalog in sync with SAP Datasphere. Use these tools to find
-Datasphere assets (tables, views, analytic models, data flows) and their business context,
-see which Glue table each one becomes, check how the sync is doing, and preview what the next
-sync would change. Nothing here writes to Glue or Datasphere.
-Start with search_assets, then get_asset for the details of one hit."""
+objects in both catalogs as one (search_catalog), see an asset next to its Glue table
+(get_asset, get_glue_table), follow lineage and the impact of a change (get_lineage,
+find_lineage_path, get_column_lineage, analyze_impact), prove Glue matches Datasphere
+(validate_sync), check how the sync is doing (sync_status, list_runs, get_run, search_audit,
+list_alerts, plan_sync), and read or propose configuration and mapping-rule changes
+(get_config, get_mapping_rules, validate_config_change, test_mapping_rules,
+propose_config_change). Nothing writes to Glue or Datasphere. apply_config, promote_config and
+rollback_config exist only for callers allowed to change configuration; show the user the
+proposal (propose_config_change) before applying."""
+
+ServicesSource = Services | Callable[[], Services]
 
 
-@dataclass
-class McpContext:
-    """What every tool call can reach: built once per server lifespan."""
+class _Shared:
+    """What outlives one lifespan (a stateless HTTP request) and is shared by the servers over
+    one Services (Wolf's read-only and read-write ones): the caches."""
 
-    settings: Settings
-    services: Services
-    catalog: AssetCatalog
-
-
-class AssetDetail(BaseModel):
-    """One Datasphere asset with how dgsync maps it to Glue."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    asset: dict[str, Any] = Field(description="The asset: columns with exact types, measures, "
-                                  "dimensions, hierarchies, dependencies and business context.")
-    glue_database: str | None = Field(description="The Glue database it is synced to (None: not a table).")
-    glue_table: str | None = Field(description="The Glue table it is synced to (None: not a table).")
-    skipped: str | None = Field(description="Why the mapping rules exclude it, if they do.")
-    note: str | None = Field(description="How non-table assets (data flows) appear in Glue.")
-    lineage: list[str] = Field(description="Lineage edges touching it, as `UPSTREAM → DOWNSTREAM (kind)`.")
+    def __init__(self, services: Services, catalog: AssetCatalog | None) -> None:
+        self.services = services
+        self.catalog = catalog or services.catalog()
+        self.unified = UnifiedCatalog(services, assets=self.catalog, glue=GlueIndex(services))
+        self.cache: dict[str, object] = {}
 
 
-class PlannedChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    action: str
-    object: str
-    asset: str | None
-    reason: str
-    diffs: list[str]
-    impact: list[str]
-
-
-class PlanSummary(BaseModel):
-    """What a sync would do now (computed by a dry run: nothing was written)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    counts: dict[str, int]
-    changes: list[PlannedChange]
-    changes_total: int
-    assets: int
-    failsafe: str | None
-    extraction_errors: list[dict[str, str]]
-    skipped_spaces: dict[str, str]
-    duration_s: float
-
-
-#: At most this many planned changes are listed (``changes_total`` has the full count).
-MAX_CHANGES = 200
-
-
-def _context(ctx: Context) -> McpContext:
-    return cast(McpContext, ctx.request_context.lifespan_context)
-
-
-async def _call(fn: Callable[[], T]) -> T:
-    """Run ``fn`` in a worker thread; core errors become tool errors with their hint."""
-    try:
-        return await anyio.to_thread.run_sync(fn)
-    except DgsyncError as exc:
-        log.info("tool failed", extra={"code": exc.code, "error": exc.message})
-        raise ToolError(f"{exc.message} (error {exc.code}). Hint: {exc.hint}") from exc
+Caches = dict[int, _Shared]
 
 
 def create_server(
     settings: Settings | None = None,
     *,
-    services: Services | None = None,
+    services: ServicesSource | None = None,
     catalog: AssetCatalog | None = None,
+    allow_write: bool = False,
+    caller: Caller | None = None,
+    caches: Caches | None = None,
 ) -> MCPServer[McpContext]:
-    """Build the MCP server; ``services`` given: the caller owns (and closes) them.
-
-    ``catalog`` (over the same services) shares one cached extraction between servers.
-    """
+    """Build the MCP server. ``services`` given (or a callable giving them, e.g. the Wolf
+    app's): the caller owns (and closes) them. ``catalog`` (over the same services) shares
+    one cached extraction. ``allow_write`` registers the write tools; ``caller`` is who calls
+    over stdio (default ``mcp:<os user>``). ``caches`` shares the search and lineage caches
+    between servers over the same services (Wolf's read-only and read-write servers)."""
+    shared: Caches = caches if caches is not None else {}
+    who = caller or stdio_caller(allow_write=allow_write)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[McpContext]) -> AsyncIterator[McpContext]:
-        current = services.settings if services is not None else settings
-        if current is None:
-            current = await anyio.to_thread.run_sync(load_settings)
-        owned = services is None
-        current_services = services if services is not None else build_services(current)
+        given = services() if callable(services) else services
+        owned = given is None
+        if given is None:
+            current = settings if settings is not None else await anyio.to_thread.run_sync(load_settings)
+            given = build_services(current)
+        state = shared.get(id(given))
+        if state is None or state.services is not given:
+            state = shared[id(given)] = _Shared(given, catalog)
         try:
-            yield McpContext(current, current_services, catalog or current_services.catalog())
+            yield McpContext(settings=given.settings, services=given, catalog=state.catalog,
+                             unified=state.unified, caller=who, allow_write=allow_write,
+                             cache=state.cache)
         finally:
             if owned:
-                await anyio.to_thread.run_sync(current_services.close)
+                shared.pop(id(given), None)
+                await anyio.to_thread.run_sync(given.close)
 
     server: MCPServer[McpContext] = MCPServer(
-        "dgsync", instructions=INSTRUCTIONS, version="0.1.0", lifespan=lifespan
+        "dgsync", instructions=INSTRUCTIONS, version="0.2.0", lifespan=lifespan
     )
-
-    @server.tool()
-    async def search_assets(
-        query: Annotated[str, Field(min_length=1, description="Words to look for, e.g. `sales order` or `revenue margin`.")],
-        ctx: Context,
-        limit: Annotated[int, Field(ge=1, le=100, description="At most this many hits.")] = 20,
-    ) -> list[AssetHit]:
-        """Search the Datasphere assets dgsync syncs, by technical name, business label, space,
-        description and column names. Every word must match; best matches first. Each hit names
-        its space and technical name: pass them to get_asset for columns, measures, lineage and
-        the Glue table it becomes."""
-        state = _context(ctx)
-        return await _call(partial(state.catalog.search, query, limit=limit))
-
-    @server.tool()
-    async def get_asset(
-        space: Annotated[str, Field(description="The Datasphere space, e.g. `SALES`.")],
-        name: Annotated[str, Field(description="The technical name (case-sensitive), e.g. `V_ORDERS`.")],
-        ctx: Context,
-    ) -> AssetDetail:
-        """Everything about one Datasphere asset: columns with exact types and keys, measures,
-        dimensions, hierarchies, upstream dependencies, business labels and descriptions, and
-        the Glue database and table dgsync maps it to (with its lineage edges)."""
-        state = _context(ctx)
-
-        def detail() -> AssetDetail:
-            from core.mapping.preview import map_asset_preview
-
-            asset = state.catalog.get(space, name)
-            snapshot = state.catalog.snapshot()
-            preview = map_asset_preview(asset, state.services.rules(), state.settings.env,
-                                        others=snapshot.assets, spaces=snapshot.spaces)
-            return AssetDetail(
-                asset=asset.model_dump(mode="json", exclude={"fingerprint", "source_hash"}),
-                glue_database=preview.table.database if preview.table else None,
-                glue_table=preview.table.name if preview.table else None,
-                skipped=preview.skipped,
-                note=preview.note,
-                lineage=[f"{e.upstream} → {e.downstream} ({e.kind})" for e in preview.lineage],
-            )
-
-        return await _call(detail)
-
-    @server.tool()
-    async def sync_status(ctx: Context) -> dict[str, Any]:
-        """How the sync is doing: runs in progress, recent runs with their outcome, each priority
-        class's schedule (next due, last result), assets by sync state and open conflicts."""
-        state = _context(ctx)
-
-        def overview() -> dict[str, Any]:
-            from core.sync.status import status_overview
-
-            return status_overview(state.services).model_dump(mode="json")
-
-        return await _call(overview)
-
-    @server.tool()
-    async def list_runs(
-        ctx: Context,
-        limit: Annotated[int, Field(ge=1, le=100, description="At most this many runs, newest first.")] = 10,
-    ) -> list[dict[str, Any]]:
-        """The most recent sync runs, newest first: status, trigger, scope, counts of created /
-        updated / unchanged / failed objects, duration, API calls and errors with hints."""
-        state = _context(ctx)
-
-        def runs() -> list[dict[str, Any]]:
-            from core.sync.status import runs_listing
-
-            return [r.model_dump(mode="json") for r in runs_listing(state.services, limit=limit)]
-
-        return await _call(runs)
-
-    @server.tool()
-    async def plan_sync(
-        ctx: Context,
-        spaces: Annotated[list[str] | None, Field(description="Only these Datasphere spaces (default: all).")] = None,
-    ) -> PlanSummary:
-        """Preview what a sync would change in Glue right now, without writing anything: counts
-        per action (create, update, unchanged, deprecate, delete, conflict, skip) and each change
-        with its reason, field-level differences and the downstream assets it affects. Takes a
-        few seconds: it reads the whole tenant and the live Glue catalog."""
-        state = _context(ctx)
-
-        def plan() -> PlanSummary:
-            report = state.services.engine().dry_run(spaces=spaces or None)
-            items = [i for i in (report.plan.items if report.plan else []) if i.action.value != "noop"]
-            return PlanSummary(
-                counts=report.counts,
-                changes=[
-                    PlannedChange(
-                        action=i.action.value,
-                        object=i.object,
-                        asset=i.asset,
-                        reason=i.reason,
-                        diffs=[f"{d.field}: {d.before!r} → {d.after!r}" for d in i.diffs[:10]],
-                        impact=i.impact[:10],
-                    )
-                    for i in items[:MAX_CHANGES]
-                ],
-                changes_total=len(items),
-                assets=report.extraction.assets,
-                failsafe=report.failsafe,
-                extraction_errors=report.extraction.errors[:20],
-                skipped_spaces=report.extraction.skipped_spaces,
-                duration_s=report.duration_s,
-            )
-
-        return await _call(plan)
-
+    tools_catalog.register(server)
+    tools_lineage.register(server)
+    tools_validation.register(server)
+    tools_ops.register(server)
+    tools_config.register(server, allow_write=allow_write)
+    resources.register(server)
+    prompts.register(server)
     return server

@@ -18,9 +18,21 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start || true
   fi
 fi
+# The MCP Inspector CLI (npm) drives the MCP server as a third-party client: CI never skips it.
+INSPECTOR_VERSION=2.12.0  # keep in step with tests/frontends/test_mcp_inspector.py
+if [ ! -x .cache/inspector/node_modules/.bin/mcp-inspector ]; then
+  echo "installing the MCP Inspector CLI $INSPECTOR_VERSION into .cache/inspector"
+  npm install --prefix .cache/inspector --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+fi
+export DGSYNC_REQUIRE_INSPECTOR=1
+
 export DGSYNC_TEST_POSTGRES_URL="${DGSYNC_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 export DGSYNC_REQUIRE_POSTGRES=1
 export DGSYNC_REQUIRE_BROWSER=1
+
+# cfn-lint and checkov for tests/deploy (their own virtualenv: their pins clash with dgsync's).
+make -s iac-tools
 
 echo "== ruff"; $BIN/ruff check .
 echo "== mypy"; $BIN/mypy core

@@ -43,7 +43,10 @@ def template_context(request: Request) -> dict[str, Any]:
     policy = request_policy(request)
     sid = csrf_session(request)
     token = policy.csrf.token_for(sid) if policy is not None and sid else ""
-    return {"csrf_token": token, "csrf_field": CSRF_FIELD}
+    frontend = getattr(request.app.state, "frontend", "wolf")
+    # Bear (API Gateway + Lambda) buffers responses: its pages poll, they never stream (SSE).
+    return {"csrf_token": token, "csrf_field": CSRF_FIELD, "app_title": frontend.title(),
+            "live_updates": "poll" if frontend == "bear" else "sse"}
 
 
 def bearer_matches(policy: WebPolicy, headers: Headers, token: str | None) -> bool:
@@ -102,7 +105,9 @@ async def require_csrf(request: Request) -> None:
         raise websec.CsrfFailed("the app has not been started: no web policy")
     settings = getattr(request.app.state, "settings", None)
     token = settings.api_token.get_secret_value() if settings is not None and settings.api_token else None
-    authenticated = bearer_matches(policy, request.headers, token)
+    # A request the auth dependency authenticated by its Authorization header (any key).
+    by_header = getattr(request.state, "auth_via", None) == "bearer"
+    authenticated = by_header or bearer_matches(policy, request.headers, token)
     given = request.headers.get(CSRF_HEADER)
     if given is None and not authenticated and request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM:
         body = await request.body()  # cached: the route can read it again

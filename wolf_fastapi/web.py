@@ -17,5 +17,10 @@ STATIC_DIR = WEB_ROOT / "static"
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
     from wolf_fastapi.security import template_context
+    from wolf_fastapi.ui import page_context
 
-    return Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[template_context])
+    env = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[template_context, page_context])
+    from wolf_fastapi.filters import install_filters
+
+    install_filters(env.env)
+    return env

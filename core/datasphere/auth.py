@@ -78,6 +78,29 @@ def diagnosis_of(exc: BaseException) -> Diagnosis:
 
 
 @dataclass(frozen=True)
+class TokenState:
+    """What a :class:`TokenManager` holds, for people (never the token itself).
+
+    Ages and remaining times are seconds on the manager's clock; ``None`` when there is no
+    token (or it never expires). ``refreshes`` are tokens obtained after the first one.
+    """
+
+    grant: str
+    held: bool
+    age_s: float | None
+    expires_in_s: float | None
+    remaining_s: float | None
+    refresh_in_s: float | None
+    tokens_obtained: int
+    refreshes: int
+    token_requests: int
+    invalidations: int
+    last_error: str | None
+    last_error_diagnosis: str | None
+    last_error_age_s: float | None
+
+
+@dataclass(frozen=True)
 class Token:
     """An access token and when (``time.monotonic`` clock) it must be refreshed."""
 
@@ -176,6 +199,10 @@ class TokenManager:
         self._count_lock = threading.Lock()
         #: Token requests sent (for ``client.stats`` and the stampede tests).
         self.requests = 0
+        #: Tokens obtained, tokens dropped after a 401, and the last failure (for :meth:`state`).
+        self.obtained = 0
+        self.invalidations = 0
+        self._last_error: tuple[str, str, float] | None = None
         secret = settings.client_secret.get_secret_value() if settings.client_secret else None
         register_secret(secret)
 
@@ -211,6 +238,31 @@ class TokenManager:
             if access_token is None or self._token.access_token == access_token:
                 log.info("access token invalidated after 401", extra={"grant": self.grant})
                 self._token = None
+                self.invalidations += 1
+
+    def state(self) -> TokenState:
+        """Age, expiry and refresh counts of the token held now (no token text)."""
+        now = self._clock()
+        token = self._token
+        error = self._last_error
+        expires_in = token.expires_in if token is not None else None
+        started = token.obtained_at - token.latency_s if token is not None else None
+        finite = token is not None and token.refresh_at != float("inf")
+        return TokenState(
+            grant=self.grant,
+            held=token is not None,
+            age_s=now - token.obtained_at if token is not None else None,
+            expires_in_s=expires_in,
+            remaining_s=started + expires_in - now if started is not None and expires_in is not None else None,
+            refresh_in_s=token.refresh_at - now if token is not None and finite else None,
+            tokens_obtained=self.obtained,
+            refreshes=max(0, self.obtained - 1),
+            token_requests=self.requests,
+            invalidations=self.invalidations,
+            last_error=error[0] if error else None,
+            last_error_diagnosis=error[1] if error else None,
+            last_error_age_s=now - error[2] if error else None,
+        )
 
     def authorize_url(self, *, state: str, redirect_uri: str | None = None) -> str:
         """The XSUAA ``/oauth/authorize`` URL that starts an interactive login."""
@@ -289,8 +341,11 @@ class TokenManager:
     def _obtain_signalled(self) -> Token:
         """:meth:`_obtain`; a refused token request is also a security signal."""
         try:
-            return self._obtain()
-        except AuthError as exc:
+            token = self._obtain()
+        except DgsyncError as exc:
+            self._last_error = (exc.message, str(diagnosis_of(exc)), self._clock())
+            if not isinstance(exc, AuthError):
+                raise
             from core.governance.events import TOKEN_REFRESH_FAILED, emit_security_signal
 
             emit_security_signal(
@@ -299,6 +354,8 @@ class TokenManager:
                 message=exc.message,
             )
             raise
+        self.obtained += 1
+        return token
 
     def _obtain(self) -> Token:
         if self.grant == "client_credentials":

@@ -212,7 +212,15 @@ class DatasphereClient:
         headers: dict[str, str] | None = None,
         expect: Literal["json", "text"] = "json",
     ) -> httpx.Response:
-        """Send one logical request (retries and the 401 retry included); 2xx or 304 only."""
+        """Send one logical request (retries, 401 retry included; timed in ``stats.latency``)."""
+        started = time.perf_counter()
+        try:
+            return self._request(method, url, route=route, params=params, headers=headers, expect=expect)
+        finally:
+            self.stats.latency.observe(time.perf_counter() - started)
+
+    def _request(self, method: str, url: str, *, route: str | None, params: dict[str, Any] | None,
+                 headers: dict[str, str] | None, expect: Literal["json", "text"]) -> httpx.Response:
         full = self.absolute(url)
         route = route or urlsplit(full).path
         retries = RetryCount()

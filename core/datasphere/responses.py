@@ -12,6 +12,8 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from core.perf import LatencyRecorder
+
 T = TypeVar("T")
 
 
@@ -79,13 +81,22 @@ class CatalogAsset(BaseModel):
 
 
 class RequestStats:
-    """Requests, retries and throttles per route template; safe to share between threads."""
+    """Requests, retries and throttles per route template; safe to share between threads.
+
+    ``latency`` holds the duration of every logical request (retries, backoff and a
+    re-authentication included): see :mod:`core.perf`."""
 
     _FIELDS = ("requests", "retries", "throttles", "reauth", "errors")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, dict[str, int]] = {}
+        self.latency = LatencyRecorder()
+
+    def totals(self) -> dict[str, int]:
+        """Every counter summed over the routes."""
+        with self._lock:
+            return {f: sum(row.get(f, 0) for row in self._routes.values()) for f in self._FIELDS}
 
     def add(self, route: str, field: str, n: int = 1) -> None:
         with self._lock:

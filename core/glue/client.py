@@ -21,6 +21,7 @@ are chunked to their limits and return per-entry errors instead of raising.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -203,6 +204,7 @@ class GlueClient:
         self._local.call = state
         error_code: str | None = None
         throttled = False
+        started = time.perf_counter()
         try:
             method = getattr(self._boto, xform_name(operation))
             response = cast(dict[str, Any], method(**params))
@@ -236,6 +238,7 @@ class GlueClient:
                 error_code=error_code,
                 throttled=throttled,
                 waited_s=waited,
+                latency_s=time.perf_counter() - started,
             )
             if state.throttles:
                 log.warning(

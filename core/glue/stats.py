@@ -3,7 +3,9 @@
 One logical call (``GlueClient._call``) is one ``call``, however many HTTP attempts botocore
 made for it: those extra attempts are ``retries``; every throttled attempt (even one botocore
 then retried successfully) is a ``throttle``. ``throttled_calls`` are the calls that still
-failed with :class:`core.errors.TargetThrottled` after all retries.
+failed with :class:`core.errors.TargetThrottled` after all retries. Every logical call's
+duration (retries and backoff included, the rate limiter's wait excluded) goes into a
+fixed-size latency histogram (:class:`core.perf.LatencyRecorder`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import threading
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from core.perf import Histogram, LatencyRecorder
 
 __all__ = ["CallStats", "OperationStats", "StatsSnapshot", "is_write"]
 
@@ -54,6 +58,8 @@ class StatsSnapshot(BaseModel):
     errors_by_code: dict[str, int] = Field(default_factory=dict)
     #: Calls Glue rejected, per operation and error code: ``{"CreateTable": {"AlreadyExistsException": 1}}``.
     rejected: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: Durations of the logical calls (see :mod:`core.perf`).
+    latency: Histogram = Field(default_factory=Histogram)
 
 
 @dataclass
@@ -74,6 +80,7 @@ class CallStats:
         self._rejected: dict[str, dict[str, int]] = {}
         self._throttled_calls = 0
         self._wait_s = 0.0
+        self.latency = LatencyRecorder()
 
     def record(
         self,
@@ -84,8 +91,11 @@ class CallStats:
         error_code: str | None = None,
         throttled: bool = False,
         waited_s: float = 0.0,
+        latency_s: float | None = None,
     ) -> None:
-        """Count one logical call of ``operation``."""
+        """Count one logical call of ``operation`` (that took ``latency_s``, when measured)."""
+        if latency_s is not None:
+            self.latency.observe(latency_s)
         with self._lock:
             op = self._ops.setdefault(operation, _Op())
             op.calls += 1
@@ -125,6 +135,7 @@ class CallStats:
             by_operation=by_op,
             errors_by_code=dict(sorted(self._errors_by_code.items())),
             rejected={op: dict(sorted(c.items())) for op, c in sorted(self._rejected.items())},
+            latency=self.latency.snapshot(),
         )
 
     def reset(self) -> StatsSnapshot:
@@ -136,4 +147,5 @@ class CallStats:
             self._rejected.clear()
             self._throttled_calls = 0
             self._wait_s = 0.0
+            self.latency.reset()
         return snap

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
+
 from core.errors import AlertDeliveryError, ConfigError, DgsyncError
 from core.governance.channels import Channel, Notification, build_channel
 from core.log import get_logger, redact
@@ -178,12 +180,22 @@ class AlertService:
             if existing is not None:
                 return g.touch_alert(session=s, alert_id=existing.id, message=message, hint=hint,
                                      run_id=cond.run_id, now=now)
-            alert = g.create_alert(
-                session=s, env=self.env, rule=rule.name, kind=cond.kind, dedup_key=key,
-                severity=self._severity(rule, cond),
-                title=redact(cond.title), message=message, hint=hint, run_id=cond.run_id,
-                details={str(k): v for k, v in cond.details.items()}, now=now,
-            )
+            try:
+                with s.begin_nested():  # the unique index of active alerts decides a race
+                    alert = g.create_alert(
+                        session=s, env=self.env, rule=rule.name, kind=cond.kind, dedup_key=key,
+                        severity=self._severity(rule, cond),
+                        title=redact(cond.title), message=message, hint=hint, run_id=cond.run_id,
+                        details={str(k): v for k, v in cond.details.items()}, now=now,
+                    )
+            except IntegrityError:
+                # Another evaluator opened it between our check and our insert: count it there.
+                existing = g.active_alert(session=s, env=self.env, dedup_key=key)
+                if existing is None:
+                    raise
+                log.info("alert opened concurrently: counted", extra={"alert": existing.id, "rule": rule.name})
+                return g.touch_alert(session=s, alert_id=existing.id, message=message, hint=hint,
+                                     run_id=cond.run_id, now=now)
             muted = self._muted(s, alert, now)
         log.warning("alert raised", extra={"alert": alert.id, "rule": rule.name, "title": alert.title})
         if muted or not rule.channels:

@@ -33,6 +33,7 @@ AUTH_SUCCESS = "auth_success"
 KEY_CREATED = "key_created"
 KEY_REVOKED = "key_revoked"
 CONFIG_CHANGED = "config_changed"
+PERMISSION_DENIED = "permission_denied"
 SUSPICIOUS_ACTIVITY = "suspicious_activity"
 
 #: Kinds that count towards a "Datasphere 401/403 burst".
@@ -113,6 +114,7 @@ __all__ = [
     "GLUE_ACCESS_DENIED",
     "KEY_CREATED",
     "KEY_REVOKED",
+    "PERMISSION_DENIED",
     "SUSPICIOUS_ACTIVITY",
     "TOKEN_REFRESH_FAILED",
     "SecuritySignal",

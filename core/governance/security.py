@@ -182,6 +182,24 @@ class SecurityMonitor:
             ))
         return True
 
+    def record_denied(
+        self,
+        *,
+        actor: str,
+        role: str,
+        need: str,
+        source: str,
+        object: str,
+        frontend: str | None = None,
+    ) -> SecurityEventOut:
+        """An authenticated caller was refused for its role (HTTP 403): a security event
+        and an audit record (action ``denied``)."""
+        detail = {"role": role, "needed": need, "object": object, "frontend": frontend}
+        event = self.record(events.PERMISSION_DENIED, actor=actor, source=source, detail=detail)
+        audit.record_action(self.store, actor=actor, action="denied", object=object, env=self.env,
+                            details={"source": source, "role": role, "needed": need, "frontend": frontend})
+        return event
+
     def record_key_change(
         self,
         *,
@@ -209,15 +227,8 @@ class SecurityMonitor:
     ) -> SecurityEventOut:
         """The effective configuration changed (apply, promote, rollback, hot reload):
         a security event and an audit record with the redacted field diff."""
-        record = audit.record_action(
-            self.store, actor=actor, action="config_change", object=object, env=self.env,
-            system=AuditSystem.CONFIG, before=before, after=after,
-            details={"version": version, "comment": comment},
-        )
-        changed = [d["field"] for d in record.details.get("diff", [])]
-        return self.record(events.CONFIG_CHANGED, actor=actor, source="config",
-                           detail={"object": object, "version": version, "fields": changed[:100],
-                                   "audit_id": record.id})
+        return record_config_change(self.store, env=self.env, actor=actor, before=before, after=after,
+                                    object=object, version=version, comment=comment, ts=self.clock())
 
     # -- detection -----------------------------------------------------------------------
     def detect_bursts(self) -> list[AlertOut]:
@@ -291,9 +302,38 @@ class SecurityMonitor:
         return fired
 
 
+def record_config_change(
+    store: Store,
+    *,
+    env: str,
+    actor: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    object: str = "settings",
+    version: str | None = None,
+    comment: str | None = None,
+    ts: datetime | None = None,
+) -> SecurityEventOut:
+    """A configuration change of ``env`` (also without settings at hand: ``config apply``):
+    an audit record (``config_change``, with the redacted field diff) and a security event."""
+    from core.store import repo
+
+    record = audit.record_action(
+        store, actor=actor, action="config_change", object=object, env=env,
+        system=AuditSystem.CONFIG, before=before, after=after,
+        details={"version": version, "comment": comment},
+    )
+    changed = [d["field"] for d in record.details.get("diff", [])]
+    event = SecurityEventIn(ts=ts or _utcnow(), kind=events.CONFIG_CHANGED, actor=actor, source="config",
+                            env=env, detail={"object": object, "version": version, "fields": changed[:100],
+                                             "audit_id": record.id})
+    with store.session() as s:
+        return repo.record_security_event(session=s, event=event)
+
+
 def install_store_sink(store: Store, settings: Settings) -> Callable[[], None]:
     """Store every security signal of this process (until the returned function is called)."""
     return events.add_security_sink(SecurityMonitor(store, settings).sink())
 
 
-__all__ = ["SECURITY_HINTS", "SecurityMonitor", "fingerprint", "install_store_sink"]
+__all__ = ["SECURITY_HINTS", "SecurityMonitor", "fingerprint", "install_store_sink", "record_config_change"]

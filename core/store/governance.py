@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InputError, StoreError
@@ -137,17 +137,23 @@ def touch_alert(
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> AlertOut:
-    """The condition fired again: count it, keep the newest message (no notification)."""
-    row = _alert_row(session, alert_id)
-    row.occurrences = (row.occurrences or 0) + 1
-    row.last_seen_at = now or utcnow()
+    """The condition fired again: count it, keep the newest message (no notification).
+
+    One atomic ``UPDATE ... SET occurrences = occurrences + 1``: concurrent evaluators never
+    lose a count (a read-modify-write would, under PostgreSQL's READ COMMITTED)."""
+    _alert_row(session, alert_id)  # InputError when it does not exist
+    values: dict[str, Any] = {"occurrences": func.coalesce(AlertRow.occurrences, 0) + 1,
+                              "last_seen_at": now or utcnow()}
     if message:
-        row.message = message
+        values["message"] = message
     if hint:
-        row.hint = hint
+        values["hint"] = hint
     if run_id:
-        row.run_id = run_id
-    session.flush()
+        values["run_id"] = run_id
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values),
+                    execution_options={"synchronize_session": False})
+    row = session.get(AlertRow, alert_id, populate_existing=True)
+    assert row is not None
     return AlertOut.model_validate(row)
 
 

@@ -186,6 +186,8 @@ class RunResult(_In):
     errors: list[RunError] = Field(default_factory=list)
     summary: str | None = None
     finished_at: AwareDatetime = Field(default_factory=utcnow)
+    #: Performance figures (:class:`core.perf.RunPerf` as JSON).
+    metrics: dict[str, Any] | None = None
 
 
 
@@ -212,6 +214,8 @@ class RunOut(_Out):
     host: str | None
     pid: int | None
     summary: str | None
+    #: Performance figures recorded at the end (:class:`core.perf.RunPerf` as JSON).
+    metrics: dict[str, Any] | None = None
 
 
 class RunDetail(RunOut):

@@ -18,6 +18,10 @@ Tables:
 * ``pending_deletions`` deletions/deprecations held for an operator's confirmation
 * ``config_versions`` immutable versions of the effective configuration (secrets redacted)
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
+* ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
+* ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
+* ``jobs``            background plan/sync/validate jobs of the web API, with their progress
+* ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
 values (run status, actions...) are plain strings validated by :mod:`core.store.schemas`, so a
@@ -31,16 +35,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -138,6 +145,9 @@ class RunRow(Base):
     host: Mapped[str | None]
     pid: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str | None] = mapped_column(Text)
+    #: Performance figures recorded with the run (latency histograms per system, ...);
+    #: see :mod:`core.metrics`.
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     __table_args__ = (
         Index(None, "status"),
@@ -405,7 +415,15 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    __table_args__ = (Index(None, "dedup_key", "status"), Index(None, "status"))
+    __table_args__ = (
+        Index(None, "dedup_key", "status"),
+        Index(None, "status"),
+        # At most one open/acked alert per condition, whoever evaluates it (0009): two
+        # evaluators racing on the same condition cannot both open it.
+        Index("ux_alerts_active_dedup", "env", "dedup_key", unique=True,
+              sqlite_where=text("status IN ('open', 'acked')"),
+              postgresql_where=text("status IN ('open', 'acked')")),
+    )
 
 
 class AlertNotificationRow(Base):
@@ -440,8 +458,108 @@ class AlertMuteRow(Base):
     __table_args__ = (Index(None, "env", "until"),)
 
 
+class ApiKeyRow(Base):
+    """An API key of the web/MCP frontends. Only an HMAC-SHA256 of the key (peppered with
+    ``DGSYNC_WEB__API_KEY_PEPPER``) is stored; see :mod:`core.apikeys`."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``viewer``, ``operator`` or ``admin``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: Hex HMAC-SHA256 of the key.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+    last_used_at: Mapped[datetime | None]
+    last_used_source: Mapped[str | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
+class ValidationRow(Base):
+    """One validation report (see :mod:`core.validation`): its summary as columns, the whole
+    report as zlib-compressed JSON (it holds one entry per compared field)."""
+
+    __tablename__ = "validations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    env: Mapped[str] = mapped_column(String(16))
+    #: :attr:`core.validation.ValidationScope.key` (env, spaces, kinds).
+    scope_key: Mapped[str] = mapped_column(Text)
+    #: The sync run validated (``validate_after_sync``); no foreign key: runs may be pruned.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    generated_at: Mapped[datetime]
+    in_sync: Mapped[bool] = mapped_column(Boolean)
+    #: :class:`core.validation.ValidationSummary` as JSON.
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config_version: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index(None, "run_id"), Index(None, "scope_key", "generated_at"))
+
+
+# -- jobs and connectivity (Wolf API) ------------------------------------------------------
+
+
+class JobRow(Base):
+    """A plan, sync or validate job of the web API (see :mod:`core.jobs`)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    env: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16))
+    phase: Mapped[str | None] = mapped_column(String(32))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    eta_s: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str]
+    #: ``thread``, ``inline``, ``sqs``...: who runs it.
+    executor: Mapped[str] = mapped_column(String(32))
+    #: ``<job id>|<host>|<boot id>|<pid>`` of the process that queued or runs it.
+    worker: Mapped[str | None]
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "env", "id"), Index(None, "status"))
+
+
+class ConnectivitySampleRow(Base):
+    """One connectivity check: per-system health and latency, the full report as JSON."""
+
+    __tablename__ = "connectivity_samples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    env: Mapped[str] = mapped_column(String(16))
+    checked_at: Mapped[datetime]
+    ok: Mapped[bool]
+    datasphere_ms: Mapped[float | None] = mapped_column(Float)
+    glue_ms: Mapped[float | None] = mapped_column(Float)
+    store_ms: Mapped[float | None] = mapped_column(Float)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "env", "id"),)
+
+
 #: Every table, children first (the order to empty them in).
 ALL_TABLES: tuple[str, ...] = (
+    "api_keys",
+    "validations",
+    "jobs",
+    "connectivity_samples",
     "config_versions",
     "alert_notifications",
     "alerts",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from core.errors import DgsyncError
 from core.log import bind_run, copy_context, get_logger
 from core.models import Priority
+from core.perf import PerfProbe
 from core.sync.apply import Applier
 from core.sync.checkpoint import Checkpoint
 from core.sync.context import RunContext
@@ -53,6 +54,7 @@ from core.sync.report import (
 )
 
 if TYPE_CHECKING:
+    from core.datasphere.responses import RequestStats
     from core.glue.stats import StatsSnapshot
     from core.services import Services
 
@@ -93,6 +95,11 @@ class SyncEngine:
         self._ctx = RunContext(env=self.settings.env)
         if progress is not None:
             self._ctx.progress = progress
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the sync running now (known once its scope lease is taken), else ``None``."""
+        return self._ctx.run_id
 
     def request_stop(self) -> None:
         """Ask a running sync to stop after the objects in flight (SIGTERM)."""
@@ -184,6 +191,7 @@ class SyncEngine:
         started, t0 = datetime.now(UTC), time.monotonic()
         glue = self.services.glue()
         before = glue.stats.snapshot()
+        probe = PerfProbe(glue.stats, self._datasphere_stats())
         outcome = merge_outcomes(list(self.outcomes(spaces=spaces, kinds=kinds, priority=priority)))
         items = [as_result(i, DONE) for i in outcome.plan.items]
         after = glue.stats.snapshot()
@@ -197,7 +205,7 @@ class SyncEngine:
             glue_writes=after.writes - before.writes, extraction=outcome.extraction,
             failsafe=outcome.plan.failsafe, plan=outcome.plan,
             rejected=diff_rejected(after.rejected, before.rejected),
-            shared=outcome.plan.shared,
+            shared=outcome.plan.shared, perf=probe.finish(),
         )
 
     # -- sync ---------------------------------------------------------------------------
@@ -274,6 +282,7 @@ class SyncEngine:
         started, t0 = datetime.now(UTC), time.monotonic()
         glue = self.services.glue()
         before = glue.stats.snapshot()
+        probe = PerfProbe(glue.stats, self._datasphere_stats())
         applier = Applier(glue, Planner(self.services, ctx).policy(), ctx,
                           concurrency=self.settings.glue.concurrency,
                           skip_archive=self.settings.glue.skip_archive)
@@ -293,10 +302,19 @@ class SyncEngine:
         outcome = merge_outcomes(parts) if fatal is None else None
         report = self._report(ctx, outcome, results, fatal, before, glue.stats.snapshot(), started, t0)
         report.resumed_from = resumed_from
+        report.perf = probe.finish()
         self._finish(checkpoint, ctx.run_id, report, outcome, fatal)
         if fatal is not None and outcome is None:
             raise fatal
         return report
+
+    def _datasphere_stats(self) -> RequestStats | None:
+        """The Datasphere client's statistics (``None`` when it cannot be built: the run's
+        planning reports why)."""
+        try:
+            return self.services.datasphere_client().stats
+        except DgsyncError:
+            return None
 
     def _report(
         self,
@@ -359,4 +377,5 @@ class SyncEngine:
             throttles=report.throttles,
             errors=run_errors(report.items, outcome.extraction if outcome else None, fatal),
             summary=summary_line(report.counts, report.not_in_sync),
+            metrics=report.perf.model_dump(mode="json") if report.perf else None,
         ))

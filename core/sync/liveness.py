@@ -325,6 +325,12 @@ class _Mutex:
         release_lease(store=self.store, slice_key=MUTEX_KEY, holder=self.holder)
 
 
+def scope_mutex(store: Store) -> _Mutex:
+    """The store-wide mutex around a check-and-take of scope leases (``with scope_mutex(s):``);
+    the job service checks its queued syncs under it too."""
+    return _Mutex(store)
+
+
 def acquire_scope(
     store: Store,
     scope: Scope,
@@ -531,6 +537,7 @@ __all__ = [
     "process_alive",
     "reap_dead_runs",
     "scope_holders",
+    "scope_mutex",
     "ttls",
     "utf8_position",
     "validate_scope",

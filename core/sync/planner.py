@@ -145,6 +145,24 @@ class Planner:
             verified_versions={k: v for k, v in inputs.verified.items() if k in known},
         )
 
+    def expected(self, *, spaces: Sequence[str], kinds: Sequence[str] | None = None) -> PlanOutcome:
+        """What Glue should hold for one group, read in full (no ETags), through the same stages
+        as :meth:`plan` up to the mapping; nothing is compared or decided (validation). The
+        outcome's plan carries only ``shared`` and ``skipped_assets``."""
+        client = self.services.datasphere_client()
+        calls_before = datasphere_calls(client)
+        extraction = self._extract(spaces, with_writing_flows(kinds), {})
+        inputs = self._inputs(extraction, spaces)
+        self._stand_in_for_failed_flows(inputs)
+        mapping, _ = self._map(inputs)
+        summary = summarise_extraction(extraction)
+        summary.incomplete = inputs.incomplete
+        plan = Plan(shared=dict(sorted(inputs.shared.items())), skipped_assets=dict(mapping.skipped),
+                    issues=list(mapping.issues), scope_spaces=inputs.scope)
+        return PlanOutcome(plan=plan, mapping=mapping, assets=inputs.fetched, extraction=summary,
+                           datasphere_calls=diff_calls(datasphere_calls(client), calls_before),
+                           etags=inputs.etags)
+
     # -- steps --------------------------------------------------------------------------
     def _extract(
         self, spaces: Sequence[str] | None, kinds: Sequence[str] | None, etags: dict[str, str]

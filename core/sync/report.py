@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import DgsyncError
 from core.models import Asset
+from core.perf import RunPerf
 from core.specs import MappingResult
 from core.sync.plan import Action, Plan, PlanItem
 
@@ -108,6 +109,8 @@ class SyncReport(BaseModel):
     #: Objects this run did not write because another space owns them (``OWNER.NAME`` → why):
     #: synced with their owner, or lineage nodes only when the owner space is invisible.
     shared: dict[str, str] = Field(default_factory=dict)
+    #: Call latencies, retries and throttles per system (stored with the run; :mod:`core.metrics`).
+    perf: RunPerf | None = None
 
     @property
     def failed(self) -> int:

@@ -21,6 +21,7 @@ from core.store.leases import held_lease
 
 if TYPE_CHECKING:
     from core.services import Services
+    from core.settings import ScheduleSettings
     from core.store.db import Store
 
 
@@ -85,11 +86,15 @@ def run_slice_under_lease(
     ttl_s: float,
     trigger: str,
     stop_after_s: float | None = None,
+    schedule: ScheduleSettings | None = None,
     **options: Any,
 ) -> Any:
     """:func:`sync_slice` while holding the slice's lease (:class:`~core.errors.LeaseHeld` at
     once when another holder has it); with ``stop_after_s`` the engine is asked to stop
-    after that many seconds (it finishes the objects in flight)."""
+    after that many seconds (it finishes the objects in flight).
+
+    With ``schedule`` the class's schedule state is written after the run, as the scheduler
+    does (:func:`core.sync.fanout.record_slice_run`), so ``dgsync status`` counts the run."""
     timer = None
     if stop_after_s is not None:
         timer = threading.Timer(max(stop_after_s, 0.0), engine.request_stop)
@@ -97,7 +102,13 @@ def run_slice_under_lease(
         timer.start()
     try:
         with held_lease(store=store, slice_key=slice_key, holder=holder, ttl_s=ttl_s):
-            return sync_slice(engine, slice_key=slice_key, priority=priority, trigger=trigger, **options)
+            report = sync_slice(engine, slice_key=slice_key, priority=priority, trigger=trigger, **options)
+            if schedule is not None:
+                from core.sync.fanout import record_slice_run
+
+                record_slice_run(store=store, schedule=schedule, slice_key=slice_key,
+                                 run_id=getattr(report, "run_id", None))
+            return report
     finally:
         if timer is not None:
             timer.cancel()

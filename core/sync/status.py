@@ -19,7 +19,16 @@ from core.glue.stats import is_write
 from core.models import Priority
 from core.store import repo
 from core.store.leases import list_leases
-from core.store.schemas import AssetStatus, RunCounts, RunError, RunOut, RunStatus, utcnow
+from core.store.schemas import (
+    AssetStatus,
+    RunCounts,
+    RunError,
+    RunKind,
+    RunOut,
+    RunStatus,
+    ScheduleStateOut,
+    utcnow,
+)
 from core.store.tables import ConflictRow
 from core.sync import exit_codes
 from core.sync.scheduler import (
@@ -52,6 +61,9 @@ class RunView(RunOut):
     stale: bool = False
     #: The exit code the run's outcome implies (``docs/operations.md``); ``None`` while running.
     exit_code: int | None = None
+    #: The applied configuration version the run used (``scope.config_version``); ``None``
+    #: when no version was applied (the process's own settings).
+    config_version: int | None = None
 
     @classmethod
     def of(cls, run: RunOut, *, now: datetime, stale_after_s: float) -> RunView:
@@ -64,6 +76,7 @@ class RunView(RunOut):
             datasphere_calls=sum(run.api_calls.get("datasphere", {}).values()),
             stale=run.status is RunStatus.RUNNING and last_sign < now - timedelta(seconds=stale_after_s),
             exit_code=exit_codes.for_run(run.status.value, run.errors),
+            config_version=run.scope.config_version,
         )
 
 
@@ -134,6 +147,38 @@ def runs_listing(
     return [RunView.of(r, now=now, stale_after_s=_stale_after(services)) for r in runs]
 
 
+def _state_from_run(p: Priority, freq: Any, state: Any, run: RunOut | None) -> Any:
+    """The class's schedule state, completed from its newest run when the state lacks one.
+
+    Runs made outside the scheduler (Bear's workers, before they recorded the class's state)
+    still count: the class last ran then and is next due when its frequency says.
+    """
+    if run is None or (state is not None and state.next_due_at is not None and state.last_run_id):
+        return state
+    assert run.finished_at is not None
+    next_due = freq.next_due(started_at=run.started_at, finished_at=run.finished_at)
+    return ScheduleStateOut(
+        slice_key=p.value,
+        last_started_at=(state.last_started_at if state and state.last_started_at else run.started_at),
+        last_finished_at=run.finished_at,
+        last_run_id=run.id,
+        next_due_at=(state.next_due_at if state and state.next_due_at else next_due),
+    )
+
+
+def _latest_class_runs(session: Any, env: str) -> dict[str, RunOut]:
+    """The newest finished run (plans excluded) of each class: its own slice key or one of its
+    space slices (``high``, ``high:SALES``...). A run still running is no "last run" yet."""
+    newest: dict[str, RunOut] = {}
+    for run in repo.list_runs(session=session, limit=200, env=env):
+        if run.kind is RunKind.PLAN or not run.slice_key or run.finished_at is None:
+            continue
+        key = run.slice_key.split(":", 1)[0]
+        if key in {p.value for p in PRIORITY_ORDER}:
+            newest.setdefault(key, run)
+    return newest
+
+
 def _slice_status(
     p: Priority, freq: Any, state: Any, lease: Any, last: RunOut | None, now: datetime
 ) -> SliceStatus:
@@ -173,9 +218,12 @@ def status_overview(services: Services, *, now: datetime | None = None, recent: 
         recent_runs = repo.list_runs(session=session, limit=recent, env=env)
         states = {s.slice_key: s for s in repo.list_schedule_states(session=session)}
         leases = {lease.slice_key: lease for lease in list_leases(session=session, active_only=True, now=now)}
+        newest = _latest_class_runs(session, env)
         last_runs: dict[str, RunOut] = {}
         for p in PRIORITY_ORDER:
-            state = states.get(p.value)
+            state = _state_from_run(p, freqs[p], states.get(p.value), newest.get(p.value))
+            if state is not None:
+                states[p.value] = state
             if state is not None and state.last_run_id:
                 detail = repo.get_run(session=session, run_id=state.last_run_id, failed_limit=0)
                 if detail is not None:

@@ -24,8 +24,9 @@ def _rows_context() -> dict[str, object]:
     space = request.args.get("space", "").strip()
     page = request.args.get("page", 1, type=int) or 1
     snapshot = catalog().snapshot()
-    if query:  # ranked on the snapshot's index (built once per extraction)
-        assets = [asset for _, _, asset in snapshot.index.ranked(query, space=space or None)]
+    if query:  # ranked on the snapshot's search index (built once per extraction)
+        ranked = catalog().search_in(snapshot, query, keep=lambda a: not space or a.space == space)
+        assets = [asset for asset, _, _ in ranked]
     else:
         assets = [a for a in snapshot.assets if not space or a.space == space]
     shown, page, pages = _page_of(assets, page)

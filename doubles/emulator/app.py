@@ -15,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import html
 import json
 import re
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -41,6 +43,9 @@ from core.models import DESIGN_TIME_SEGMENTS, AssetKind
 from . import csdl
 from .auth import AccessToken, OAuthClient, OAuthError
 from .faults import FaultConfig, FaultDecision
+from .faults import clear as clear_faults
+from .faults import configure as configure_faults
+from .faults import state as fault_state
 from .model import DesignObject, Json
 from .mutate import mutate
 from .odata import (
@@ -266,6 +271,7 @@ class EmulatorApp:
         add("GET", "/_emulator/faults", "", self.admin_faults_get, "admin")
         add("POST", "/_emulator/faults", "", self.admin_faults_post, "admin")
         add("DELETE", "/_emulator/faults", "", self.admin_faults_delete, "admin")
+        add("GET", "/_emulator/requests", "", self.admin_requests, "admin")
         add("POST", "/_emulator/mutate", "", self.admin_mutate, "admin")
         add("POST", "/_emulator/assets", "", self.admin_assets_post, "admin")
         add("DELETE", "/_emulator/assets/(?P<space>[^/]+)/(?P<name>[^/]+)", "", self.admin_assets_delete, "admin")
@@ -289,6 +295,19 @@ class EmulatorApp:
         return None, {}, path_matched
 
     async def _endpoint(self, request: Request) -> Response:
+        """Answer one request and log it (method, path, status, latency, fault)."""
+        started = time.perf_counter()
+        response = await self._dispatch(request)
+        query = request.url.query
+        self.tenant.requests.record(
+            source="datasphere", method=request.method,
+            path=request.scope["path"] + (f"?{unquote(query)}" if query else ""),
+            status=response.status_code, latency_ms=(time.perf_counter() - started) * 1000,
+            fault=getattr(request.state, "dgsync_fault", None),
+        )
+        return response
+
+    async def _dispatch(self, request: Request) -> Response:
         path = request.scope["path"]
         route, params, path_matched = self._match(request.method, path)
         stats = self.tenant.stats
@@ -318,6 +337,7 @@ class EmulatorApp:
         if decision.latency_ms:
             await asyncio.sleep(decision.latency_ms / 1000)
         if decision.kind is not None:
+            request.state.dgsync_fault = decision.kind
             response = self._fault_response(decision)
             stats.record(template, response.status_code, fault=decision.kind)
             return response
@@ -359,6 +379,9 @@ class EmulatorApp:
         info = self.tenant.space(name)
         if info is None:
             raise ODataError(f"Space '{name}' does not exist", status=404)
+        if self.tenant.faults.forbids(name):
+            ctx.request.state.dgsync_fault = "forbidden_space"
+            raise _Forbidden(f"The user is not a member of space '{name}'")
         if info.hidden or not ctx.client.is_member(name):
             raise _Forbidden(f"The user is not a member of space '{name}'")
 
@@ -459,7 +482,8 @@ class EmulatorApp:
 
     async def catalog_assets(self, ctx: Ctx) -> Response:
         client = ctx.client
-        objects = [o for o in self.tenant.catalog() if client.is_member(o.space)]
+        faults = self.tenant.faults
+        objects = [o for o in self.tenant.catalog() if client.is_member(o.space) and not faults.forbids(o.space)]
         return self._collection(ctx, entity_set="assets", properties=ASSET_PROPERTIES, objects=objects,
                                 count_only=ctx.request.url.path.endswith("/$count"))
 
@@ -698,13 +722,7 @@ class EmulatorApp:
             raise ODataError(f"request body is not JSON: {exc.msg}") from exc
 
     async def admin_faults_get(self, ctx: Ctx) -> Response:
-        return JSONResponse(self._faults_state())
-
-    def _faults_state(self) -> Json:
-        state = self.tenant.faults.snapshot()
-        state["token_lifetime_s"] = self.tenant.auth.overrides.access_s
-        state["refresh_token_lifetime_s"] = self.tenant.auth.overrides.refresh_s
-        return state
+        return JSONResponse(fault_state(self.tenant))
 
     async def admin_faults_post(self, ctx: Ctx) -> Response:
         try:
@@ -712,26 +730,18 @@ class EmulatorApp:
         except ValidationError as exc:
             return JSONResponse({"error": {"code": "400", "message": "invalid fault configuration",
                                            "details": json.loads(exc.json())}}, status_code=400)
-        auth = self.tenant.auth
-        self.tenant.faults.apply(config)
-        if config.token_lifetime_s is not None:
-            auth.overrides.access_s = config.token_lifetime_s or None
-        if config.refresh_token_lifetime_s is not None:
-            auth.overrides.refresh_s = config.refresh_token_lifetime_s or None
-        expired: dict[str, int] = {}
-        if config.expire_tokens:
-            expired["access_tokens"] = auth.expire_access_tokens()
-        if config.expire_refresh_tokens:
-            expired["refresh_tokens"] = auth.expire_refresh_tokens()
-        state = self._faults_state()
-        state["expired"] = expired
-        return JSONResponse(state)
+        return JSONResponse(configure_faults(self.tenant, config))
 
     async def admin_faults_delete(self, ctx: Ctx) -> Response:
-        self.tenant.faults.clear()
-        self.tenant.auth.overrides.access_s = None
-        self.tenant.auth.overrides.refresh_s = None
-        return JSONResponse(self._faults_state())
+        return JSONResponse(clear_faults(self.tenant))
+
+    async def admin_requests(self, ctx: Ctx) -> Response:
+        opts = ctx.options
+        limit = parse_non_negative("limit", opts["limit"]) if "limit" in opts else 200
+        entries = self.tenant.requests.entries(
+            method=opts.get("method"), status=opts.get("status"), path=opts.get("path"), limit=limit)
+        return JSONResponse({"size": self.tenant.requests.size,
+                             "requests": [dataclasses.asdict(e) for e in entries]})
 
     async def admin_mutate(self, ctx: Ctx) -> Response:
         try:

@@ -6,7 +6,11 @@ generator, so a run with the same seed sees the same faults. Faults apply to API
 (catalog, consumption, design-time); ``include_token_endpoint`` extends them to
 ``POST /oauth/token``; ``match`` limits them to paths containing a substring.
 ``not_offered`` makes whole design-time kinds (e.g. ``taskchains``) answer 404, as on a
-tenant without that API.
+tenant without that API; ``forbidden_spaces`` makes spaces answer 403 to every client (as
+for a user who is not a member).
+
+:func:`configure`, :func:`clear` and :func:`state` are what the admin endpoints do, for
+callers in the same process (Dog's Debug page).
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.models import DESIGN_TIME_SEGMENTS
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
 
 
 class _Strict(BaseModel):
@@ -68,6 +76,9 @@ class FaultConfig(_Strict):
     #: Design-time list segments (``taskchains``, ``views``...) this tenant does not offer:
     #: their list and read endpoints answer 404 (``[]`` clears). Not affected by ``match``.
     not_offered: list[str] | None = None
+    #: Spaces that answer 403 (not a member) to every client (``[]`` clears). Not affected
+    #: by ``match``.
+    forbidden_spaces: list[str] | None = None
 
     @field_validator("not_offered")
     @classmethod
@@ -106,6 +117,7 @@ class FaultState:
             self.match: str | None = None
             self.include_token_endpoint = False
             self.not_offered: frozenset[str] = frozenset()
+            self.forbidden_spaces: frozenset[str] = frozenset()
             self._rng = random.Random(0)
             self.injected = {"throttle": 0, "server_error": 0, "html_login": 0}
 
@@ -127,11 +139,18 @@ class FaultState:
                 self._rng = random.Random(config.seed)
             if config.not_offered is not None:
                 self.not_offered = frozenset(config.not_offered)
+            if config.forbidden_spaces is not None:
+                self.forbidden_spaces = frozenset(config.forbidden_spaces)
 
     def offers(self, segment: str) -> bool:
         """False for a design-time segment configured as not offered (404)."""
         with self._lock:
             return segment not in self.not_offered
+
+    def forbids(self, space: str) -> bool:
+        """True for a space configured to answer 403 to every client."""
+        with self._lock:
+            return space in self.forbidden_spaces
 
     def _fires(self, count: int, probability: float) -> tuple[bool, int]:
         if count > 0:
@@ -172,5 +191,41 @@ class FaultState:
                 "match": self.match,
                 "include_token_endpoint": self.include_token_endpoint,
                 "not_offered": sorted(self.not_offered),
+                "forbidden_spaces": sorted(self.forbidden_spaces),
                 "injected": dict(self.injected),
             }
+
+
+def state(tenant: Tenant) -> dict[str, Any]:
+    """The fault state as ``GET /_emulator/faults`` answers it (token lifetimes included)."""
+    snapshot: dict[str, Any] = tenant.faults.snapshot()
+    snapshot["token_lifetime_s"] = tenant.auth.overrides.access_s
+    snapshot["refresh_token_lifetime_s"] = tenant.auth.overrides.refresh_s
+    return snapshot
+
+
+def configure(tenant: Tenant, config: FaultConfig) -> dict[str, Any]:
+    """Merge ``config`` into the tenant's faults (``POST /_emulator/faults``); the new state,
+    with ``expired``: how many tokens the one-shot expiries invalidated."""
+    auth = tenant.auth
+    tenant.faults.apply(config)
+    if config.token_lifetime_s is not None:
+        auth.overrides.access_s = config.token_lifetime_s or None
+    if config.refresh_token_lifetime_s is not None:
+        auth.overrides.refresh_s = config.refresh_token_lifetime_s or None
+    expired: dict[str, int] = {}
+    if config.expire_tokens:
+        expired["access_tokens"] = auth.expire_access_tokens()
+    if config.expire_refresh_tokens:
+        expired["refresh_tokens"] = auth.expire_refresh_tokens()
+    result = state(tenant)
+    result["expired"] = expired
+    return result
+
+
+def clear(tenant: Tenant) -> dict[str, Any]:
+    """No faults, default token lifetimes (``DELETE /_emulator/faults``); the new state."""
+    tenant.faults.clear()
+    tenant.auth.overrides.access_s = None
+    tenant.auth.overrides.refresh_s = None
+    return state(tenant)

@@ -4,12 +4,17 @@
 seeded with S: add / change / remove a column of a table or view, add a local table, remove
 an asset nothing references. The same seed on the same state gives the same changes. Every
 change replaces the object (new revision), so ETags and ``$metadata`` move exactly with it.
+
+Targeted changes (Dog's Debug page): :func:`change_column` (a new CDS type and/or label),
+:func:`add_table` (a local table with a few columns), :func:`remove_asset`. They raise
+``ValueError`` with what to pick instead when the target does not exist.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+import re
 from typing import Any
 
 from core.models import AssetKind
@@ -248,3 +253,106 @@ def mutate(
     if unknown:
         raise ValueError(f"unknown operation(s) {unknown}; use {list(_OPERATIONS)}")
     return _Mutator(tenant, seed, space).run(count, ops)
+
+
+# -- targeted changes ------------------------------------------------------------------------
+
+#: CDS types a column may be changed to (``cds.String(n)``, ``cds.Decimal(p,s)`` take sizes).
+CDS_TYPES = ("cds.String", "cds.LargeString", "cds.Integer", "cds.Integer64", "cds.Decimal",
+             "cds.DecimalFloat", "cds.Double", "cds.Boolean", "cds.Date", "cds.Time",
+             "cds.Timestamp", "cds.DateTime", "cds.UUID")
+_TYPE_TEXT = re.compile(r"^\s*(cds\.[A-Za-z0-9]+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+def parse_cds_type(text: str) -> Json:
+    """``cds.String(40)`` → ``{"type": "cds.String", "length": 40}`` (``Decimal(p,s)``: precision
+    and scale); ``ValueError`` naming the accepted types otherwise."""
+    m = _TYPE_TEXT.match(text or "")
+    if m is None or m.group(1) not in CDS_TYPES:
+        raise ValueError(f"unknown CDS type {text!r}; use one of {', '.join(CDS_TYPES)} "
+                         "(sizes as cds.String(40), cds.Decimal(15,2))")
+    name, first, second = m.group(1), m.group(2), m.group(3)
+    out: Json = {"type": name}
+    if name == "cds.String":
+        out["length"] = int(first or 100)
+    elif name == "cds.Decimal":
+        out["precision"] = int(first or 15)
+        out["scale"] = int(second or 0)
+    elif first is not None:
+        raise ValueError(f"{name} takes no size (got {text!r})")
+    return out
+
+
+def _existing(tenant: Tenant, space: str, name: str) -> DesignObject:
+    obj = tenant.get(space, name)
+    if obj is None:
+        names = sorted(o.name for o in tenant.objects_in(space))[:8] if tenant.space(space) else []
+        raise ValueError(f"no object {space}.{name} in the emulated tenant"
+                         + (f" ({space} has e.g. {', '.join(names)})" if names else ""))
+    return obj
+
+
+def change_column(
+    tenant: Tenant, space: str, name: str, column: str, *, cds_type: str | None = None,
+    label: str | None = None,
+) -> Json:
+    """Give ``column`` of ``space.name`` a new CDS type and/or business label (a new revision)."""
+    if not cds_type and label is None:
+        raise ValueError("give a new CDS type or a new label")
+    new_type = parse_cds_type(cds_type) if cds_type else None
+    with tenant.lock:
+        obj = _existing(tenant, space, name)
+        doc = copy.deepcopy(obj.doc)
+        elements: Json = (doc.get("definitions", {}).get(obj.name) or {}).get("elements") or {}
+        if column not in elements:
+            raise ValueError(f"{space}.{name} has no column {column!r}; it has "
+                             f"{', '.join(sorted(elements)[:12]) or 'none'}")
+        e = elements[column]
+        before = _type_text(e)
+        details = []
+        if new_type is not None:
+            for key in ("type", "length", "precision", "scale", "srid"):
+                e.pop(key, None)
+            e.update(new_type)
+            details.append(f"{before} -> {_type_text(e)}")
+        if label is not None:
+            old = e.get("@EndUserText.label", column)
+            e["@EndUserText.label"] = label
+            details.append(f"label {old!r} -> {label!r}")
+        tenant.put_document(space=obj.space, kind=obj.kind, doc=doc, name=obj.name, status=obj.status,
+                            label=obj.label, synthetic=obj.synthetic)
+    return {"space": space, "name": name, "kind": obj.kind.value, "change": "change_column",
+            "column": column, "detail": "; ".join(details)}
+
+
+def add_table(tenant: Tenant, space: str, name: str, *, label: str | None = None) -> Json:
+    """A new deployed, exposed local table ``space.name`` with an ID key and four columns."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,59}", name or ""):
+        raise ValueError(f"{name!r} is not a technical name (a letter, then letters, digits, _)")
+    with tenant.lock:
+        if tenant.space(space) is None:
+            known = ", ".join(sp.name for sp in tenant.spaces())
+            raise ValueError(f"unknown space {space!r}; the tenant has {known}")
+        if tenant.get(space, name) is not None:
+            raise ValueError(f"{space}.{name} exists already; pick another name")
+        elements: Json = {
+            "ID": s(10, "ID", key=True),
+            "NAME": s(60, "Name"),
+            "AMOUNT": dec(15, 2, "Amount"),
+            "CREATED_ON": el("cds.Date", "Created on"),
+            "ACTIVE": el("cds.Boolean", "Active"),
+        }
+        definition = entity(label or f"Added table {name}", elements, exposed=True)
+        obj = tenant.put_document(space=space, kind=AssetKind.LOCAL_TABLE,
+                                  doc=document(AssetKind.LOCAL_TABLE, name, definition), name=name)
+        tenant.mark_added(space, name)
+    return {"space": space, "name": name, "kind": obj.kind.value, "change": "add_asset",
+            "detail": f"{len(elements)} columns"}
+
+
+def remove_asset(tenant: Tenant, space: str, name: str) -> Json:
+    """Remove ``space.name`` from the tenant (whatever references it)."""
+    with tenant.lock:
+        obj = _existing(tenant, space, name)
+        tenant.remove(space, name)
+    return {"space": space, "name": name, "kind": obj.kind.value, "change": "remove_asset"}

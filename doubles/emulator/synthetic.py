@@ -145,10 +145,13 @@ class SynMeta:
 class SyntheticTenant:
     """Names and flags of ``count`` synthetic objects; CSN on demand."""
 
-    def __init__(self, count: int, seed: int) -> None:
+    def __init__(self, count: int, seed: int, *, spaces: int = 0) -> None:
+        """``spaces``: how many spaces to spread the objects over (0: about 500 per space;
+        at most 20 either way) — e.g. 20 small spaces for Bear's fan-out tests."""
         self.count = count
         self.seed = seed
-        n_spaces = max(1, min(MAX_SPACES, math.ceil(count / PER_SPACE))) if count else 0
+        default = math.ceil(count / PER_SPACE)
+        n_spaces = max(1, min(MAX_SPACES, spaces or default)) if count else 0
         self.space_names = [f"SYN_{k:02d}" for k in range(n_spaces)]
         self.metas: list[SynMeta] = []
         self._by_space: dict[str, list[SynMeta]] = {sp: [] for sp in self.space_names}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.models import DESIGN_TIME_SEGMENTS, AssetKind
 
+from ..request_log import RequestLog
 from .auth import DEMO_CLIENTS, REFRESH_LIFETIME_S, AuthState, OAuthClient
 from .faults import FaultState
 from .fixtures import load_fixture_content
@@ -31,6 +32,8 @@ class TenantOptions:
 
     seed: int = 42
     synthetic_assets: int = 0
+    #: Spread the synthetic assets over this many spaces (0: about 500 per space, at most 20).
+    synthetic_spaces: int = 0
     include_realistic: bool = True
     include_fixtures: bool = True
     #: Access-token lifetime for every client; None = SAP defaults (1 day technical, 1 h interactive).
@@ -44,6 +47,10 @@ class TenantOptions:
     #: ``DP_SALARY`` (listed there as ``OWNER.NAME``), one owner visible, one invisible
     #: (not in the catalog, 403). Off: both owner spaces are plain visible spaces.
     shared_objects: bool = True
+
+
+#: How many requests ``Tenant.requests`` keeps.
+REQUEST_LOG_SIZE = 1000
 
 
 class Tenant:
@@ -61,6 +68,8 @@ class Tenant:
         )
         self.faults = FaultState()
         self.stats = Stats()
+        #: The latest requests served (method, path, status, latency, fault): Dog's Debug page.
+        self.requests = RequestLog(REQUEST_LOG_SIZE)
         self._load()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -78,7 +87,8 @@ class Tenant:
             objects += ob
         self.synthetic: SyntheticTenant | None = None
         if self.options.synthetic_assets:
-            self.synthetic = SyntheticTenant(self.options.synthetic_assets, self.options.seed)
+            self.synthetic = SyntheticTenant(self.options.synthetic_assets, self.options.seed,
+                                             spaces=self.options.synthetic_spaces)
             spaces += self.synthetic.spaces()
             objects += self.synthetic.objects()
         with self._lock:

@@ -259,3 +259,38 @@ def test_authorize_url_is_derived_from_token_url() -> None:
         "redirect_uri": ["http://localhost:8080/"],
         "state": ["xyz"],
     }
+
+
+def test_state_tells_age_expiry_refreshes_and_the_last_error_never_the_token() -> None:
+    refuse = {"now": False}
+
+    def token(request: httpx.Request) -> httpx.Response:
+        if refuse["now"]:
+            return httpx.Response(401, json={"error": "invalid_client", "error_description": "Bad credentials"})
+        return token_response(len(fake.token_requests), expires_in=100)
+
+    fake = FakeTenant(token=token)
+    clock = Clock()
+    tm = TokenManager(settings(refresh_margin_s=10), fake.client(), clock=clock)
+    empty = tm.state()
+    assert (empty.held, empty.age_s, empty.tokens_obtained, empty.last_error) == (False, None, 0, None)
+    tm.access_token()
+    clock.now += 30
+    state = tm.state()
+    assert state.held and state.age_s == pytest.approx(30)
+    assert state.expires_in_s == 100 and state.remaining_s == pytest.approx(70)
+    assert state.refresh_in_s == pytest.approx(60)
+    assert (state.tokens_obtained, state.refreshes, state.token_requests) == (1, 0, 1)
+    tm.invalidate()
+    tm.access_token()
+    assert (tm.state().tokens_obtained, tm.state().refreshes, tm.state().invalidations) == (2, 1, 1)
+    refuse["now"] = True
+    tm.invalidate()
+    with pytest.raises(AuthError):
+        tm.access_token()
+    clock.now += 5
+    failed = tm.state()
+    assert failed.last_error is not None and "bad credentials" in failed.last_error
+    assert failed.last_error_diagnosis == "bad_credentials" and failed.last_error_age_s == pytest.approx(5)
+    assert failed.tokens_obtained == 2 and not failed.held
+    assert "tok-" not in repr(failed)

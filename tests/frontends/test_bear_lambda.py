@@ -265,6 +265,7 @@ def sqs_queue(bear_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Itera
         sqs = boto3.client("sqs", region_name="eu-central-1")
         url = sqs.create_queue(QueueName="dgsync-slices")["QueueUrl"]
         monkeypatch.setenv("DGSYNC_BEAR_QUEUE_URL", url)
+        monkeypatch.setenv("DGSYNC_DATASPHERE__SPACES", '["SALES", "HR"]')
         yield sqs, url
 
 
@@ -277,21 +278,46 @@ def received(sqs: Any, url: str) -> list[dict[str, Any]]:
         out.extend(json.loads(m["Body"]) for m in batch)
 
 
-def test_schedule_fans_out_one_message_per_priority_class(sqs_queue: tuple[Any, str]) -> None:
+def test_schedule_fans_out_one_message_per_space_slice_of_each_due_class(sqs_queue: tuple[Any, str]) -> None:
     sqs, url = sqs_queue
     result = bear.scheduled_handler(scheduled_event(), LambdaContext())
-    assert result["queued"] == ["critical", "high", "medium", "low"]
+    # Two spaces never synced (2 min estimated each) fit one 10-minute slice per class.
+    assert result["queued"] == ["critical:HR+SALES", "high:HR+SALES", "medium:HR+SALES", "low:HR+SALES"]
     assert len(result["message_ids"]) == 4
     bodies = received(sqs, url)
     assert sorted(b["priority"] for b in bodies) == ["critical", "high", "low", "medium"]
-    assert all(b["slice_key"] == b["priority"] and b["scheduled_at"] == "2026-03-12T19:05:00Z" for b in bodies)
+    assert all(b["spaces"] == ["HR", "SALES"] and b["scheduled_at"] == "2026-03-12T19:05:00Z" for b in bodies)
     assert all(SliceMessage.model_validate(b) for b in bodies)
+
+
+def test_schedule_queues_only_what_is_due(sqs_queue: tuple[Any, str]) -> None:
+    sqs, url = sqs_queue
+    bear.scheduled_handler(scheduled_event(), LambdaContext())
+    received(sqs, url)
+    # A minute later nothing is due: realtime is 60 s after the dispatch, the rest hourly/daily.
+    again = bear.scheduled_handler(scheduled_event(), LambdaContext())
+    assert (again["due"], again["queued"]) == ([], [])
+    assert received(sqs, url) == []
+    status = bear.runtime().services()
+    from core.sync.status import status_overview
+
+    slices = {s.slice_key: s for s in status_overview(status).slices}
+    assert not slices["high"].due_now and not slices["high"].never_run
+    # An operator's "run now" (constant input {"force": true}) queues regardless.
+    forced = bear.scheduled_handler({"priorities": ["low"], "force": True}, LambdaContext())
+    assert forced["queued"] == ["low:HR+SALES"]
+
+
+def test_big_spaces_get_slices_of_their_own(sqs_queue: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DGSYNC_BEAR_SLICE_BUDGET_S", "150")
+    result = bear.scheduled_handler({"priorities": ["high"]}, LambdaContext())
+    assert result["queued"] == ["high:HR", "high:SALES"]
 
 
 def test_a_rule_with_constant_input_queues_only_its_priorities(sqs_queue: tuple[Any, str]) -> None:
     sqs, url = sqs_queue
     result = bear.scheduled_handler({"priorities": ["critical"]}, LambdaContext())
-    assert result["queued"] == ["critical"]
+    assert result["queued"] == ["critical:HR+SALES"]
     assert [b["priority"] for b in received(sqs, url)] == ["critical"]
 
 
@@ -307,7 +333,10 @@ def test_an_unreachable_queue_fails_the_invocation_with_a_hint(
     assert "DGSYNC_BEAR_QUEUE_URL" in info.value.hint
 
 
-def test_without_a_queue_the_schedule_runs_the_slices_inline(bear_settings: Settings) -> None:
+def test_without_a_queue_the_schedule_runs_the_slices_inline(
+    bear_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DGSYNC_BEAR_SLICE_BY", "class")
     engine = FakeEngine({"high": "partial"})
     use_engine(engine)
     result = bear.scheduled_handler(scheduled_event(), LambdaContext())
@@ -339,12 +368,15 @@ def test_worker_passes_the_slice_scope_to_the_engine(bear_settings: Settings) ->
     assert engine.calls[0]["spaces"] == ["SALES"]
 
 
-def test_a_slice_another_worker_runs_is_not_retried(bear_settings: Settings) -> None:
+def test_a_slice_another_worker_holds_is_retried_after_the_visibility_timeout(bear_settings: Settings) -> None:
+    # The holder may be alive (the retry finds the slice done: no writes) or dead (its lease
+    # outlives it): deleting the message would lose the slice in the second case.
     engine = FakeEngine()
     runtime = use_engine(engine)
     assert acquire_lease(store=runtime.services().store(), slice_key="critical", holder="other-worker", ttl_s=600)
-    result = bear.worker_handler(sqs_event(slice_body("critical")), LambdaContext())
-    assert result == {"batchItemFailures": []}
+    event = sqs_event(slice_body("critical"))
+    result = bear.worker_handler(event, LambdaContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     assert engine.calls == []
 
 
@@ -358,7 +390,10 @@ def test_a_slice_whose_scope_a_manual_sync_holds_is_retried_later(bear_settings:
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
-def test_worker_stops_the_run_before_the_lambda_times_out(bear_settings: Settings) -> None:
+def test_worker_stops_the_run_before_the_lambda_times_out(
+    bear_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bear, "MIN_SLICE_S", 0.0)
     engine = FakeEngine(wait_for_stop_s=5.0)
     use_engine(engine)
     context = LambdaContext(remaining_ms=int((bear.STOP_MARGIN_S + 0.05) * 1000))
@@ -383,3 +418,15 @@ def test_worker_syncs_a_slice_of_the_embedded_default(embedded_services: Service
         assert latest.scope.priority == "critical"
     finally:
         bear.reset()
+
+
+def test_pages_served_by_bear_say_bear_and_poll(bear_settings: Settings) -> None:
+    event = http_api_v2_event("GET", "/", headers={"Authorization": f"Bearer {API_TOKEN}", "accept": "text/html"})
+    response = bear.handler(event, LambdaContext())
+    assert response["statusCode"] == 200
+    html = base64.b64decode(response["body"]).decode() if response.get("isBase64Encoded") else response["body"]
+    assert "<title>Overview · Bear</title>" in html and "dgsync · Bear" in html and "Wolf" not in html
+    assert 'hx-trigger="every 3s"' in html  # polling: API Gateway cannot stream server-sent events
+    assert "EventSource" not in html
+    status, spec = call(http_api_v2_event("GET", "/openapi.json", headers={"Authorization": f"Bearer {API_TOKEN}"}))
+    assert status == 200 and spec["info"]["title"] == "dgsync Bear"

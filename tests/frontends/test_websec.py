@@ -378,11 +378,19 @@ def test_every_wolf_response_has_the_security_headers(
         assert_baseline_headers(behind_tls.headers, https=True)
 
 
-def test_wolf_docs_page_allows_only_its_own_inline_script_by_hash(wolf_settings: Settings) -> None:
+def test_wolf_docs_pages_run_no_inline_script_and_load_nothing_from_a_cdn(wolf_settings: Settings) -> None:
     with local_client(create_wolf(wolf_settings)) as client:
-        response = client.get("/docs", headers={"Authorization": f"Bearer {API_TOKEN}"})
-    csp = response.headers["content-security-policy"]
-    assert "'sha256-" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        docs = client.get("/docs", headers={"Authorization": f"Bearer {API_TOKEN}"})
+        redoc = client.get("/redoc", headers={"Authorization": f"Bearer {API_TOKEN}"})
+        vendored = [client.get(p) for p in ("/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                                            "/static/vendor/redoc/redoc.standalone.js", "/static/wolf-docs.js")]
+    assert docs.headers["content-security-policy"] == websec.DEFAULT_CSP
+    redoc_csp = redoc.headers["content-security-policy"]
+    assert "script-src 'self';" in redoc_csp and "frame-ancestors 'none'" in redoc_csp  # inline styles only
+    for page in (docs, redoc):
+        assert "<script>" not in page.text and "cdn" not in page.text.lower()
+    assert all(r.status_code == 200 for r in vendored)
+    assert "cdn.redoc.ly" not in vendored[1].text and "cdn.jsdelivr" not in vendored[0].text
 
 
 # ------------------------------------------------------------------------- Bear

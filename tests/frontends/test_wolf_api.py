@@ -87,7 +87,7 @@ def test_a_browser_without_a_session_is_sent_to_login(wolf: tuple[TestClient, Se
     assert client.get("/login").status_code == 200
 
 
-def test_login_gives_a_read_only_session_cookie_that_is_not_the_token(wolf: tuple[TestClient, Services]) -> None:
+def test_login_gives_a_session_cookie_that_is_not_the_token(wolf: tuple[TestClient, Services]) -> None:
     client, services = wolf
     run_id = seed_runs(services, 1)[0]
     csrf = form_csrf_token(client.get("/login").text)
@@ -99,7 +99,8 @@ def test_login_gives_a_read_only_session_cookie_that_is_not_the_token(wolf: tupl
     assert API_TOKEN not in cookie
     assert run_id in client.get("/").text  # the client keeps the cookie
     assert client.get("/partials/runs").status_code == 200
-    assert client.post("/api/plan", json={}).status_code == 401  # writes need the bearer token
+    refused = client.post("/api/plan", json={})  # a write by cookie needs the CSRF token too
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
     assert client.post("/logout", data={"csrf_token": csrf}).status_code == 200  # → /login
     assert client.get("/api/runs").status_code == 401
 
@@ -110,7 +111,7 @@ def test_login_with_a_wrong_token_sets_no_cookie(wolf: tuple[TestClient, Service
     response = client.post("/login", data={"token": "not-the-token-at-all", "csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 401
     assert "set-cookie" not in response.headers
-    assert "not the API token" in response.text
+    assert "not a valid API key" in response.text
 
 
 def test_a_forged_session_cookie_is_refused(wolf: tuple[TestClient, Services]) -> None:
@@ -407,7 +408,10 @@ def test_dashboard_in_chromium_signs_in_polls_and_reports_no_csp_violation(
             with page.expect_response(lambda r: "/partials/runs" in r.url, timeout=10_000) as polled:
                 pass
             assert polled.value.status == 200  # htmx polls with the session cookie
-            assert page.evaluate("getComputedStyle(document.querySelector('form.inline-form')).display") == "inline"
+            # The stylesheet applies under the CSP: the sign-out form sits in the header's row.
+            assert page.evaluate("getComputedStyle(document.querySelector('header .env')).display") == "flex"
+            assert page.evaluate("document.querySelector('form.inline-form').getBoundingClientRect().bottom"
+                                 " <= document.querySelector('header').getBoundingClientRect().bottom")
             assert page.evaluate("window.__csp") == []
             page.click("form.inline-form button")  # sign out: another CSRF-protected post
             page.wait_for_url(url + "/login", timeout=10_000)

@@ -227,3 +227,29 @@ def test_catalog_survives_into_a_new_process(snapshot: Path, no_aws_env: None) -
     saved = json.loads(snapshot.read_text(encoding="utf-8"))
     orders = next(t for t in saved["databases"][0]["tables"] if t["name"] == "orders")
     assert orders["current_version"] == 4
+
+
+def test_clients_share_the_fault_queue_and_the_request_log(snapshot: Path, glue_boto_session: Any) -> None:
+    from doubles.glue_embedded import running_glue
+
+    with start_embedded_glue(snapshot, REGION) as emb:
+        assert running_glue(emb.endpoint_url + "/") is emb
+        first, second = _client(emb, glue_boto_session), _client(emb, glue_boto_session)
+        emb.faults.throttle("*", times=2)
+        list(first.iter_databases())  # consumes both throttles (retried at once)
+        assert emb.faults.pending() == 0
+        assert first.stats.snapshot().throttles == 2
+        list(second.iter_databases())
+        assert second.stats.snapshot().throttles == 0
+        attempts = emb.requests.entries(path="GetDatabases")
+        assert [(e.status, e.fault) for e in attempts] == [
+            (200, None), (200, None), (400, "ThrottlingException"), (400, "ThrottlingException")]
+        assert all(e.source == "glue" and e.latency_ms >= 0 for e in attempts)
+        assert second.get_table("nope", "orders") is None
+        (missing,) = emb.requests.entries(path="GetTable")
+        assert (missing.path, missing.status) == ("GetTable nope.orders", 400)
+        emb.faults.fail("UpdateTable", "ConcurrentModificationException", times=3)
+        emb.faults.throttle("*", times=1)
+        emb.faults.clear("ConcurrentModificationException")
+        assert emb.faults.pending_by_code() == {("*", "ThrottlingException"): 1}
+    assert running_glue(emb.endpoint_url) is None

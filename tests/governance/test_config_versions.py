@@ -203,3 +203,52 @@ def test_capture_redacts_every_secret_and_the_database_password(monkeypatch: pyt
     assert back.datasphere.client_secret.get_secret_value() == "Cl13nt-S3cret-Value"
     assert back.database_url == settings.database_url
     assert cv.capture(back, rules_text="version: 1\n").hash == config.hash
+
+
+def test_a_manual_sync_uses_the_applied_version_and_the_next_one_picks_up_a_new_version(
+    world: dict[str, Any]
+) -> None:
+    """`dgsync sync` (not only the scheduler) runs the applied configuration version, records
+    it on the run (runs --format json: ``config_version``), and a version applied between two
+    syncs is used by the second one."""
+    wolf, rules, prefix = world["wolf"], world["rules"], world["prefix"]
+    ok(dgsync(wolf, "--env", "wolf", "db", "upgrade"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["wolf"]), "--no-plan", "-m", "v1"))
+    # The process is started without any rules file: only the applied version carries them.
+    first = dgsync(wolf, "--env", "wolf", "sync", "--space", "SALES", "--format", "json")
+    assert first.exit_code in (0, 1), first.output
+    report = json.loads(first.stdout)
+    created = [i["object"] for i in report["items"] if i["action"] == "create"]
+    assert created and all(o.startswith(prefix) for o in created)  # the version's rules named them
+    runs = json.loads(ok(dgsync(wolf, "--env", "wolf", "runs", "--format", "json")).stdout)
+    assert runs[0]["id"] == report["run_id"] and runs[0]["config_version"] == 1
+    assert runs[0]["scope"]["config_version"] == 1
+
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["dog"]), "--no-plan", "-m", "v2"))
+    second = json.loads(dgsync(wolf, "--env", "wolf", "sync", "--space", "SALES", "--format", "json").stdout)
+    runs = json.loads(ok(dgsync(wolf, "--env", "wolf", "runs", "--format", "json")).stdout)
+    assert runs[0]["id"] == second["run_id"] and runs[0]["config_version"] == 2
+    audit = json.loads(ok(dgsync(wolf, "--env", "wolf", "audit", "--action", "sync", "--format", "json")).stdout)
+    entries = audit if isinstance(audit, list) else audit.get("entries", audit.get("records", []))
+    assert any(e["run_id"] == second["run_id"] and e["actor"].startswith("cli:") for e in entries)
+
+
+def test_apply_and_rollback_are_security_events_and_audited_with_the_field_diff(world: dict[str, Any]) -> None:
+    wolf, rules = world["wolf"], world["rules"]
+    ok(dgsync(wolf, "--env", "wolf", "db", "upgrade"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "apply", "--rules", str(rules["wolf"]), "--no-plan",
+              "--author", "cli:alice", "-m", "first"))
+    ok(dgsync({**wolf, "DGSYNC_SYNC__MAX_DELETES_PER_RUN": "7"}, "--env", "wolf", "config", "apply", "--rules",
+              str(rules["wolf"]), "--no-plan", "--author", "cli:bob"))
+    ok(dgsync(wolf, "--env", "wolf", "config", "rollback", "--to", "1", "--no-plan", "--author", "cli:carol"))
+    events = json.loads(ok(dgsync(wolf, "--env", "wolf", "security", "events", "--kind", "config_changed",
+                                  "--format", "json")).stdout)
+    assert [(e["actor"], e["detail"]["version"]) for e in events] == [("cli:carol", "3"), ("cli:bob", "2"), ("cli:alice", "1")]
+    assert events[1]["detail"]["fields"] == ["sync.max_deletes_per_run"] and events[0]["detail"]["fields"] == ["sync.max_deletes_per_run"]
+    audit = json.loads(ok(dgsync(wolf, "--env", "wolf", "audit", "--action", "config_change", "--format", "json")).stdout)
+    entries = audit if isinstance(audit, list) else audit.get("entries", audit.get("records", []))
+    bob = next(e for e in entries if e["actor"] == "cli:bob")
+    assert bob["details"]["diff"][0]["field"] == "sync.max_deletes_per_run"
+    assert bob["details"]["diff"][0]["after"] == 7
+    text = json.dumps(events) + json.dumps(entries)
+    assert world["secret"] not in text and API_TOKEN not in text

@@ -27,7 +27,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_url: str) -> None:
     store = Store(make_engine(empty_url))
     assert store.current_revision() is None
     store.upgrade()
-    assert store.current_revision() == head_revision() == "0005"
+    assert store.current_revision() == head_revision() == "0009"
     tables = set(inspect(store.engine).get_table_names())
     assert set(ALL_TABLES) | {"alembic_version"} == tables
     store.dispose()
@@ -102,3 +102,27 @@ def test_dog_upgrades_on_its_own_wolf_and_bear_do_not(sqlite_url: str) -> None:
         store_from_settings(sqlite_url, env="wolf")
     store_from_settings(sqlite_url, env="dog").dispose()
     store_from_settings(sqlite_url, env="bear").dispose()
+
+
+def test_0009_resolves_duplicate_active_alerts_before_adding_the_unique_index(empty_url: str) -> None:
+    """A race before 0009 may have left two open alerts of one condition: the newest stays."""
+    store = Store(make_engine(empty_url))
+    store.upgrade("0008")
+    insert = text(
+        "INSERT INTO alerts (env, rule, kind, dedup_key, severity, title, message, status, level, "
+        "occurrences, first_seen_at, last_seen_at, details) VALUES "
+        "(:env, 'r', 'run_failed', :key, 'warning', 't', 'm', :status, 0, 1, :ts, :ts, '{}')"
+    )
+    ts = "2026-11-27 10:00:00"
+    with store.engine.begin() as conn:
+        for env, key, status in [("dog", "r:x", "open"), ("dog", "r:x", "acked"), ("dog", "r:x", "resolved"),
+                                 ("wolf", "r:x", "open"), ("dog", "r:y", "open")]:
+            conn.execute(insert, {"env": env, "key": key, "status": status, "ts": ts})
+    store.upgrade()
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, env, dedup_key, status FROM alerts ORDER BY id")).all()
+    assert [(r.env, r.dedup_key, r.status) for r in rows] == [
+        ("dog", "r:x", "resolved"), ("dog", "r:x", "acked"), ("dog", "r:x", "resolved"),
+        ("wolf", "r:x", "open"), ("dog", "r:y", "open"),
+    ]
+    store.dispose()

@@ -169,7 +169,7 @@ def test_the_json_contract_keeps_its_documented_fields(store: Store) -> None:
         "id", "kind", "env", "status", "trigger", "scope", "slice_key", "started_at", "finished_at",
         "heartbeat_at", "duration_s", "counts", "assets_total", "throughput", "api_calls", "retries",
         "throttles", "errors", "resumed_from", "host", "pid", "summary", "glue_calls", "glue_writes",
-        "datasphere_calls", "stale", "exit_code"}
+        "datasphere_calls", "stale", "exit_code", "config_version", "metrics"}
     assert set(run["counts"]) == {"created", "updated", "unchanged", "deprecated", "deleted", "conflicts",
                                   "failed", "skipped"}
     assert "sqlite" in body["database"] or "postgresql" in body["database"]

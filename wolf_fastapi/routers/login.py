@@ -1,13 +1,25 @@
-"""``/login`` for the dashboard: trade the API token for a read-only session cookie."""
+"""``/login`` for the dashboard: trade an API key for a session cookie naming its principal
+(kind, name, role; signed, never the key), so a viewer logged in by cookie stays a viewer."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from wolf_fastapi.auth import SESSION_COOKIE, needs_auth, session_value, token_matches
+from core.apikeys import Principal
+from core.governance import audit
+from wolf_fastapi.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    api_keys,
+    client_source,
+    frontend_of,
+    needs_auth,
+    session_cookie_value,
+)
 from wolf_fastapi.deps import SettingsDep
 from wolf_fastapi.web import templates
 
@@ -32,19 +44,37 @@ def login_form(request: Request, settings: SettingsDep) -> HTMLResponse:
     return _page(request, settings)
 
 
+def _login(request: Request, token: str | None) -> Principal | None:
+    """Authenticate the posted key (a failure is recorded) and audit the login."""
+    source = client_source(request)
+    keys = api_keys(request)
+    if token is None:
+        keys.monitor.record_failed_auth(source=source, reason="dashboard login without a key or too large",
+                                        frontend=frontend_of(request))
+        return None
+    principal = keys.authenticate(token, source, frontend=frontend_of(request))
+    if principal is not None:
+        audit.record_action(keys.store, actor=principal.actor, action="login", object="dashboard",
+                            env=keys.settings.env, details={"source": source, "frontend": frontend_of(request)})
+    return principal
+
+
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep) -> Response:
     root = request.scope.get("root_path", "")
     if not needs_auth(request):
         return RedirectResponse(root + "/", status_code=303)
-    body = await request.body()  # the CSRF middleware has checked the form's csrf_token
-    token = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", "replace")).get("token", [""])[0]
-    if len(body) > MAX_FORM_BYTES or not token_matches(settings, token.strip()):
+    body = await request.body()  # the CSRF dependency has checked the form's csrf_token
+    token = None
+    if len(body) <= MAX_FORM_BYTES:
+        token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip() or None
+    principal = await anyio.to_thread.run_sync(_login, request, token)
+    if principal is None:
         return _page(request, settings, failed=True)
     response = RedirectResponse(root + "/", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, session_value(settings), httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path=root + "/", max_age=12 * 3600,
+        SESSION_COOKIE, session_cookie_value(request, principal), httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path=root + "/", max_age=SESSION_MAX_AGE_S,
     )
     return response
 

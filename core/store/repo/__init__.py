@@ -44,6 +44,7 @@ from core.store.repo.items import completed_items, list_run_items, record_item
 from core.store.repo.lineage import lineage_graph, query_lineage, replace_lineage
 from core.store.repo.runs import (
     DEFAULT_STALE_AFTER_S,
+    count_runs,
     finish_run,
     get_run,
     heartbeat_run,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_STALE_AFTER_S",
     "asset_status_counts",
     "completed_items",
+    "count_runs",
     "export_audit",
     "finish_run",
     "get_asset_states",

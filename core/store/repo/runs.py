@@ -56,6 +56,7 @@ def _run_out(row: RunRow) -> RunOut:
         host=row.host,
         pid=row.pid,
         summary=row.summary,
+        metrics=row.metrics,
     )
 
 
@@ -140,6 +141,8 @@ def finish_run(*, session: Session, run_id: str, result: RunResult) -> RunOut:
     row.throttles = result.throttles
     row.errors = [e.model_dump(mode="json") for e in result.errors]
     row.summary = result.summary
+    if result.metrics is not None:
+        row.metrics = result.metrics
     session.flush()
     return _run_out(row)
 
@@ -185,9 +188,10 @@ def list_runs(
     status: RunStatus | None = None,
     env: str | None = None,
     kind: RunKind | None = None,
+    offset: int = 0,
 ) -> list[RunOut]:
-    """The most recent runs first."""
-    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit)
+    """The most recent runs first (``offset``: skip that many, for paging)."""
+    stmt = select(RunRow).order_by(RunRow.started_at.desc(), RunRow.id.desc()).limit(limit).offset(offset)
     if status is not None:
         stmt = stmt.where(RunRow.status == RunStatus(status).value)
     if env is not None:
@@ -195,6 +199,15 @@ def list_runs(
     if kind is not None:
         stmt = stmt.where(RunRow.kind == RunKind(kind).value)
     return [_run_out(row) for row in session.scalars(stmt)]
+
+
+def count_runs(*, session: Session, env: str | None = None) -> dict[tuple[str, str, str], int]:
+    """``(env, kind, status)`` → runs in the store."""
+    stmt = select(RunRow.env, RunRow.kind, RunRow.status, func.count()).group_by(
+        RunRow.env, RunRow.kind, RunRow.status)
+    if env is not None:
+        stmt = stmt.where(RunRow.env == env)
+    return {(e, k, s): int(n) for e, k, s, n in session.execute(stmt).all()}
 
 
 def _is_stale(row: RunRow, cutoff: datetime) -> bool:

@@ -1,0 +1,91 @@
+"""API jobs on Bear: ``POST /api/v1/jobs`` through API Gateway queues the job on SQS; the worker
+Lambda runs it (real SQS event); the client polls it — the API function never runs long work."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import bear_lambda.handler as bear
+from bear_lambda.local import sqs_event
+from core.settings import load_settings
+
+from .conftest import API_TOKEN, migrated_store, own_embedded_services
+from .test_bear_lambda import LambdaContext, http_api_v2_event
+
+REGION = "sa-east-1"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """This module's emulator and moto server (Glue, and SQS for the work queue)."""
+    root = tmp_path_factory.mktemp("bear-jobs")
+    with own_embedded_services(root, REGION) as dog:
+        ds = dog.datasphere_settings()
+        assert ds.client_secret is not None
+        yield {
+            "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
+            "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
+            "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
+            "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
+            "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
+            "DGSYNC_GLUE__REGION": REGION,
+        }
+
+
+@pytest.fixture
+def work_queue(state_env: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
+               systems: dict[str, str]) -> Iterator[tuple[Any, str]]:
+    for name, value in {**systems, "DGSYNC_ENV": "bear", "DGSYNC_API_TOKEN": API_TOKEN,
+                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    endpoint = systems["DGSYNC_GLUE__ENDPOINT_URL"]
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+    url = sqs.create_queue(QueueName=f"bear-jobs-{state_env.name[-20:]}")["QueueUrl"]
+    monkeypatch.setenv("DGSYNC_BEAR_SQS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("DGSYNC_BEAR_QUEUE_URL", url)
+    migrated_store(load_settings(), migrated_template)
+    bear.reset()
+    yield sqs, url
+    bear.reset()
+
+
+def api(method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any, dict[str, str]]:
+    headers = {**AUTH, "content-type": "application/json"} if body is not None else AUTH
+    event = http_api_v2_event(method, path, headers=headers, body=json.dumps(body) if body is not None else None)
+    response = bear.handler(event, LambdaContext())
+    text = response["body"]
+    if response.get("isBase64Encoded"):
+        text = base64.b64decode(text).decode()
+    return response["statusCode"], json.loads(text) if text else None, response.get("headers", {})
+
+
+def test_an_api_job_is_queued_by_the_api_and_run_by_a_worker(work_queue: tuple[Any, str]) -> None:
+    sqs, url = work_queue
+    status, job, headers = api("POST", "/api/v1/jobs", {"kind": "plan", "scope": {"spaces": ["SALES"]}})
+    assert status == 202, job
+    assert headers["location"] == f"/api/v1/jobs/{job['id']}"
+    # The API function only queued it: nothing runs it there.
+    status, polled, _ = api("GET", f"/api/v1/jobs/{job['id']}")
+    assert (status, polled["status"]) == (200, "queued")
+    answer = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], MessageAttributeNames=["All"])
+    [message] = answer["Messages"]
+    assert json.loads(message["Body"]) == {"job_id": job["id"]}
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    event = sqs_event([message], queue_arn=arn, region=REGION)
+    assert bear.worker_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    status, done, _ = api("GET", f"/api/v1/jobs/{job['id']}")
+    assert status == 200 and done["status"] in ("succeeded", "partial"), done
+    # A redelivery finds the job over: nothing runs twice, the record is not retried.
+    assert bear.worker_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    status, again, _ = api("GET", f"/api/v1/jobs/{job['id']}")
+    assert again["status"] == done["status"] and again.get("finished_at") == done.get("finished_at")

@@ -1,0 +1,107 @@
+"""The extraction browser: spaces → assets (server-side search, paginated) → asset page with
+every column's CDS type and Glue type side by side, measures and dimensions, hierarchies and
+its lineage neighbours (upstream and downstream).
+
+A request never waits for an extraction (``AssetCatalog.ready_snapshot``): before the first
+one is done the page says so and polls ``/assets/_ready``, which tells htmx to reload the page
+(``HX-Refresh``) once the catalog is there; a stale catalog is shown while a new one is made."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from core.catalog import CatalogSnapshot, CatalogWarming, find_asset, search
+from core.errors import NotFound
+from core.mapping.preview import map_asset_preview
+from core.models import Asset
+from wolf_fastapi.deps import ServicesDep
+from wolf_fastapi.ui import is_htmx, page_window, render
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+
+PAGE_SIZE = 50
+
+
+def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
+    if space and space not in {s.name for s in snapshot.spaces}:
+        known = ", ".join(sorted(s.name for s in snapshot.spaces)) or "(none)"
+        raise NotFound(f"no space {space!r} in the tenant", hint=f"Known spaces: {known}.")
+    if query:
+        hits = search(snapshot.assets, query, limit=100_000)
+        order = {(h.space, h.name): i for i, h in enumerate(hits) if not space or h.space == space}
+        assets = sorted((a for a in snapshot.assets if (a.space, a.name) in order), key=lambda a: order[(a.space, a.name)])
+    else:
+        assets = [a for a in snapshot.assets if not space or a.space == space]
+    page, pages, offset = page_window(len(assets), page, PAGE_SIZE)
+    return {"assets": assets[offset:offset + PAGE_SIZE], "query": query, "space": space, "page": page,
+            "pages": pages, "total": len(assets)}
+
+
+def _warming(request: Request) -> HTMLResponse:
+    return render(request, "wolf/assets/warming.html", active="assets")
+
+
+@router.get("/assets/_ready")
+def assets_ready(services: ServicesDep) -> Response:
+    """204 while the first extraction runs; then 200 with ``HX-Refresh`` (htmx reloads the page)."""
+    try:
+        services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return Response(status_code=204)
+    return Response(status_code=200, headers={"HX-Refresh": "true"})
+
+
+@router.get("/assets", response_class=HTMLResponse)
+def assets_page(
+    request: Request, services: ServicesDep, q: str = "", space: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    try:
+        snapshot = services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return _warming(request)
+    rows = _rows(snapshot, query=q.strip(), space=space.strip(), page=page)
+    template = "wolf/assets/_rows.html" if is_htmx(request) else "wolf/assets/index.html"
+    return render(request, template, {"snapshot": snapshot, "by_space": snapshot.by_space(), **rows}, active="assets")
+
+
+def _downstream(asset: Asset, others: list[Asset]) -> list[tuple[Asset, str]]:
+    """Assets that read ``asset`` (a dependency, an association or a flow source)."""
+    out: list[tuple[Asset, str]] = []
+    for other in others:
+        if other.key == asset.key:
+            continue
+        how = next((d.kind.value for d in other.upstream if (d.ref.space, d.ref.name) == (asset.space, asset.name)), None)
+        if how is None and any((a.target.space, a.target.name) == (asset.space, asset.name) for a in other.associations):
+            how = "association"
+        if how is not None:
+            out.append((other, how.replace("_", " ")))
+    return out
+
+
+@router.get("/assets/{space}/{name:path}", response_class=HTMLResponse)
+def asset_page(request: Request, space: str, name: str, services: ServicesDep) -> HTMLResponse:
+    try:
+        snapshot = services.catalog().ready_snapshot()
+    except CatalogWarming:
+        return _warming(request)
+    found = find_asset(snapshot, space, name)
+    preview = map_asset_preview(found, services.rules(), services.settings.env, others=snapshot.assets, spaces=snapshot.spaces)
+    glue_by_source: dict[str, Any] = {}
+    if preview.table is not None:
+        for col in [*preview.table.columns, *preview.table.partition_keys]:
+            glue_by_source[col.parameters.get("dgsync.name", col.name)] = col
+    measures = [c for c in found.columns if c.role.value == "measure"]
+    dimensions = [c for c in found.columns if c.role.value != "measure"]
+    return render(
+        request, "wolf/assets/asset.html",
+        {"asset": found, "preview": preview, "glue_by_source": glue_by_source,
+         "table_input": preview.table.to_table_input() if preview.table else None,
+         "measures": measures, "dimensions": dimensions,
+         "downstream": _downstream(found, snapshot.assets),
+         "known": {(a.space, a.name) for a in snapshot.assets}},
+        active="assets",
+    )
