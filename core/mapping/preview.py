@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.mapping.mapper import map_assets
 from core.models import Asset, AssetKind, Space
-from core.specs import DatabaseSpec, LineageEdge, MappingIssue, TableSpec
+from core.specs import DatabaseSpec, LineageEdge, MappingIssue, MappingResult, TableSpec
 
 from . import params as P
 from .rules import Rules
@@ -41,6 +41,13 @@ def map_asset_preview(
     """Map ``asset`` (with ``others`` as context: name collisions, flows) and keep its part."""
     context = [a for a in others if a.key != asset.key]
     result = map_assets([asset, *context], rules, env=env, spaces=spaces)
+    return preview_from_result(asset, result, rules)
+
+
+def preview_from_result(asset: Asset, result: MappingResult, rules: Rules) -> AssetPreview:
+    """The part of ``asset`` in a mapping already made of it and its context (a frontend maps
+    a whole catalog once and previews many assets from it: mapping 10,000 assets per page
+    would take seconds)."""
     key = asset.key
     table = next((t for t in result.tables if str(t.source) == key), None)
     database = None
