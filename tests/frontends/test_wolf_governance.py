@@ -27,7 +27,13 @@ from core.store import repo
 from core.store.schemas import AuditFilter
 from wolf_fastapi.app import create_app
 
-from .conftest import API_TOKEN, form_csrf_token, local_client, migrated_store, own_embedded_services
+from .conftest import (
+    API_TOKEN,
+    form_csrf_token,
+    local_client,
+    migrated_store,
+    own_embedded_services,
+)
 
 REGION = "me-south-1"  # its own moto backend in this process
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -194,6 +200,8 @@ def test_audit_filters_pages_and_full_text(client: TestClient) -> None:
     assert by_object["total"] == 10
     bad = client.get("/api/v1/audit", params={"since": "yesterday"})
     assert bad.status_code == 422 and "since" in bad.text
+    unknown = client.get("/api/v1/audit", params={"user": "x"})  # a misspelt filter is not ignored
+    assert unknown.status_code == 422 and "user" in unknown.text
 
 
 def test_audit_export_streams_csv_and_jsonl_of_every_match(client: TestClient) -> None:
@@ -328,7 +336,7 @@ def test_config_apply_then_the_next_job_uses_the_new_version_without_restart(
     assert client.get("/api/v1/config").json()["version"]["id"] == back.json()["version"]["id"]
     assert client.post("/api/v1/config/rollback", json={"to": 9999, "plan": False}).status_code == 404
     no_source = client.post("/api/v1/config/promote", json={"from": "dog", "plan": False})
-    assert no_source.status_code == 422 and "dog has no applied" in no_source.json()["error"]["message"]
+    assert no_source.status_code == 404 and "dog has no applied" in no_source.json()["error"]["message"]
 
 
 # ------------------------------------------------------------------ pages and forms

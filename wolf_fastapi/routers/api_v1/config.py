@@ -33,10 +33,13 @@ from wolf_fastapi.security import require_csrf
 
 router = APIRouter(tags=["configuration"])
 
+#: Ids are 32-bit in every store.
+MAX_ID = 2_147_483_647
+
 #: Configuration writes need the admin role (auth and role first, then CSRF).
 ADMIN: list[Any] = [Security(bearer_scheme), Depends(require_admin), Depends(require_csrf)]
 
-_VERSION = Path(ge=1, description="A version id (GET /api/v1/config/versions lists them).")
+_VERSION = Path(ge=1, le=MAX_ID, description="A version id (GET /api/v1/config/versions lists them).")
 
 
 class VersionSummary(BaseModel):
@@ -113,7 +116,7 @@ class PromoteRequest(BaseModel):
 class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    to: int = Field(ge=1, description="The version of this environment to return to.")
+    to: int = Field(ge=1, le=MAX_ID, description="The version of this environment to return to.")
     comment: str | None = Field(default=None, max_length=500)
     plan: bool = True
 
@@ -178,8 +181,8 @@ async def version(services: ServicesDep, version_id: Annotated[int, _VERSION]) -
 @router.get("/config/diff", response_model=ConfigDiff, dependencies=VIEWER, responses=error_responses(404))
 async def diff(
     services: ServicesDep,
-    from_: Annotated[int, Query(alias="from", ge=1, description="The older version.")],
-    to: Annotated[int | None, Query(ge=1, description="The newer version (default: the applied one).")] = None,
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_ID, description="The older version.")],
+    to: Annotated[int | None, Query(ge=1, le=MAX_ID, description="The newer version (default: the applied one).")] = None,
 ) -> ConfigDiff:
     """A unified diff between two versions (`dgsync config diff OLD NEW`)."""
 
@@ -240,13 +243,16 @@ async def apply(body: ApplyRequest, services: ServicesDep, actor: ActorDep) -> A
 
 
 @router.post("/config/promote", response_model=Applied, status_code=201, dependencies=ADMIN,
-             responses=error_responses(422))
+             responses=error_responses(404, 422))
 async def promote(body: PromoteRequest, services: ServicesDep, actor: ActorDep) -> Applied | JSONResponse:
     """Carry the rules and the sync/schedule settings of another environment's applied
     version to this one (a new version)."""
     holder: dict[str, int] = {}
 
     def make() -> cv.EffectiveConfig:
+        if body.source_env != services.settings.env and cv.active(services.store(), body.source_env) is None:
+            raise NotFound(f"{body.source_env} has no applied configuration version",
+                           hint=f"Apply one first: dgsync --env {body.source_env} config apply.")
         candidate, source = config_ops.promote_candidate(services, body.source_env)
         holder["source"] = source.id
         return candidate

@@ -34,22 +34,35 @@ router = APIRouter(tags=["governance"])
 AlertStatus = Literal["open", "acked", "resolved"]
 
 
-def audit_filter(
-    run: Annotated[str | None, Query(max_length=64, description="Only records of this run id.")] = None,
-    object: Annotated[str | None, Query(max_length=200, description="Objects containing this text.")] = None,
-    action: Annotated[str | None, Query(max_length=64, description="This action (create, config_change...).")] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="This actor (key:<name>/<role>...).")] = None,
-    env: Annotated[str | None, Query(max_length=16, description="This environment (default: every one).")] = None,
-    system: Annotated[AuditSystem | None, Query(description="About this system.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From this time on (ISO 8601 with a zone).")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this time.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Full text: actor, object, action, run, details.")] = None,
-) -> AuditFilter:
-    """The filters of ``dgsync audit`` as query parameters."""
-    return AuditFilter(since=since, until=until, actor=actor or None, object_contains=object or None,
-                       action=action or None, run_id=run or None, system=system, env=env or None,
-                       search=q or None)
+class AuditQuery(BaseModel):
+    """The filters of ``dgsync audit`` as query parameters (unknown parameters are refused)."""
 
+    model_config = ConfigDict(extra="forbid")
+
+    run: str | None = Field(default=None, max_length=64, description="Only records of this run id.")
+    object: str | None = Field(default=None, max_length=200, description="Objects containing this text.")
+    action: str | None = Field(default=None, max_length=64, description="This action (create, config_change...).")
+    actor: str | None = Field(default=None, max_length=200, description="This actor (key:<name>/<role>...).")
+    env: str | None = Field(default=None, max_length=16, description="This environment (default: every one).")
+    system: AuditSystem | None = Field(default=None, description="About this system.")
+    since: AwareDatetime | None = Field(default=None, description="From this time on (ISO 8601 with a zone).")
+    until: AwareDatetime | None = Field(default=None, description="Before this time.")
+    q: str | None = Field(default=None, max_length=200, description="Full text: actor, object, action, run, details.")
+
+    def filter(self) -> AuditFilter:
+        return AuditFilter(since=self.since, until=self.until, actor=self.actor or None,
+                           object_contains=self.object or None, action=self.action or None,
+                           run_id=self.run or None, system=self.system, env=self.env or None,
+                           search=self.q or None)
+
+
+class AuditPageQuery(AuditQuery):
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+
+
+class AuditExportQuery(AuditQuery):
+    format: Literal["jsonl", "csv", "json"] = Field(default="jsonl", description="jsonl, csv or json.")
 
 
 class AuditPage(BaseModel):
@@ -61,23 +74,10 @@ class AuditPage(BaseModel):
 
 
 @router.get("/audit", response_model=AuditPage, dependencies=VIEWER)
-async def list_audit(
-    services: ServicesDep,
-    run: Annotated[str | None, Query(max_length=64, description="Only records of this run id.")] = None,
-    object: Annotated[str | None, Query(max_length=200, description="Objects containing this text.")] = None,
-    action: Annotated[str | None, Query(max_length=64, description="This action (create, config_change...).")] = None,
-    actor: Annotated[str | None, Query(max_length=200, description="This actor (key:<name>/<role>...).")] = None,
-    env: Annotated[str | None, Query(max_length=16, description="This environment (default: every one).")] = None,
-    system: Annotated[AuditSystem | None, Query(description="About this system.")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="From this time on (ISO 8601 with a zone).")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before this time.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Full text: actor, object, action, run, details.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> AuditPage:
+async def list_audit(services: ServicesDep, query: Annotated[AuditPageQuery, Query()]) -> AuditPage:
     """The audit trail, newest first (what `dgsync audit` shows): every write and user action
     with its actor; details never hold secrets."""
-    filters = audit_filter(run, object, action, actor, env, system, since, until, q)
+    filters, limit, offset = query.filter(), query.limit, query.offset
 
     def read() -> AuditPage:
         items = audit_service.query(services.store(), filters, limit=limit, offset=offset)
@@ -98,26 +98,13 @@ EXPORT_MEDIA = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv
     responses={200: {"description": "Every matching record, oldest first, streamed.",
                      "content": {m.split(";")[0]: {} for m in EXPORT_MEDIA.values()}}},
 )
-def export_audit(
-    services: ServicesDep,
-    format: Annotated[Literal["jsonl", "csv", "json"], Query(description="jsonl, csv or json.")] = "jsonl",
-    run: Annotated[str | None, Query(max_length=64)] = None,
-    object: Annotated[str | None, Query(max_length=200)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    env: Annotated[str | None, Query(max_length=16)] = None,
-    system: AuditSystem | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-) -> StreamingResponse:
+def export_audit(services: ServicesDep, query: Annotated[AuditExportQuery, Query()]) -> StreamingResponse:
     """Export the matching audit records, oldest first, streamed whatever their number
     (`dgsync audit --format jsonl|csv|json`); CSV has a header and `details` as JSON."""
-    filters = audit_filter(run, object, action, actor, env, system, since, until, q)
-    chunks: Iterator[str] = audit_service.export(services.store(), format, filters)
+    chunks: Iterator[str] = audit_service.export(services.store(), query.format, query.filter())
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return StreamingResponse(chunks, media_type=EXPORT_MEDIA[format], headers={
-        "Content-Disposition": f'attachment; filename="audit-{services.settings.env}-{stamp}.{format}"'})
+    return StreamingResponse(chunks, media_type=EXPORT_MEDIA[query.format], headers={
+        "Content-Disposition": f'attachment; filename="audit-{services.settings.env}-{stamp}.{query.format}"'})
 
 
 # ------------------------------------------------------------------ security events
@@ -221,7 +208,7 @@ def ack_alert(services: Services, alert_id: int, actor: str) -> AlertOut:
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut, dependencies=OPERATOR,
              responses=error_responses(404, 409))
 async def ack(services: ServicesDep, actor: ActorDep,
-              alert_id: Annotated[int, Path(ge=1, description="An id GET /api/v1/alerts lists.")]) -> AlertOut:
+              alert_id: Annotated[int, Path(ge=1, le=2_147_483_647, description="An id GET /api/v1/alerts lists.")]) -> AlertOut:
     """Acknowledge an alert: it stops escalating (audited as `alert_ack` with your actor)."""
     return await anyio.to_thread.run_sync(ack_alert, services, alert_id, actor)
 
