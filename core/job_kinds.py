@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
+from core.governance.hooks import run_with_governance
 from core.jobs import JobKind, JobProgress, JobScope, JobStatus, Outcome, Runner
 from core.log import get_logger
 from core.sync import liveness
@@ -30,7 +31,7 @@ def run_plan(services: Services, scope: JobScope, actor: str, tracker: JobProgre
                             priority=scope.priority)
     failed = report.counts.get("failed", 0) or len(report.extraction.errors)
     status = JobStatus.PARTIAL if failed else JobStatus.SUCCEEDED
-    return status, report.model_dump(mode="json"), None
+    return status, {**report.model_dump(mode="json"), "config_version": getattr(tracker, "config_version", None)}, None
 
 
 def run_sync(services: Services, scope: JobScope, actor: str, tracker: JobProgress) -> Outcome:
@@ -39,16 +40,21 @@ def run_sync(services: Services, scope: JobScope, actor: str, tracker: JobProgre
     engine = services.engine(progress=tracker)
     tracker.engine = engine
     kinds = [k.value for k in scope.kinds] or None
+    version = getattr(tracker, "config_version", None)
+    options: dict[str, Any] = {} if version is None else {"config_version": version}
     try:
-        report = engine.sync(spaces=scope.spaces or None, kinds=kinds, priority=scope.priority, trigger="api",
-                             actor=actor)
+        # Audited with the caller's actor, alert rules evaluated after the run (also when it raised).
+        report = run_with_governance(services, lambda: engine.sync(
+            spaces=scope.spaces or None, kinds=kinds, priority=scope.priority, trigger="api", actor=actor,
+            **options), actor=actor, details={"job_scope": scope.model_dump(mode="json"),
+                                               "config_version": version})
     finally:
         try:
             services.save_glue()
         except Exception:  # the embedded Glue is saved again when the app stops
             log.warning("could not save the embedded Glue after a job", exc_info=True)
     status = _REPORT_STATUS.get(report.status, JobStatus.FAILED)
-    result = report.model_dump(mode="json")
+    result = {**report.model_dump(mode="json"), "config_version": version}
     if scope.validate_after and report.run_id:
         from core.validation import validate_after_sync
 

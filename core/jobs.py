@@ -213,6 +213,7 @@ class _Tracker:
         self.total: int | None = None
         self.run_id: str | None = None
         self.engine: Any = None
+        self.config_version: int | None = None  # the applied configuration version it runs
         self._phase_started = time.monotonic()
         self._lock = threading.Lock()
         self._dirty = threading.Event()
@@ -284,6 +285,7 @@ class JobProgress(Protocol):
 
     engine: Any
     run_id: str | None
+    config_version: int | None
 
     def __call__(self, phase: str, done: int, total: int | None) -> None: ...
 
@@ -316,6 +318,9 @@ class JobService:
         from core.job_kinds import default_runners
 
         self.runners: dict[JobKind, Runner] = {**default_runners(), **(runners or {})}
+        from core.config_versions import ConfigReloader
+
+        self.reloader = ConfigReloader(services)  # each job runs the version applied at its start
         self._lock = threading.Lock()
         self._live: dict[str, _Tracker] = {}
 
@@ -406,7 +411,8 @@ class JobService:
         error: DgsyncError | None = None
         status, result, run_id = JobStatus.FAILED, None, None
         try:
-            status, result, run_id = self.runners[job.kind](self.services, job.scope, job.actor, tracker)
+            services, tracker.config_version = self.reloader.for_next_run()
+            status, result, run_id = self.runners[job.kind](services, job.scope, job.actor, tracker)
         except DgsyncError as exc:
             error = exc
         except Exception as exc:  # a bug: the job must still end, with a hint

@@ -65,17 +65,17 @@ def _print_validation(result: Any, fmt: str) -> None:
 def _validate_and_apply(state: CliState, config: Any, *, action: str, comment: str | None,
                         author: str | None, plan: bool, rules_source: str, fmt: str,
                         source_id: int | None = None) -> None:
+    from core import config_ops
     from core import config_versions as cv
 
-    settings = state.settings()
     with _services(state) as services:
-        result = cv.validate(config, base=settings, services=services if plan else None,
-                             dry_run=plan, rules_source=rules_source)
-        if fmt == "text" or not result.ok:
-            _print_validation(result, "text" if not result.ok else fmt)
+        result, version = config_ops.validate_and_apply(
+            services, config, action=action, author=author or cv.default_author(), comment=comment,
+            plan=plan, rules_source=rules_source, source_id=source_id)
+        if fmt == "text" or version is None:
+            _print_validation(result, "text" if version is None else fmt)
         result.raise_for_errors()
-        version = cv.apply(services.store(), config, result, author=author or cv.default_author(),
-                           comment=comment, action=action, source_id=source_id)
+        assert version is not None
     if fmt == "json":
         echo_json({**cv.version_summary(version), "validation": result.to_dict()})
     else:
@@ -178,12 +178,12 @@ def register(group: click.Group) -> None:
     @handle_errors
     def validate(state: CliState, rules: Path | None, no_plan: bool, fmt: str) -> None:
         """Check the current configuration: rules with line numbers, settings, dry-run plan."""
-        from core import config_versions as cv
+        from core import config_ops
 
         candidate = _current(state, rules)
         with _services(state) as services:
-            result = cv.validate(candidate, base=state.settings(), services=services,
-                                 dry_run=not no_plan, rules_source=_rules_source(state, rules))
+            result = config_ops.check(services, candidate, plan=not no_plan,
+                                      rules_source=_rules_source(state, rules))
         _print_validation(result, fmt)
         result.raise_for_errors()
 
@@ -215,7 +215,7 @@ def register(group: click.Group) -> None:
     def promote(state: CliState, source_env: str, target_env: str, comment: str | None,
                 author: str | None, no_plan: bool, fmt: str) -> None:
         """Carry the rules and the sync/schedule settings of --from's applied version to --to."""
-        from core import config_versions as cv
+        from core import config_ops
         from core.errors import ConfigError
 
         settings = state.settings()
@@ -228,14 +228,7 @@ def register(group: click.Group) -> None:
                      f"with {target_env}'s settings (its dry-run plan needs them).",
             )
         with _services(state) as services:
-            store = services.store()
-            source = cv.active(store, source_env)
-            if source is None:
-                raise ConfigError(f"{source_env} has no applied configuration version",
-                                  hint=f"Apply one first: dgsync --env {source_env} config apply.")
-            target_version = cv.active(store, target_env)
-        target = cv.from_version(target_version) if target_version else cv.capture(settings)
-        candidate = cv.promoted(cv.from_version(source), target)
+            candidate, source = config_ops.promote_candidate(services, source_env)
         _validate_and_apply(state, candidate, action="promote",
                             comment=comment or f"promoted from {source_env} version {source.id}",
                             author=author, plan=not no_plan, rules_source=f"{source_env} rules",
@@ -252,12 +245,11 @@ def register(group: click.Group) -> None:
     def rollback(state: CliState, version_id: int, comment: str | None, author: str | None,
                  no_plan: bool, fmt: str) -> None:
         """Apply exactly the configuration of an earlier version (as a new version)."""
-        from core import config_versions as cv
+        from core import config_ops
 
-        settings = state.settings()
         with _services(state) as services:
-            target = cv.rollback_target(services.store(), settings.env, version_id)
-        _validate_and_apply(state, cv.from_version(target), action="rollback",
+            target = config_ops.rollback_candidate(services, version_id)
+        _validate_and_apply(state, target, action="rollback",
                             comment=comment or f"rollback to version {version_id}", author=author,
                             plan=not no_plan, rules_source=f"version {version_id} rules", fmt=fmt,
                             source_id=version_id)

@@ -34,7 +34,8 @@ def jobs_of(request: Request) -> JobService:
 def report_of(job: Job) -> SyncReport | None:
     """The plan or sync report of a finished plan/sync job."""
     if job.kind in (JobKind.PLAN, JobKind.SYNC) and job.result:
-        return SyncReport.model_validate(job.result)
+        # The result also carries what the job adds (config_version, validation).
+        return SyncReport.model_validate({k: v for k, v in job.result.items() if k in SyncReport.model_fields})
     return None
 
 

@@ -25,6 +25,10 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("runs", "Runs", "/runs"),
     ("validation", "Validation", "/validation"),
     ("performance", "Performance", "/performance"),
+    ("alerts", "Alerts", "/alerts"),
+    ("audit", "Audit", "/audit"),
+    ("security", "Security", "/security"),
+    ("configuration", "Config", "/configuration"),
     ("docs", "API docs", "/docs"),
 )
 

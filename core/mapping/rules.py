@@ -338,7 +338,10 @@ def _message(err: Mapping[str, Any], matched: _Loc) -> str:
 
 def check_rules(text: str, *, source: str = "rules.yaml") -> tuple[Rules | None, list[RuleProblem]]:
     """Validate rules text; return the rules (or ``None``) and every problem with its line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # refuses control characters at once
+    except yaml.YAMLError as exc:
+        return None, [RuleProblem(source, None, "", f"invalid YAML: {getattr(exc, 'reason', None) or exc}")]
     try:
         node = loader.get_single_node()
         data: Any = {} if node is None else loader.construct_document(node)

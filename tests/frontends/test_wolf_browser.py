@@ -206,6 +206,7 @@ PAGES = {
     "assets-nothing": "/assets?q=zzzznothing", "asset": "/assets/SALES/V_ORDERS", "flow": "/flow", "runs": "/runs",
     "validation": "/validation", "performance": "/performance", "docs": "/docs", "redoc": "/redoc",
     "not-found": "/no/such/page",
+    "alerts": "/alerts", "audit": "/audit", "security": "/security", "configuration": "/configuration",
 }
 
 
@@ -333,3 +334,73 @@ def test_swagger_authorize_sends_the_bearer_key_and_a_viewer_sees_disabled_forms
         assert errors == []
     finally:
         context.close()
+
+
+def test_governance_pages_show_alerts_audit_security_and_configuration_versions(
+    page: Any, wolf: tuple[str, Services]
+) -> None:
+    """Seeded alerts, audit records, security events and two configuration versions, seen and
+    used in the browser: ack an alert, filter the audit, diff two versions, a broken rules file
+    refused with its line (gov-web)."""
+    from core import config_ops
+    from core.governance.audit import record_action
+    from core.store import governance as g
+    from core.store import repo
+    from core.store.schemas import SecurityEventIn
+
+    url, services = wolf
+    page.errors.clear()  # the previous test's crawl visits the 404 page last
+    store = services.store()
+    with store.session() as s:
+        alert = g.create_alert(session=s, env=services.settings.env, rule="run_failed", kind="run_failed",
+                               dedup_key="run_failed:browser", severity="critical", title="Sync of SALES failed",
+                               message="3 objects failed: Glue AccessDenied", hint="Open the run and fix the first error.")
+        g.create_alert(session=s, env=services.settings.env, rule="stale_sync", kind="stale_sync",
+                       dedup_key="stale:browser", severity="warning", title="No successful sync for 26h",
+                       message="the high class last succeeded 26h ago", hint="Check the scheduler.")
+        for kind, actor in [("auth_failure", None), ("permission_denied", "key:qa-viewer/viewer")]:
+            repo.record_security_event(session=s, event=SecurityEventIn(
+                kind=kind, actor=actor, source="127.0.0.1", env=services.settings.env,
+                detail={"frontend": "wolf", "object": "POST /api/v1/config/apply", "reason": "role too low"}))
+    for i in range(3):
+        record_action(store, actor="key:ops/operator", action="alert_mute", object=f"alert:rule{i}",
+                      env=services.settings.env, details={"reason": "maintenance window"})
+    base, _ = config_ops.applied_or_current(services)
+    for retention, comment in [(180, "baseline"), (365, "keep a year of audit")]:
+        candidate = config_ops.edited(base, settings={"audit": {"retention_days": retention}})
+        _, version = config_ops.validate_and_apply(services, candidate, action="apply", author="key:qa-admin/admin",
+                                                   comment=comment, plan=False)
+        assert version is not None
+
+    page.goto(url + "/alerts")
+    assert page.locator("#alerts tr.alert-row").count() == 2
+    _shot(page, "gov-alerts")
+    page.locator(f'tr[data-alert="{alert.id}"] button:has-text("Ack")').click()
+    page.wait_for_load_state("networkidle")
+    assert "acknowledged by local:loopback/admin" in page.locator(f'tr[data-alert="{alert.id}"]').inner_text()
+    _shot(page, "gov-alerts-acked")
+
+    page.goto(url + "/audit")
+    page.fill("#audit-actor", "key:ops/operator")
+    page.click("form.gov-filters button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#audit tbody tr").count() == 3
+    _shot(page, "gov-audit-filtered")
+    csv_text = page.request.get(url + page.get_attribute("#export-csv", "href")).text()
+    assert len(csv_text.strip().splitlines()) == 4  # header + the 3 matching records
+
+    page.goto(url + "/security")
+    assert page.locator("#security-events tbody tr, #security-events tr:not(:first-child)").count() >= 2
+    _shot(page, "gov-security")
+
+    page.goto(url + "/configuration")
+    page.click("#config-history + button, form[action$='/configuration'] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "retention_days: 365" in page.locator("#config-diff").inner_text()
+    _shot(page, "gov-config-diff")
+    page.fill("#config-rules", "version: 1\nexclude: 12\n")
+    page.click("button:has-text('Validate'):not(.primary)")
+    page.wait_for_load_state("networkidle")
+    assert "line 2" in page.locator("#validation-result").inner_text()
+    _shot(page, "gov-config-invalid")
+    _clean(page, ("status of 422",))

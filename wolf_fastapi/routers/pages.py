@@ -9,6 +9,7 @@ from wolf_fastapi.routers import (
     pages_assets,
     pages_connectivity,
     pages_flow,
+    pages_governance,
     pages_performance,
     pages_runs,
     pages_validation,
@@ -16,5 +17,5 @@ from wolf_fastapi.routers import (
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     docs.router, pages_assets.router, pages_runs.router, pages_performance.router, pages_flow.router,
-    pages_validation.router, pages_connectivity.router,
+    pages_validation.router, pages_connectivity.router, pages_governance.router,
 )

@@ -15,6 +15,14 @@ GET  /api/v1/validations[/{id}[/csv]] viewer validation reports (JSON, CSV)
 GET  /api/v1/metrics/runs          viewer    per-run performance (JSON)
 GET  /metrics                      viewer    Prometheus text
 GET  /api/v1/status                viewer    per priority class: last run, next due; jobs
+GET  /api/v1/audit[/export]        viewer    the audit trail (filters, pages; jsonl/csv/json stream)
+GET  /api/v1/security-events       viewer    security events (filters)
+GET  /api/v1/alerts                viewer    alerts with notifications sent, mutes in force
+POST /api/v1/alerts/{id}/ack       operator  acknowledge an alert
+POST|DELETE /api/v1/alerts/mutes   operator  mute / unmute a rule, kind, key or alert
+GET  /api/v1/config[/versions[/{v}]|/diff] viewer effective configuration, versions, diff
+POST /api/v1/config/validate       operator  validate a candidate (dry-run plan)
+POST /api/v1/config/apply|promote|rollback admin a new configuration version
 =================================  ========  ============================================
 
 Every route requires the bearer key (``Authorization: Bearer …``) where the web baseline
@@ -48,6 +56,7 @@ def include(app: FastAPI) -> None:
     from wolf_fastapi.routers.api_v1 import (
         assets,
         connectivity,
+        governance,
         jobs,
         lineage,
         metrics,
@@ -55,10 +64,13 @@ def include(app: FastAPI) -> None:
         status,
         validations,
     )
+    from wolf_fastapi.routers.api_v1 import config as config_routes
 
     router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
     for module in (connectivity, assets, lineage, jobs, runs, validations, metrics, status):
         router.include_router(module.router)
+    router.include_router(governance.router)  # gov-web
+    router.include_router(config_routes.router)
     app.include_router(router)
     app.include_router(metrics.prometheus, responses=COMMON_ERRORS)
 
