@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
     from core.lineage import ColumnEdge, Edge, LineageGraph
     from core.services import Services
+    from core.specs import MappingResult
 
 log = get_logger(__name__)
 
@@ -161,6 +162,7 @@ class AssetCatalog:
         self._refresh_error: DgsyncError | None = None
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
         self._graph_lock = threading.Lock()
+        self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
         self._haystacks: tuple[CatalogSnapshot, list[str]] | None = None
         self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
@@ -221,18 +223,32 @@ class AssetCatalog:
         """The end-to-end lineage graph of a snapshot (its assets and the Glue tables they map
         to under the configured rules), built once per snapshot."""
         from core.lineage_export import graph_from_assets
-        from core.mapping.mapper import map_assets
 
         snapshot = snapshot or self.snapshot()
         with self._graph_lock:  # concurrent callers wait for the one build
             cached = self._graph
             if cached is not None and cached[0] is snapshot:
                 return cached[1]
-            mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
-                                 spaces=snapshot.spaces)
-            graph = graph_from_assets(snapshot.assets, mapping)
+            graph = graph_from_assets(snapshot.assets, self._mapping_locked(snapshot))
             self._graph = (snapshot, graph)
             return graph
+
+    def mapping(self, snapshot: CatalogSnapshot) -> MappingResult:
+        """The whole snapshot mapped under the configured rules, once per snapshot (an asset
+        page shows its asset's part of it: :func:`core.mapping.preview.preview_of`)."""
+        with self._graph_lock:
+            return self._mapping_locked(snapshot)
+
+    def _mapping_locked(self, snapshot: CatalogSnapshot) -> MappingResult:
+        from core.mapping.mapper import map_assets
+
+        cached = self._mapping
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        result = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
+                            spaces=snapshot.spaces)
+        self._mapping = (snapshot, result)
+        return result
 
     def neighbourhood(
         self, snapshot: CatalogSnapshot, key: str, *, direction: str = "both", depth: int = 1

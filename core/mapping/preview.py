@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.mapping.mapper import map_assets
 from core.models import Asset, AssetKind, Space
-from core.specs import DatabaseSpec, LineageEdge, MappingIssue, TableSpec
+from core.specs import DatabaseSpec, LineageEdge, MappingIssue, MappingResult, TableSpec
 
 from . import params as P
 from .rules import Rules
@@ -40,7 +40,12 @@ def map_asset_preview(
 ) -> AssetPreview:
     """Map ``asset`` (with ``others`` as context: name collisions, flows) and keep its part."""
     context = [a for a in others if a.key != asset.key]
-    result = map_assets([asset, *context], rules, env=env, spaces=spaces)
+    return preview_of(asset, map_assets([asset, *context], rules, env=env, spaces=spaces), rules)
+
+
+def preview_of(asset: Asset, result: MappingResult, rules: Rules) -> AssetPreview:
+    """``asset``'s part of a mapping already made with it in context (a web page reuses the
+    mapping of the whole extraction instead of mapping the tenant per request)."""
     key = asset.key
     table = next((t for t in result.tables if str(t.source) == key), None)
     database = None

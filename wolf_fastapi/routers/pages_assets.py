@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from core.catalog import CatalogSnapshot, CatalogWarming, find_asset, search
+from core.catalog import AssetCatalog, CatalogSnapshot, CatalogWarming, find_asset
 from core.errors import NotFound
-from core.mapping.preview import map_asset_preview
+from core.mapping.preview import preview_of
 from core.models import Asset
 from wolf_fastapi.deps import ServicesDep
 from wolf_fastapi.ui import is_htmx, page_window, render
@@ -25,12 +25,12 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
+def _rows(catalog: AssetCatalog, snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
     if space and space not in {s.name for s in snapshot.spaces}:
         known = ", ".join(sorted(s.name for s in snapshot.spaces)) or "(none)"
         raise NotFound(f"no space {space!r} in the tenant", hint=f"Known spaces: {known}.")
     if query:
-        hits = search(snapshot.assets, query, limit=100_000)
+        hits = catalog.search_in(snapshot, query)  # the snapshot's pre-built haystacks skip non-matches
         order = {(h.space, h.name): i for i, h in enumerate(hits) if not space or h.space == space}
         assets = sorted((a for a in snapshot.assets if (a.space, a.name) in order), key=lambda a: order[(a.space, a.name)])
     else:
@@ -63,7 +63,7 @@ def assets_page(
         snapshot = services.catalog().ready_snapshot()
     except CatalogWarming:
         return _warming(request)
-    rows = _rows(snapshot, query=q.strip(), space=space.strip(), page=page)
+    rows = _rows(services.catalog(), snapshot, query=q.strip(), space=space.strip(), page=page)
     template = "wolf/assets/_rows.html" if is_htmx(request) else "wolf/assets/index.html"
     return render(request, template, {"snapshot": snapshot, "by_space": snapshot.by_space(), **rows}, active="assets")
 
@@ -89,7 +89,8 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
     except CatalogWarming:
         return _warming(request)
     found = find_asset(snapshot, space, name)
-    preview = map_asset_preview(found, services.rules(), services.settings.env, others=snapshot.assets, spaces=snapshot.spaces)
+    # The mapping of the whole extraction, made once per snapshot (not the tenant per request).
+    preview = preview_of(found, services.catalog().mapping(snapshot), services.rules())
     glue_by_source: dict[str, Any] = {}
     if preview.table is not None:
         for col in [*preview.table.columns, *preview.table.partition_keys]:
