@@ -98,11 +98,13 @@ def completed_items(*, session: Session, run_id: str, include_resumed: bool = Tr
 
 
 def list_run_items(
-    *, session: Session, run_id: str, status: ItemStatus | None = None
+    *, session: Session, run_id: str, status: ItemStatus | None = None, limit: int | None = None
 ) -> list[RunItemOut]:
-    """Items of a run in the order they finished."""
+    """Items of a run in the order they finished (the first ``limit`` of them)."""
     stmt = select(RunItemRow).where(RunItemRow.run_id == run_id)
     if status is not None:
         stmt = stmt.where(RunItemRow.status == ItemStatus(status).value)
     stmt = stmt.order_by(RunItemRow.finished_at, RunItemRow.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [RunItemOut.model_validate(row) for row in session.scalars(stmt)]
