@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.log import get_logger
+from core.log import configure_logging, get_logger
 
 if TYPE_CHECKING:
     from core.jobs import Job, JobService
@@ -89,7 +89,9 @@ def work(job_id: str) -> int:
     from core.services import build_services
     from core.settings import load_settings
 
-    services = build_services(load_settings())
+    settings = load_settings()
+    configure_logging(level=settings.log_level, json_format=settings.json_logs)
+    services = build_services(settings)
     service = JobService(services, InlineExecutor())
 
     def stop(signum: int, frame: Any) -> None:

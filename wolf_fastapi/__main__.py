@@ -13,6 +13,7 @@ import sys
 import uvicorn
 
 from core.errors import DgsyncError
+from core.log import configure_logging
 from core.settings import load_settings
 from core.websec import one_line
 
@@ -29,8 +30,12 @@ def main(argv: list[str] | None = None) -> None:
         from core.job_process import ProcessExecutor
         from wolf_fastapi.app import create_app
 
+        settings = load_settings()
+        # Before the app is built: the MCP mount's logging.basicConfig (a Rich handler at INFO
+        # that logged every httpx request of an extraction) is then a no-op.
+        configure_logging(level=settings.log_level, json_format=settings.json_logs)
         executor = ProcessExecutor() if args.job_executor == "process" else None
-        app = create_app(load_settings(), bind_host=args.host, job_executor=executor)
+        app = create_app(settings, bind_host=args.host, job_executor=executor)
     except DgsyncError as exc:
         print(one_line(exc), file=sys.stderr)
         sys.exit(2)
