@@ -32,24 +32,32 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+#: How much a job worker lowers its priority (``os.nice``): reads before background work.
+DEFAULT_NICE = 10
+
 
 class ProcessExecutor:
     """One ``python -m core.job_process JOB_ID`` child per job (``core.jobs.JobExecutor``).
 
     ``env``: the child's environment (default: this process's, so it loads the same settings);
-    ``command``: the program to start (tests), ``JOB_ID`` appended.
+    ``command``: the program to start (tests), ``--nice N JOB_ID`` appended; ``nice``: the
+    worker lowers its scheduling priority by this much, so that on a busy machine the web
+    server gets the CPU first and the job what is left (0: the same priority).
     """
 
     name = "process"
 
-    def __init__(self, *, env: dict[str, str] | None = None, command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, *, env: dict[str, str] | None = None, command: Sequence[str] | None = None, nice: int = DEFAULT_NICE,
+    ) -> None:
         self.env = env
+        self.nice = nice
         self.command = list(command) if command else [sys.executable, "-m", "core.job_process"]
         self._lock = threading.Lock()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def dispatch(self, service: JobService, job: Job) -> None:
-        child = subprocess.Popen([*self.command, job.id], env=self.env if self.env is not None else dict(os.environ))
+        child = subprocess.Popen([*self.command, "--nice", str(self.nice), job.id], env=self.env if self.env is not None else dict(os.environ))
         with self._lock:
             self._children = {k: p for k, p in self._children.items() if p.poll() is None}
             self._children[job.id] = child
@@ -83,8 +91,11 @@ class ProcessExecutor:
                 child.wait()
 
 
-def work(job_id: str) -> int:
-    """Run one queued job in this process; 0 when it ended (whatever its status), 2 on bad use."""
+def work(job_id: str, *, nice: int = 0) -> int:
+    """Run one queued job in this process (``nice``: lower its priority first); 0 when it
+    ended, whatever its status."""
+    if nice > 0:
+        os.nice(nice)
     from core.jobs import InlineExecutor, JobService
     from core.services import build_services
     from core.settings import load_settings
@@ -107,11 +118,16 @@ def work(job_id: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m core.job_process [--nice N] JOB_ID``; 2 (and the usage) on bad arguments."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m core.job_process JOB_ID (started by Wolf's job executor)", file=sys.stderr)
+    nice = 0
+    if len(args) == 3 and args[0] == "--nice" and args[1].isdigit():
+        nice, args = int(args[1]), args[2:]
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m core.job_process [--nice N] JOB_ID (started by Wolf's job executor)",
+              file=sys.stderr)
         return 2
-    return work(args[0])
+    return work(args[0], nice=nice)
 
 
 if __name__ == "__main__":

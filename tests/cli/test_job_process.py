@@ -98,7 +98,9 @@ def test_a_plan_job_runs_in_a_worker_process_and_its_result_is_in_the_store(
     assert record is not None and record.worker is not None
     owner = Owner.parse(record.worker)
     assert owner is not None and owner.pid != os.getpid()
-    assert executor._children[job.id].returncode == 0
+    child = executor._children[job.id]
+    assert child.returncode == 0
+    assert child.args[-3:] == ["--nice", "10", job.id]  # the worker runs below the web server's priority
 
 
 def test_sigterm_stops_the_sync_of_a_worker_and_ends_its_job(jobs: tuple[JobService, ProcessExecutor]) -> None:
@@ -114,5 +116,6 @@ def test_sigterm_stops_the_sync_of_a_worker_and_ends_its_job(jobs: tuple[JobServ
 
 
 def test_the_worker_without_a_job_id_says_how_it_is_used(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
-    assert "python -m core.job_process JOB_ID" in capsys.readouterr().err
+    for bad in ([], ["--nice", "x", "01ABC"], ["--nice", "5"]):
+        assert main(bad) == 2
+        assert "python -m core.job_process [--nice N] JOB_ID" in capsys.readouterr().err
