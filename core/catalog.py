@@ -163,6 +163,8 @@ class AssetCatalog:
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
         self._graph_lock = threading.Lock()
         self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
+        self._index: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
+        self._readers: tuple[CatalogSnapshot, dict[tuple[str, str], list[tuple[Asset, str]]]] | None = None
         self._haystacks: tuple[CatalogSnapshot, list[str]] | None = None
         self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
@@ -275,6 +277,36 @@ class AssetCatalog:
         out.edges = {e for n in keep for e in index.edges.get(n, ()) if e.upstream in keep and e.downstream in keep}
         out.column_edges = {c for n in keep for c in index.column_edges.get(n, ())
                             if c.upstream in keep and c.downstream in keep}
+        return out
+
+    def index(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
+        """``(space, name)`` → asset (exact names), built once per snapshot."""
+        cached = self._index
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, {(a.space, a.name): a for a in snapshot.assets})
+            self._index = cached
+        return cached[1]
+
+    def readers(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], list[tuple[Asset, str]]]:
+        """Per ``(space, name)``: the assets that read it and how (a dependency kind, or
+        ``association``), built once per snapshot (an asset page lists its readers)."""
+        cached = self._readers
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        out: dict[tuple[str, str], list[tuple[Asset, str]]] = {}
+        for other in snapshot.assets:
+            seen: set[tuple[str, str]] = set()
+            for dep in other.upstream:
+                target = (dep.ref.space, dep.ref.name)
+                if target not in seen and target != (other.space, other.name):
+                    seen.add(target)
+                    out.setdefault(target, []).append((other, dep.kind.value))
+            for assoc in other.associations:
+                target = (assoc.target.space, assoc.target.name)
+                if target not in seen and target != (other.space, other.name):
+                    seen.add(target)
+                    out.setdefault(target, []).append((other, "association"))
+        self._readers = (snapshot, out)
         return out
 
     def search_in(self, snapshot: CatalogSnapshot, query: str, assets: list[Asset] | None = None) -> list[AssetHit]:

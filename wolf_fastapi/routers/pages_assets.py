@@ -68,18 +68,12 @@ def assets_page(
     return render(request, template, {"snapshot": snapshot, "by_space": snapshot.by_space(), **rows}, active="assets")
 
 
-def _downstream(asset: Asset, others: list[Asset]) -> list[tuple[Asset, str]]:
-    """Assets that read ``asset`` (a dependency, an association or a flow source)."""
-    out: list[tuple[Asset, str]] = []
-    for other in others:
-        if other.key == asset.key:
-            continue
-        how = next((d.kind.value for d in other.upstream if (d.ref.space, d.ref.name) == (asset.space, asset.name)), None)
-        if how is None and any((a.target.space, a.target.name) == (asset.space, asset.name) for a in other.associations):
-            how = "association"
-        if how is not None:
-            out.append((other, how.replace("_", " ")))
-    return out
+def _downstream(catalog: AssetCatalog, snapshot: CatalogSnapshot, asset: Asset) -> list[tuple[Asset, str]]:
+    """Assets that read ``asset`` (a dependency, an association or a flow source), from the
+    snapshot's reverse index (built once, not a scan of the tenant per page)."""
+    return [(other, how.replace("_", " "))
+            for other, how in catalog.readers(snapshot).get((asset.space, asset.name), [])
+            if other.key != asset.key]
 
 
 @router.get("/assets/{space}/{name:path}", response_class=HTMLResponse)
@@ -102,7 +96,7 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
         {"asset": found, "preview": preview, "glue_by_source": glue_by_source,
          "table_input": preview.table.to_table_input() if preview.table else None,
          "measures": measures, "dimensions": dimensions,
-         "downstream": _downstream(found, snapshot.assets),
-         "known": {(a.space, a.name) for a in snapshot.assets}},
+         "downstream": _downstream(services.catalog(), snapshot, found),
+         "known": services.catalog().index(snapshot)},
         active="assets",
     )
