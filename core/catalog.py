@@ -280,10 +280,12 @@ class AssetCatalog:
         return out
 
     def index(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
-        """``(space, name)`` → asset (exact names), built once per snapshot."""
+        """``(space, name)`` → asset (exact names) in space and name order, built once per
+        snapshot (a listing pages through its values without sorting the tenant)."""
         cached = self._index
         if cached is None or cached[0] is not snapshot:
-            cached = (snapshot, {(a.space, a.name): a for a in snapshot.assets})
+            ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
+            cached = (snapshot, {(a.space, a.name): a for a in ordered})
             self._index = cached
         return cached[1]
 

@@ -69,8 +69,9 @@ def listing(
     start: int, limit: int,
 ) -> AssetPage:
     """One page; summaries are built for that page only (a tenant may hold 10,000 assets)."""
-    assets = [a for a in snapshot.assets
-              if (space is None or a.space.upper() == space.upper()) and (kind is None or a.kind is kind)]
+    wanted = space.upper() if space is not None else None
+    assets = [a for a in catalog.index(snapshot).values()  # in (space, name) order, sorted once per snapshot
+              if (wanted is None or a.space.upper() == wanted) and (kind is None or a.kind is kind)]
     end = start + limit
     if q and q.strip():
         by_key = {a.key: a for a in assets}
@@ -79,7 +80,7 @@ def listing(
         items = [_summary(by_key[f"{h.space}.{h.name}"], h) for h in hits[start:end]]
     else:
         total = len(assets)
-        items = [_summary(a) for a in sorted(assets, key=lambda a: (a.space, a.name))[start:end]]
+        items = [_summary(a) for a in assets[start:end]]
     return AssetPage(items=items, total=total, limit=limit, offset=start,
                      next_cursor=encode_cursor(end) if end < total else None, extracted_at=snapshot.extracted_at)
 
