@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -85,8 +86,9 @@ def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit
     for asset in assets:
         total = 0
         matched: set[str] = set()
+        fields = _Fields.of(asset)
         for word in words:
-            score, where = _score_word(asset, word)
+            score, where = _score_fields(fields, word)
             if not score:
                 break
             total += score
@@ -109,44 +111,91 @@ def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit
     return hits[:limit]
 
 
-def haystack(asset: Asset) -> str:
-    """Everything :func:`search` matches words against, lower-cased in one string: an asset
-    whose haystack lacks a word cannot match it (a cheap exact pre-filter)."""
-    parts = [asset.name, f"{asset.space}.{asset.name}", asset.label or asset.business.label or "", asset.space,
-             asset.business.description or "", asset.kind.value, asset.kind.value.replace("_", " ")]
-    for column in asset.columns:
-        parts += [column.name, column.label or ""]
-    return "\n".join(parts).lower()
+@dataclass(frozen=True)
+class _Fields:
+    """What a search word is matched against, lower-cased once per asset."""
+
+    name: str
+    key: str
+    label: str
+    space: str
+    description: str
+    kind: str
+    kind_spaced: str
+    #: Every column name and label, one per line (a word never holds a line break).
+    columns: str
+
+    @classmethod
+    def of(cls, asset: Asset) -> _Fields:
+        return cls(
+            name=asset.name.lower(), key=f"{asset.space}.{asset.name}".lower(),
+            label=(asset.label or asset.business.label or "").lower(), space=asset.space.lower(),
+            description=(asset.business.description or "").lower(), kind=asset.kind.value,
+            kind_spaced=asset.kind.value.replace("_", " "),
+            columns="\n".join(part for c in asset.columns for part in (c.name, c.label or "")).lower(),
+        )
 
 
-def prefilter(assets: list[Asset], haystacks: list[str], query: str) -> list[Asset]:
-    """The assets whose haystack holds every word of ``query`` (``haystacks`` aligned)."""
-    words = [w.lower() for w in _WORD.findall(query)]
-    return [a for a, hay in zip(assets, haystacks, strict=True) if all(w in hay for w in words)]
-
-
-def _score_word(asset: Asset, word: str) -> tuple[int, list[str]]:
+def _score_fields(f: _Fields, word: str) -> tuple[int, list[str]]:
     score = 0
     where: list[str] = []
-    name = asset.name.lower()
-    if name == word or f"{asset.space}.{asset.name}".lower() == word:
+    if f.name == word or f.key == word:
         score, where = score + 100, [*where, "name"]
-    elif word in name:
+    elif word in f.name:
         score, where = score + 40, [*where, "name"]
-    label = (asset.label or asset.business.label or "").lower()
-    if word in label:
+    if word in f.label:
         score, where = score + 30, [*where, "label"]
-    if word in asset.space.lower():
+    if word in f.space:
         score, where = score + 10, [*where, "space"]
-    if word in (asset.business.description or "").lower():
+    if word in f.description:
         score, where = score + 10, [*where, "description"]
-    if word == asset.kind.value or word == asset.kind.value.replace("_", " "):
+    if word == f.kind or word == f.kind_spaced:
         score, where = score + 5, [*where, "kind"]
-    for column in asset.columns:
-        if word in column.name.lower() or word in (column.label or "").lower():
-            score, where = score + 5, [*where, "column"]
-            break
+    if word in f.columns:
+        score, where = score + 5, [*where, "column"]
     return score, where
+
+
+#: One ranked search result: the asset, its score and where the words matched.
+Ranked = tuple[Asset, int, list[str]]
+
+
+@dataclass
+class _SearchIndex:
+    """Per snapshot: the assets sorted by (space, name), and their lower-cased fields."""
+
+    ordered: list[Asset]
+    fields: list[_Fields]
+    haystacks: list[str]
+
+    @classmethod
+    def of(cls, snapshot: CatalogSnapshot) -> _SearchIndex:
+        ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
+        fields = [_Fields.of(a) for a in ordered]
+        hay = ["\n".join((f.key, f.label, f.description, f.kind, f.kind_spaced, f.columns)) for f in fields]
+        return cls(ordered=ordered, fields=fields, haystacks=hay)
+
+    def rank(self, query: str, keep: Callable[[Asset], bool]) -> list[Ranked]:
+        """Like :func:`search` (every word must match; same scores and order), over the
+        assets ``keep`` accepts, without building a result object per asset."""
+        words = [w.lower() for w in _WORD.findall(query)]
+        if not words:
+            return []
+        out: list[Ranked] = []
+        for asset, fields, hay in zip(self.ordered, self.fields, self.haystacks, strict=True):
+            if not all(w in hay for w in words) or not keep(asset):
+                continue
+            total, matched = 0, set()
+            for word in words:
+                score, where = _score_fields(fields, word)
+                if not score:
+                    break
+                total += score
+                matched.update(where)
+            else:
+                out.append((asset, total, sorted(matched)))
+        out.sort(key=lambda r: (-r[1], r[0].space, r[0].name))
+        return out
 
 
 class AssetCatalog:
@@ -163,9 +212,10 @@ class AssetCatalog:
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
         self._graph_lock = threading.Lock()
         self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
-        self._index: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
+        self._by_name: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
         self._readers: tuple[CatalogSnapshot, dict[tuple[str, str], list[tuple[Asset, str]]]] | None = None
-        self._haystacks: tuple[CatalogSnapshot, list[str]] | None = None
+        self._search_index: tuple[CatalogSnapshot, _SearchIndex] | None = None
+        self._index_lock = threading.Lock()
         self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
     def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
@@ -214,7 +264,7 @@ class AssetCatalog:
     def _refresh(self) -> None:
         try:
             snapshot = self.snapshot(refresh=True)
-            self.search_in(snapshot, "")  # the search index and the lineage graph, before a request needs them
+            self.index(snapshot)  # the search index and the lineage graph, before a request needs them
             self.lineage_graph(snapshot)
         except DgsyncError as exc:
             log.warning("background catalog extraction failed", extra={"error": exc.message})
@@ -279,14 +329,13 @@ class AssetCatalog:
                             if c.upstream in keep and c.downstream in keep}
         return out
 
-    def index(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
-        """``(space, name)`` → asset (exact names) in space and name order, built once per
-        snapshot (a listing pages through its values without sorting the tenant)."""
-        cached = self._index
+    def by_name(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
+        """``(space, name)`` → asset (exact names), built once per snapshot (an asset page
+        asks which of the names it links are in the extraction)."""
+        cached = self._by_name
         if cached is None or cached[0] is not snapshot:
-            ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
-            cached = (snapshot, {(a.space, a.name): a for a in ordered})
-            self._index = cached
+            cached = (snapshot, {(a.space, a.name): a for a in snapshot.assets})
+            self._by_name = cached
         return cached[1]
 
     def readers(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], list[tuple[Asset, str]]]:
@@ -311,18 +360,26 @@ class AssetCatalog:
         self._readers = (snapshot, out)
         return out
 
-    def search_in(self, snapshot: CatalogSnapshot, query: str, assets: list[Asset] | None = None) -> list[AssetHit]:
-        """Every hit of ``query`` among ``assets`` (default: the snapshot's), ranked; the
-        snapshot's haystacks (built once) skip the assets that cannot match."""
-        cached = self._haystacks
-        if cached is None or cached[0] is not snapshot:
-            cached = (snapshot, [haystack(a) for a in snapshot.assets])
-            self._haystacks = cached
-        candidates = prefilter(snapshot.assets, cached[1], query)
-        if assets is not None:
-            allowed = {id(a) for a in assets}
-            candidates = [a for a in candidates if id(a) in allowed]
-        return search(candidates, query, limit=max(len(candidates), 1))
+    def index(self, snapshot: CatalogSnapshot) -> _SearchIndex:
+        """The sorted, lower-cased view of a snapshot that listings and searches use (built
+        once per snapshot)."""
+        with self._index_lock:
+            cached = self._search_index
+            if cached is None or cached[0] is not snapshot:
+                cached = (snapshot, _SearchIndex.of(snapshot))
+                self._search_index = cached
+            return cached[1]
+
+    def ordered(self, snapshot: CatalogSnapshot) -> list[Asset]:
+        """The snapshot's assets sorted by space and name."""
+        return self.index(snapshot).ordered
+
+    def search_in(
+        self, snapshot: CatalogSnapshot, query: str, keep: Callable[[Asset], bool] = lambda a: True
+    ) -> list[Ranked]:
+        """Every asset of ``snapshot`` (that ``keep`` accepts) matching every word of ``query``,
+        best first: ``(asset, score, matched)``."""
+        return self.index(snapshot).rank(query, keep)
 
     def search(self, query: str, *, limit: int = 20) -> list[AssetHit]:
         return search(self.snapshot().assets, query, limit=limit)

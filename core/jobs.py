@@ -542,21 +542,21 @@ class JobService:
 
     # -- helpers -------------------------------------------------------------------------
     def _view(self, record: repo.JobRecord) -> Job:
-        values = record.model_dump()
+        phase, done, total, eta_s, run_id = record.phase, record.done, record.total, record.eta_s, record.run_id
         with self._lock:
             tracker = self._live.get(record.id)
-        if tracker is not None and record.status == JobStatus.RUNNING.value:
+        if tracker is not None and record.status == JobStatus.RUNNING.value:  # running here: live progress
             snap = tracker.snapshot()
-            values.update({k: v for k, v in snap.items() if v is not None or k != "run_id"})
-        total, done = values["total"], values["done"]
+            phase, done, total, eta_s = snap["phase"], snap["done"], snap["total"], snap["eta_s"]
+            run_id = snap["run_id"] or run_id
         error = (JobError(code=record.error_code or "error", message=record.error or "", hint=record.hint or "")
                  if record.status == JobStatus.FAILED.value and record.error else None)
         return Job(
             id=record.id, kind=JobKind(record.kind), scope=JobScope.model_validate(record.scope),
-            status=JobStatus(record.status), phase=values["phase"], done=done, total=total,
-            eta_s=values["eta_s"], percent=min(100, int(100 * done / total)) if total else None,
+            status=JobStatus(record.status), phase=phase, done=done, total=total,
+            eta_s=eta_s, percent=min(100, int(100 * done / total)) if total else None,
             result=record.result, error=error, actor=record.actor, executor=record.executor,
-            run_id=values["run_id"], created_at=record.created_at, started_at=record.started_at,
+            run_id=run_id, created_at=record.created_at, started_at=record.started_at,
             finished_at=record.finished_at, heartbeat_at=record.heartbeat_at,
         )
 

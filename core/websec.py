@@ -10,7 +10,8 @@ into responses. Nothing here logs or returns a key value.
   :func:`generate_key` makes a good one (``dgsync keys create``).
 * **Bind policy** — :func:`is_loopback`, :func:`web_policy`: authentication is required
   whenever an app is reachable from elsewhere than this host, whatever the profile; Dog
-  refuses non-loopback binds.
+  refuses non-loopback binds unless a strong API token (its sign-in) and the allowed hosts are
+  set (the Docker image).
 * **Host allow-list** — :func:`host_allowed`: against DNS rebinding.
 * **CSRF** — :class:`CsrfSigner`: per-browser-session HMAC tokens (signed double submit).
 * **Headers** — :func:`security_headers`: CSP without ``unsafe-inline``, frame-ancestors
@@ -343,7 +344,7 @@ def web_policy(settings: Settings, *, app: AppName, bind_host: str | None = None
     """Check the settings (and the bind address) for ``app`` and return its policy.
 
     Raises :class:`ConfigError` (one line, with the fix) when Dog is asked to bind to a
-    non-loopback address, when authentication is needed but ``DGSYNC_API_TOKEN`` is missing
+    non-loopback address without an API token, when authentication is needed but ``DGSYNC_API_TOKEN`` is missing
     or weak, or when a non-loopback Wolf names no allowed hosts.
     """
     loopback = bind_host is None or is_loopback(bind_host)
@@ -356,10 +357,13 @@ def web_policy(settings: Settings, *, app: AppName, bind_host: str | None = None
                 f"Dog serves only the dog profile, not {settings.env!r}",
                 hint="Unset DGSYNC_ENV (or set it to dog); for wolf/bear serve `python -m wolf_fastapi`.",
             )
-        if not loopback:
+        token_set = settings.api_token is not None and bool(settings.api_token.get_secret_value())
+        if not loopback and not token_set:
             raise ConfigError(
-                f"Dog refuses to listen on {bind_host!r}: it has no authentication and serves local use only",
-                hint="Use --host 127.0.0.1 (and an SSH tunnel to reach it), or serve Wolf with DGSYNC_API_TOKEN.",
+                f"Dog refuses to listen on {bind_host!r} without DGSYNC_API_TOKEN: it serves local use, "
+                "and anywhere else only behind its sign-in",
+                hint="Use --host 127.0.0.1 (and an SSH tunnel to reach it), or set DGSYNC_API_TOKEN "
+                "(`dgsync keys create`) and DGSYNC_WEB__ALLOWED_HOSTS as deploy/dog/compose.yaml does.",
             )
     auth_required = app == "bear" or settings.env != "dog" or not loopback
     token = settings.api_token.get_secret_value() if settings.api_token else ""

@@ -1,4 +1,8 @@
-"""``python -m dog_flask [--host 127.0.0.1] [--port 5050]``: serve Dog (werkzeug, loopback only)."""
+"""``python -m dog_flask [--host 127.0.0.1] [--port 5050]``: serve Dog (werkzeug).
+
+Loopback by default; any other address (the Docker image: 0.0.0.0) needs DGSYNC_API_TOKEN and
+DGSYNC_WEB__ALLOWED_HOSTS, and then every page asks to sign in.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 Dog is the developer UI over the embedded default (Datasphere emulator + moto Glue + SQLite);
 it refuses any other profile (``DGSYNC_ENV`` is honoured: anything but ``dog`` is refused) and
-any non-loopback bind. One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit, debug. The web baseline
+any non-loopback bind without an API token (with one, every request signs in: ``auth.py``).
+One blueprint per area: home, catalog, plan (and sync jobs), runs, glue, compare, audit,
+debug, lineage, console. The web baseline
 (Host allow-list, CSRF, security headers) is ``dog_flask/security.py`` over ``core/websec.py``.
 """
 
@@ -17,7 +19,7 @@ from core.catalog import AssetCatalog
 from core.services import Services
 from core.settings import Settings, load_settings
 from core.websec import web_policy
-from dog_flask import blueprints, extension
+from dog_flask import auth, blueprints, extension
 from dog_flask.errors import init_errors
 from dog_flask.security import init_security
 
@@ -34,7 +36,8 @@ def create_app(
     """Build the Dog app (settings loaded now when not given; services built lazily).
 
     ``services`` given: the caller owns (and closes) them; ``catalog`` shares an extraction.
-    ``bind_host``: the address it will listen on (a non-loopback one is refused).
+    ``bind_host``: the address it will listen on (a non-loopback one needs DGSYNC_API_TOKEN and
+    DGSYNC_WEB__ALLOWED_HOSTS, and then the sign-in).
     """
     if settings is None:
         settings = services.settings if services is not None else load_settings()
@@ -49,10 +52,11 @@ def create_app(
     init_errors(app)
     init_security(app, policy)
     app.jinja_env.filters["pretty"] = pretty
+    app.register_blueprint(auth.bp)
     for area in (
         blueprints.home, blueprints.catalog, blueprints.plan, blueprints.runs,
         blueprints.glue, blueprints.compare, blueprints.audit,
-        blueprints.debug,
+        blueprints.debug, blueprints.lineage, blueprints.console,
     ):
         app.register_blueprint(area.bp)
     return app

@@ -64,6 +64,15 @@ def mutate(
     return changes
 
 
+def expired_token(services: Services) -> str:
+    """A real access token of the emulator's technical client that has already expired (the
+    console's "expired token" mode: the emulator answers it like any expired token)."""
+    emu = services.emulator
+    tenant(services)  # the same error when there is no emulator
+    token: str = emu.tenant.auth.issue_expired(emu.client_id)
+    return token
+
+
 # -- targeted mutations (Debug page) -----------------------------------------------------------
 
 

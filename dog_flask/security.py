@@ -1,16 +1,18 @@
 """Dog's adapter of the web baseline (``core/websec.py``).
 
-Every request: the ``Host`` allow-list (DNS rebinding), loopback only, CSRF on every
-state-changing request (form field ``csrf_token`` or the ``X-CSRF-Token`` header htmx sends);
+Every request: the ``Host`` allow-list (DNS rebinding), loopback only unless Dog was started
+with a token (then the sign-in of ``dog_flask/auth.py``), CSRF on every state-changing request (form field ``csrf_token`` or the ``X-CSRF-Token`` header htmx sends);
 every response: the security headers. Templates call ``csrf_token()``.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.wrappers import Response as BaseResponse
 
 from core import websec
 from core.websec import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, WebPolicy
+from dog_flask import auth
 
 POLICY_KEY = "dgsync.websec"
 
@@ -34,12 +36,14 @@ def csrf_token() -> str:
     return policy().csrf.token_for(_session_id())
 
 
-def _before() -> None:
+def _before() -> BaseResponse | None:
     current = policy()
-    # The werkzeug server puts its bind address in SERVER_NAME: fail closed if Dog was
-    # started some other way on a non-loopback address.
+    # The werkzeug server puts its bind address in SERVER_NAME. A request that arrives on a
+    # non-loopback address needs the sign-in (dog_flask/auth.py); without a configured token
+    # (Dog started some other way on such an address) it is refused: fail closed.
     server = request.environ.get("SERVER_NAME")
-    if server and not websec.is_loopback(server):
+    remote = bool(server) and not websec.is_loopback(server)
+    if (remote or current.auth_required) and not current.has_token:
         raise websec.NotLoopback(f"Dog does not serve requests that arrive on {server!r}")
     token = request.headers.get(CSRF_HEADER)
     if token is None and request.method not in websec.SAFE_METHODS:
@@ -50,7 +54,11 @@ def _before() -> None:
         host=request.host,
         csrf_session=request.cookies.get(CSRF_COOKIE),
         csrf_token=token,
+        authenticated=(remote or current.auth_required) and auth.bearer_ok(),
     )
+    if remote or current.auth_required:
+        return auth.require(current)
+    return None
 
 
 def _after(response: Response) -> Response:

@@ -113,7 +113,7 @@ class AppliedVersion(BaseModel):
     source_id: int | None
     created_at: str
     validation: ChangeValidation
-    audit_id: int
+    audit_id: int | None = None  # the config_change audit record governance wrote
 
 
 # ------------------------------------------------------------------------ candidate
@@ -251,22 +251,20 @@ def test_rules(st: McpContext, rules_text: str, assets: list[str], include_input
 # ------------------------------------------------------------------------ writes
 
 
-def _audit_and_summarise(st: McpContext, who: Any, before: EffectiveConfig | None, version: Any,
-                         validation: ChangeValidation, action: str) -> AppliedVersion:
-    """Record the change as governance records every configuration change: an audit record
-    (``config_change``, the redacted field diff) and a ``config_changed`` security event."""
-    from core.governance.security import SecurityMonitor
+def _audit_and_summarise(st: McpContext, version: Any, validation: ChangeValidation) -> AppliedVersion:
+    """Summarise an applied version with the audit record governance wrote for it
+    (:func:`core.config_versions.apply` records every change once: a ``config_change`` audit
+    record with the redacted field diff and a ``config_changed`` security event)."""
+    from core.governance import audit
+    from core.store.schemas import AuditFilter
 
-    comment = f"{action} via MCP" + (f": {version.comment}" if version.comment else "")
-    event = SecurityMonitor(st.services.store(), st.settings).record_config_change(
-        actor=who.actor, before=before.document() if before else None,
-        after=cv.from_version(version).document(), object=f"config:{version.env}",
-        version=str(version.id), comment=comment,
-    )
+    records = audit.query(st.services.store(), AuditFilter(action="config_change", actor=version.author,
+                                                           env=version.env), limit=20)
+    record = next((r for r in records if r.details.get("version") == str(version.id)), None)
     s = cv.version_summary(version)
     return AppliedVersion(id=s["id"], env=s["env"], hash=s["hash"], action=s["action"], author=s["author"],
                           comment=s["comment"], source_id=s["source_id"], created_at=s["created_at"],
-                          validation=validation, audit_id=int(event.detail["audit_id"]))
+                          validation=validation, audit_id=record.id if record is not None else None)
 
 
 def _apply(st: McpContext, who: Any, before: EffectiveConfig | None, config: EffectiveConfig, *, action: str,
@@ -277,7 +275,7 @@ def _apply(st: McpContext, who: Any, before: EffectiveConfig | None, config: Eff
                          hint="Fix what is named (validate_config_change shows it), then apply again.")
     version = cv.apply(st.services.store(), config, raw, author=who.actor, comment=comment, action=action,
                        source_id=source_id)
-    return _audit_and_summarise(st, who, before, version, validation, action)
+    return _audit_and_summarise(st, version, validation)
 
 
 def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:

@@ -5,10 +5,10 @@ The zip holds, at its root (Lambda's ``/var/task``):
 * the base dependencies and the ``bear`` extra of pyproject.toml, installed with
   ``pip install --target`` as **manylinux2014 x86_64 wheels for CPython 3.12** (the runtime of
   deploy/bear/template.yaml) — never the build machine's own wheels;
-* dgsync's packages the functions import: ``core``, ``wolf_fastapi``, ``bear_lambda``, and the
-  shared ``templates/`` and ``static/`` (``wolf_fastapi.web`` finds them beside the packages).
+* dgsync's packages the functions import: ``core``, ``wolf_fastapi``, ``bear_lambda``,
+  ``mcp_server`` (the MCP server Wolf mounts at ``/mcp``), and the shared ``templates/`` and ``static/`` (``wolf_fastapi.web`` finds them beside the packages).
 
-Not in it: moto, Flask, Playwright, the emulator (``doubles``), Dog, the CLI and the MCP server
+Not in it: moto, Flask, Playwright, the emulator (``doubles``), Dog and the CLI
 (the extras that pull them in are not installed; :func:`check` fails the build if one sneaks
 in through a dependency). Prints the zipped and unzipped sizes; Lambda's limits are 50 MB
 zipped (direct upload) and 250 MB unzipped.
@@ -26,10 +26,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "wolf_fastapi", "bear_lambda")
+PACKAGES = ("core", "wolf_fastapi", "bear_lambda", "mcp_server")
 DATA_DIRS = ("templates", "static")
 #: Top-level names that must never be in the artifact.
-FORBIDDEN = ("moto", "flask", "playwright", "doubles", "dog_flask", "mcp_server", "dgsync_cli", "pytest", "werkzeug")
+FORBIDDEN = ("moto", "flask", "playwright", "doubles", "dog_flask", "dgsync_cli", "pytest", "werkzeug")
 ZIP_LIMIT = 50 * 1024 * 1024
 UNZIPPED_LIMIT = 250 * 1024 * 1024
 PLATFORM = "manylinux2014_x86_64"

@@ -40,12 +40,14 @@ def map_asset_preview(
 ) -> AssetPreview:
     """Map ``asset`` (with ``others`` as context: name collisions, flows) and keep its part."""
     context = [a for a in others if a.key != asset.key]
-    return preview_of(asset, map_assets([asset, *context], rules, env=env, spaces=spaces), rules)
+    result = map_assets([asset, *context], rules, env=env, spaces=spaces)
+    return preview_from_result(asset, result, rules)
 
 
-def preview_of(asset: Asset, result: MappingResult, rules: Rules) -> AssetPreview:
-    """``asset``'s part of a mapping already made with it in context (a web page reuses the
-    mapping of the whole extraction instead of mapping the tenant per request)."""
+def preview_from_result(asset: Asset, result: MappingResult, rules: Rules) -> AssetPreview:
+    """The part of ``asset`` in a mapping already made of it and its context (a frontend maps
+    a whole catalog once and previews many assets from it: mapping 10,000 assets per page
+    would take seconds)."""
     key = asset.key
     table = next((t for t in result.tables if str(t.source) == key), None)
     database = None

@@ -1,5 +1,16 @@
 """One blueprint per area; templates under ``templates/dog/<area>/``."""
 
-from dog_flask.blueprints import audit, catalog, compare, debug, glue, home, plan, runs
+from dog_flask.blueprints import (
+    audit,
+    catalog,
+    compare,
+    console,
+    debug,
+    glue,
+    home,
+    lineage,
+    plan,
+    runs,
+)
 
-__all__ = ["audit", "catalog", "compare", "debug", "glue", "home", "plan", "runs"]
+__all__ = ["audit", "catalog", "compare", "console", "debug", "glue", "home", "lineage", "plan", "runs"]

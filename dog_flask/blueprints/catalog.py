@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from core.mapping.preview import map_asset_preview
-from dog_flask.extension import catalog, services
+from dog_flask import mapping
+from dog_flask.extension import catalog
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
 
@@ -24,11 +24,9 @@ def _rows_context() -> dict[str, object]:
     space = request.args.get("space", "").strip()
     page = request.args.get("page", 1, type=int) or 1
     snapshot = catalog().snapshot()
-    if query:
-        hits = catalog().search(query, limit=100_000)
-        keys = {(h.space, h.name) for h in hits if not space or h.space == space}
-        order = {(h.space, h.name): i for i, h in enumerate(hits)}
-        assets = sorted((a for a in snapshot.assets if (a.space, a.name) in keys), key=lambda a: order[(a.space, a.name)])
+    if query:  # ranked on the snapshot's search index (built once per extraction)
+        ranked = catalog().search_in(snapshot, query, keep=lambda a: not space or a.space == space)
+        assets = [asset for asset, _, _ in ranked]
     else:
         assets = [a for a in snapshot.assets if not space or a.space == space]
     shown, page, pages = _page_of(assets, page)
@@ -54,10 +52,7 @@ def asset(space: str, name: str) -> str:
     """One asset and how the mapping rules turn it into a Glue table."""
     found = catalog().get(space, name)
     snapshot = catalog().snapshot()
-    svc = services()
-    preview = map_asset_preview(
-        found, svc.rules(), svc.settings.env, others=snapshot.assets, spaces=snapshot.spaces
-    )
+    preview = mapping.preview(found, snapshot)
     glue_by_source = {}
     if preview.table is not None:
         for col in [*preview.table.columns, *preview.table.partition_keys]:

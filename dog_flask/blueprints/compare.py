@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from core.errors import NotFound
-from core.mapping.preview import map_asset_preview
+from dog_flask import mapping
 from dog_flask.compare import compare_spec
 from dog_flask.extension import catalog, services
 
@@ -18,7 +18,7 @@ def table(space: str, name: str) -> str:
     snapshot = catalog().snapshot()
     asset = catalog().get(space, name)
     svc = services()
-    preview = map_asset_preview(asset, svc.rules(), svc.settings.env, others=snapshot.assets, spaces=snapshot.spaces)
+    preview = mapping.preview(asset, snapshot)
     if preview.table is None:
         raise NotFound(
             f"{asset.key} has no Glue table",

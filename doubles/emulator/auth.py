@@ -274,6 +274,15 @@ class AuthState:
                 return None
             return entry
 
+    def issue_expired(self, client_id: str) -> str:
+        """An access token of ``client_id`` that expired a second ago (Dog's API console)."""
+        with self._lock:
+            client = self.clients[client_id]
+            now = self.clock()
+            token = str(self._issue(client, None, now, with_refresh=False)["access_token"])
+            self._access[token].expires_at = now - 1
+            return token
+
     def expire_access_tokens(self) -> int:
         with self._lock:
             n = len(self._access)

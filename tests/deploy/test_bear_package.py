@@ -21,7 +21,7 @@ pytestmark = pytest.mark.deploy
 
 ARTIFACT = ROOT / "dist" / "bear-lambda.zip"
 SOURCES = ("core", "wolf_fastapi", "bear_lambda", "templates", "static", "pyproject.toml", "scripts/bear_package.py")
-FORBIDDEN = ("moto", "flask", "playwright", "werkzeug", "pytest", "doubles", "dog_flask", "mcp_server", "dgsync_cli")
+FORBIDDEN = ("moto", "flask", "playwright", "werkzeug", "pytest", "doubles", "dog_flask", "dgsync_cli")
 
 
 def _newest_source() -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.catalog import AssetCatalog
 from core.mapping.mapper import map_assets
-from core.mapping.preview import map_asset_preview, preview_of
+from core.mapping.preview import map_asset_preview, preview_from_result
 
 
 def test_readers_index_and_mapping_match_a_scan_of_the_snapshot(embedded_catalog: AssetCatalog) -> None:
@@ -30,14 +30,14 @@ def test_readers_index_and_mapping_match_a_scan_of_the_snapshot(embedded_catalog
         found_some = found_some or bool(expected)
     assert found_some  # the embedded tenant has dependencies
     assert catalog.readers(snapshot) is readers  # built once per snapshot
-    index = catalog.index(snapshot)
-    assert list(index) == sorted((a.space, a.name) for a in snapshot.assets)  # listing order
-    assert all(index[(a.space, a.name)] is a for a in snapshot.assets)
+    names = catalog.by_name(snapshot)
+    assert all(names[(a.space, a.name)] is a for a in snapshot.assets) and len(names) == len(snapshot.assets)
+    assert catalog.by_name(snapshot) is names
     whole = catalog.mapping(snapshot)
     assert catalog.mapping(snapshot) is whole
     assert whole == map_assets(snapshot.assets, catalog.services.rules(), env=catalog.services.settings.env,
                                spaces=snapshot.spaces)
     rules = catalog.services.rules()
     for asset in snapshot.assets[:25]:
-        assert preview_of(asset, whole, rules) == map_asset_preview(
+        assert preview_from_result(asset, whole, rules) == map_asset_preview(
             asset, rules, catalog.services.settings.env, others=snapshot.assets, spaces=snapshot.spaces)

@@ -156,6 +156,7 @@ def test_every_page_in_the_browser(page: Any, base_url: str, sales_synced: None)
         "home": "/", "catalog": "/catalog/", "catalog-search": "/catalog/?q=order",
         "glue": "/glue/", "glue-database": "/glue/sales/", "glue-table": "/glue/sales/v_orders",
         "runs": "/runs/", "audit": "/audit/", "not-found": "/no/such/page",
+        "lineage-asset": "/lineage/SALES/V_ORDERS", "console-empty": "/console/",
     }
     for name, path in pages.items():
         page.goto(base_url + path)
@@ -164,7 +165,8 @@ def test_every_page_in_the_browser(page: Any, base_url: str, sales_synced: None)
     _clean(page, ("status of 404",))
     # a small crawler over what the home page and the Glue table link to
     seen: set[str] = set()
-    for start in ("/", "/glue/sales/v_orders", "/catalog/SALES/V_ORDERS"):
+    for start in ("/", "/glue/sales/v_orders", "/catalog/SALES/V_ORDERS", "/lineage/SALES/V_ORDERS",
+                  "/lineage/", "/console/"):
         page.goto(base_url + start)
         page.wait_for_load_state("networkidle")
         links = page.eval_on_selector_all("a[href^='/']", "els => els.map(e => e.getAttribute('href'))")

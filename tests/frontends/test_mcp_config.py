@@ -110,16 +110,17 @@ def test_apply_promote_and_rollback_are_versions_by_the_caller_and_audited(servi
     wrong_env = run(lambda: call(server, "rollback_config", {"version_id": wolf_version.id, "plan": False}))
     assert_clear_error(wrong_env, "belongs to wolf")
 
-    records = list(reversed(audit.query(store, AuditFilter(action="config_change"))))
-    assert [(r.actor, r.object, r.details["comment"].split(" ")[0]) for r in records] == [
-        ("mcp:tester", "config:dog", "apply"), ("mcp:tester", "config:dog", "promote"),
-        ("mcp:tester", "config:dog", "rollback")]
+    # One record per change (core.config_versions.apply writes it), attributed to the caller.
+    records = list(reversed(audit.query(store, AuditFilter(action="config_change", env="dog"))))
+    assert [(r.actor, r.object, r.details["comment"].split(":")[0]) for r in records] == [
+        ("mcp:tester", "configuration", "apply"), ("mcp:tester", "configuration", "promote"),
+        ("mcp:tester", "configuration", "rollback")]
     assert [r.details["version"] for r in records] == [str(first["id"]), str(promoted["id"]), str(back["id"])]
     assert records[0].id == first["audit_id"]
     assert SECRET not in json.dumps([r.details for r in records])
     with store.session(readonly=True) as session:
         events = repo.list_security_events(session=session, kind="config_changed", limit=10)
-    assert sorted(e.actor for e in events) == ["mcp:tester"] * 3
+    assert sorted(e.actor for e in events) == ["cli:qa"] + ["mcp:tester"] * 3  # cli:qa applied wolf's
 
 
 def test_a_viewer_caller_cannot_write_even_on_a_write_server(dog_settings: Settings) -> None:

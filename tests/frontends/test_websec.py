@@ -166,8 +166,15 @@ def test_policy_bear_always_requires_auth_and_dog_refuses_other_binds(state_env:
     with pytest.raises(ConfigError, match="Bear"):
         websec.web_policy(_settings(), app="bear")
     assert websec.web_policy(_settings(api_token=API_TOKEN), app="bear").auth_required
-    with pytest.raises(ConfigError, match=r"Dog refuses to listen on '0\.0\.0\.0'"):
+    with pytest.raises(ConfigError, match=r"Dog refuses to listen on '0\.0\.0\.0' without DGSYNC_API_TOKEN"):
+        websec.web_policy(_settings(), app="dog", bind_host="0.0.0.0")
+    # with a token (Dog's sign-in) it also needs the host names: the Docker image sets both
+    with pytest.raises(ConfigError, match="DGSYNC_WEB__ALLOWED_HOSTS is empty"):
         websec.web_policy(_settings(api_token=API_TOKEN), app="dog", bind_host="0.0.0.0")
+    policy = websec.web_policy(
+        _settings(api_token=API_TOKEN, web={"allowed_hosts": ["127.0.0.1"]}), app="dog", bind_host="0.0.0.0"
+    )
+    assert policy.auth_required and policy.allowed_hosts == {"127.0.0.1"}
     with pytest.raises(ConfigError, match="too weak"):
         websec.web_policy(_settings(web={"secret_key": "aaaaaaaaaaaaaaaaaaaa"}), app="dog")
 

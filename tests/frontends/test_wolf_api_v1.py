@@ -660,3 +660,15 @@ def test_a_denied_job_request_is_a_security_event_naming_the_key(client: TestCli
     denied = [e for e in events if "qa-viewer" in str(e.model_dump())]
     assert denied, [e.model_dump() for e in events]
     assert role_keys["viewer"] not in str([e.model_dump() for e in events])
+
+
+@pytest.mark.parametrize("query", ["sales", "order amount", "view", "cust", "SALES.", "zzqx"])
+def test_the_indexed_search_ranks_exactly_like_the_catalog_search(client: TestClient, query: str) -> None:
+    from core.catalog import search
+
+    catalog = services_of(client).catalog()
+    snapshot = catalog.snapshot()
+    plain = search(snapshot.assets, query, limit=100_000)
+    indexed = catalog.search_in(snapshot, query)
+    assert [(h.space, h.name, h.score, h.matched) for h in plain] == [
+        (a.space, a.name, score, matched) for a, score, matched in indexed]

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.catalog import AssetCatalog, CatalogSnapshot, CatalogWarming, find_asset
 from core.errors import NotFound
-from core.mapping.preview import preview_of
+from core.mapping.preview import preview_from_result
 from core.models import Asset
 from wolf_fastapi.deps import ServicesDep
 from wolf_fastapi.ui import is_htmx, page_window, render
@@ -30,9 +30,8 @@ def _rows(catalog: AssetCatalog, snapshot: CatalogSnapshot, *, query: str, space
         known = ", ".join(sorted(s.name for s in snapshot.spaces)) or "(none)"
         raise NotFound(f"no space {space!r} in the tenant", hint=f"Known spaces: {known}.")
     if query:
-        hits = catalog.search_in(snapshot, query)  # the snapshot's pre-built haystacks skip non-matches
-        order = {(h.space, h.name): i for i, h in enumerate(hits) if not space or h.space == space}
-        assets = sorted((a for a in snapshot.assets if (a.space, a.name) in order), key=lambda a: order[(a.space, a.name)])
+        # Ranked from the snapshot's search index (built once), not by scoring every asset.
+        assets = [a for a, _, _ in catalog.search_in(snapshot, query, lambda a: not space or a.space == space)]
     else:
         assets = [a for a in snapshot.assets if not space or a.space == space]
     page, pages, offset = page_window(len(assets), page, PAGE_SIZE)
@@ -84,7 +83,7 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
         return _warming(request)
     found = find_asset(snapshot, space, name)
     # The mapping of the whole extraction, made once per snapshot (not the tenant per request).
-    preview = preview_of(found, services.catalog().mapping(snapshot), services.rules())
+    preview = preview_from_result(found, services.catalog().mapping(snapshot), services.rules())
     glue_by_source: dict[str, Any] = {}
     if preview.table is not None:
         for col in [*preview.table.columns, *preview.table.partition_keys]:
@@ -97,6 +96,6 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
          "table_input": preview.table.to_table_input() if preview.table else None,
          "measures": measures, "dimensions": dimensions,
          "downstream": _downstream(services.catalog(), snapshot, found),
-         "known": services.catalog().index(snapshot)},
+         "known": services.catalog().by_name(snapshot)},
         active="assets",
     )

@@ -11,7 +11,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from core.catalog import AssetCatalog, AssetHit, CatalogSnapshot, find_asset
+from core.catalog import AssetCatalog, CatalogSnapshot, find_asset
 from core.models import Asset, AssetKind
 from wolf_fastapi.deps import CatalogDep
 from wolf_fastapi.errors import error_responses
@@ -56,11 +56,11 @@ def page_start(offset: int | None, cursor: str | None) -> int:
     return offset or 0
 
 
-def _summary(asset: Asset, hit: AssetHit | None = None) -> AssetSummary:
+def _summary(asset: Asset, score: int | None = None, matched: list[str] | None = None) -> AssetSummary:
     return AssetSummary(
         key=asset.key, space=asset.space, name=asset.name, kind=asset.kind,
         label=asset.label or asset.business.label, description=asset.business.description,
-        columns=len(asset.columns), score=hit.score if hit else None, matched=hit.matched if hit else [],
+        columns=len(asset.columns), score=score, matched=matched or [],
     )
 
 
@@ -68,19 +68,23 @@ def listing(
     catalog: AssetCatalog, snapshot: CatalogSnapshot, *, q: str | None, space: str | None, kind: AssetKind | None,
     start: int, limit: int,
 ) -> AssetPage:
-    """One page; summaries are built for that page only (a tenant may hold 10,000 assets)."""
-    wanted = space.upper() if space is not None else None
-    assets = [a for a in catalog.index(snapshot).values()  # in (space, name) order, sorted once per snapshot
-              if (wanted is None or a.space.upper() == wanted) and (kind is None or a.kind is kind)]
+    """One page, from the snapshot's sorted index; summaries are built for that page only (a
+    tenant may hold 10,000 assets)."""
+    wanted_space = space.upper() if space is not None else None
+
+    def keep(asset: Asset) -> bool:
+        return (wanted_space is None or asset.space.upper() == wanted_space) and (kind is None or asset.kind is kind)
+
     end = start + limit
     if q and q.strip():
-        by_key = {a.key: a for a in assets}
-        hits = catalog.search_in(snapshot, q, assets)
-        total = len(hits)
-        items = [_summary(by_key[f"{h.space}.{h.name}"], h) for h in hits[start:end]]
+        ranked = catalog.search_in(snapshot, q, keep)
+        total = len(ranked)
+        items = [_summary(asset, score, matched) for asset, score, matched in ranked[start:end]]
     else:
-        total = len(assets)
-        items = [_summary(a) for a in assets[start:end]]
+        ordered = catalog.ordered(snapshot)
+        chosen = ordered if wanted_space is None and kind is None else [a for a in ordered if keep(a)]
+        total = len(chosen)
+        items = [_summary(a) for a in chosen[start:end]]
     return AssetPage(items=items, total=total, limit=limit, offset=start,
                      next_cursor=encode_cursor(end) if end < total else None, extracted_at=snapshot.extracted_at)
 
