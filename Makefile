@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test lint typecheck bench clean bear-package iac-tools bear-lint bear-deploy
+.PHONY: run test lint typecheck bench bench-wolf clean bear-package iac-tools bear-lint bear-deploy
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sync_bench.py --assets 1000
+
+## Wolf read latency (p50/p95/max per endpoint) on a 10,000-asset tenant while a sync job runs.
+bench-wolf: $(STAMP)
+	$(BIN)/python benchmarks/wolf_read_bench.py --assets 10000
 
 ## Bear (deploy/bear/README.md): the Lambda artifact, the template checks, the one-command deploy.
 bear-package: $(STAMP)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
     from core.lineage import ColumnEdge, Edge, LineageGraph
     from core.services import Services
+    from core.specs import MappingResult
 
 log = get_logger(__name__)
 
@@ -210,6 +211,9 @@ class AssetCatalog:
         self._refresh_error: DgsyncError | None = None
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
         self._graph_lock = threading.Lock()
+        self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
+        self._by_name: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
+        self._readers: tuple[CatalogSnapshot, dict[tuple[str, str], list[tuple[Asset, str]]]] | None = None
         self._search_index: tuple[CatalogSnapshot, _SearchIndex] | None = None
         self._index_lock = threading.Lock()
         self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
@@ -271,18 +275,32 @@ class AssetCatalog:
         """The end-to-end lineage graph of a snapshot (its assets and the Glue tables they map
         to under the configured rules), built once per snapshot."""
         from core.lineage_export import graph_from_assets
-        from core.mapping.mapper import map_assets
 
         snapshot = snapshot or self.snapshot()
         with self._graph_lock:  # concurrent callers wait for the one build
             cached = self._graph
             if cached is not None and cached[0] is snapshot:
                 return cached[1]
-            mapping = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
-                                 spaces=snapshot.spaces)
-            graph = graph_from_assets(snapshot.assets, mapping)
+            graph = graph_from_assets(snapshot.assets, self._mapping_locked(snapshot))
             self._graph = (snapshot, graph)
             return graph
+
+    def mapping(self, snapshot: CatalogSnapshot) -> MappingResult:
+        """The whole snapshot mapped under the configured rules, once per snapshot (an asset
+        page shows its asset's part of it: :func:`core.mapping.preview.preview_of`)."""
+        with self._graph_lock:
+            return self._mapping_locked(snapshot)
+
+    def _mapping_locked(self, snapshot: CatalogSnapshot) -> MappingResult:
+        from core.mapping.mapper import map_assets
+
+        cached = self._mapping
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        result = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
+                            spaces=snapshot.spaces)
+        self._mapping = (snapshot, result)
+        return result
 
     def neighbourhood(
         self, snapshot: CatalogSnapshot, key: str, *, direction: str = "both", depth: int = 1
@@ -309,6 +327,37 @@ class AssetCatalog:
         out.edges = {e for n in keep for e in index.edges.get(n, ()) if e.upstream in keep and e.downstream in keep}
         out.column_edges = {c for n in keep for c in index.column_edges.get(n, ())
                             if c.upstream in keep and c.downstream in keep}
+        return out
+
+    def by_name(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
+        """``(space, name)`` → asset (exact names), built once per snapshot (an asset page
+        asks which of the names it links are in the extraction)."""
+        cached = self._by_name
+        if cached is None or cached[0] is not snapshot:
+            cached = (snapshot, {(a.space, a.name): a for a in snapshot.assets})
+            self._by_name = cached
+        return cached[1]
+
+    def readers(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], list[tuple[Asset, str]]]:
+        """Per ``(space, name)``: the assets that read it and how (a dependency kind, or
+        ``association``), built once per snapshot (an asset page lists its readers)."""
+        cached = self._readers
+        if cached is not None and cached[0] is snapshot:
+            return cached[1]
+        out: dict[tuple[str, str], list[tuple[Asset, str]]] = {}
+        for other in snapshot.assets:
+            seen: set[tuple[str, str]] = set()
+            for dep in other.upstream:
+                target = (dep.ref.space, dep.ref.name)
+                if target not in seen and target != (other.space, other.name):
+                    seen.add(target)
+                    out.setdefault(target, []).append((other, dep.kind.value))
+            for assoc in other.associations:
+                target = (assoc.target.space, assoc.target.name)
+                if target not in seen and target != (other.space, other.name):
+                    seen.add(target)
+                    out.setdefault(target, []).append((other, "association"))
+        self._readers = (snapshot, out)
         return out
 
     def index(self, snapshot: CatalogSnapshot) -> _SearchIndex:

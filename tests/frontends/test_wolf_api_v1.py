@@ -365,6 +365,17 @@ def test_a_sync_job_records_a_run_whose_items_carry_diffs(client: TestClient) ->
     assert edited and edited[0]["action"] == "update", body["items"]
     assert {"field": "Description", "before": "edited out of band"}.items() <= next(
         d for d in edited[0]["diffs"] if d["field"] == "Description").items()
+    # A limited page reads only its items and their diffs (the same ones as in the full body).
+    first_item = body["items"][0]
+    one = client.get(f"/api/v1/runs/{run_id}", params={"items_limit": 1}).json()
+    assert [i["asset_key"] for i in one["items"]] == [first_item["asset_key"]]
+    assert one["items"][0]["diffs"] == first_item["diffs"]
+    assert one["items_truncated"] is (body["items_total"] > 1) and one["items_total"] == body["items_total"]
+    same_status = client.get(f"/api/v1/runs/{run_id}", params={"items_limit": 500,
+                                                                 "item_status": edited[0]["status"]}).json()
+    assert all(i["status"] == edited[0]["status"] for i in same_status["items"])
+    assert [i["diffs"] for i in same_status["items"] if i["asset_key"] == edited[0]["asset_key"]] == [
+        edited[0]["diffs"]]
     listed = client.get("/api/v1/runs").json()
     assert {first["run_id"], run_id} <= {r["id"] for r in listed["items"]}
     # The audit names the caller of the job and of its writes.

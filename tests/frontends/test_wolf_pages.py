@@ -93,6 +93,39 @@ def test_a_run_page_lists_its_counts_errors_and_config_version(wolf: tuple[TestC
     assert client.get(f"/runs/{run_id}?show=bogus", headers=HTML).status_code == 422
 
 
+def test_a_run_page_shows_its_objects_a_page_at_a_time(wolf: tuple[TestClient, Services, dict[str, str]]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.store import repo
+    from core.store.schemas import ItemAction, ItemStatus
+    from wolf_fastapi.routers.pages_runs import ITEMS_PAGE
+
+    client, services, keys = wolf
+    run_id = seed_runs(services, 1)[0]
+    t0 = datetime.now(UTC)
+    with services.store().session() as session:  # created ones, no-ops in between, one failure
+        for i in range(ITEMS_PAGE + 30):
+            action = ItemAction.NOOP if i % 10 == 5 else ItemAction.CREATE
+            repo.record_item(session=session, run_id=run_id, asset_key=f"S.T{i:04d}", action=action,
+                             status=ItemStatus.DONE, now=t0 + timedelta(milliseconds=i))
+        repo.record_item(session=session, run_id=run_id, asset_key="S.BROKEN", action=ItemAction.FAIL,
+                         status=ItemStatus.FAILED, error="boom", hint="fix it", now=t0 + timedelta(seconds=5))
+    _sign_in(client, keys["viewer"])
+    first = client.get(f"/runs/{run_id}", headers=HTML).text
+    rows = re.findall(r'<tr class="run-item" data-action="(\w+)"', first)
+    assert len(rows) == ITEMS_PAGE and "noop" not in rows
+    assert "S.T0000" in first and "S.T0005" not in first  # no-ops are not "changed"
+    assert f'href="/runs/{run_id}?show=changed&amp;page=2" rel="next"' in first
+    second = client.get(f"/runs/{run_id}?page=2", headers=HTML).text
+    changed = ITEMS_PAGE + 30 - (ITEMS_PAGE + 30) // 10 + 1
+    assert len(re.findall(r'<tr class="run-item"', second)) == changed - ITEMS_PAGE
+    assert "S.BROKEN" in second and 'rel="next"' not in second and 'rel="prev"' in second
+    everything = client.get(f"/runs/{run_id}?show=all&page=2", headers=HTML).text
+    assert len(re.findall(r'<tr class="run-item"', everything)) == ITEMS_PAGE + 31 - ITEMS_PAGE
+    failed = client.get(f"/runs/{run_id}?show=failed", headers=HTML).text
+    assert re.findall(r'data-status="(\w+)"', failed) == ["failed"] and "hint: fix it" in failed
+
+
 def test_unknown_pages_and_runs_are_styled_404_pages_with_a_way_back(wolf: tuple[TestClient, Services, dict[str, str]]) -> None:
     client, _, keys = wolf
     _sign_in(client, keys["viewer"])

@@ -29,7 +29,7 @@ from core.mapping.mapper import (
     map_assets,
     truncate_utf8,
 )
-from core.mapping.preview import map_asset_preview
+from core.mapping.preview import map_asset_preview, preview_from_result
 from core.mapping.rules import FORMAT_PRESETS, default_rules, parse_rules
 from core.models import AssetKind, Dependency, DependencyKind, Priority, Space
 from core.specs import MANAGED_BY, SOURCE, SOURCE_FINGERPRINT, SOURCE_KIND, MappingResult
@@ -368,6 +368,17 @@ def test_preview_shows_one_asset_in_context() -> None:
     assert preview.database is not None and preview.database.name == "sales"
     assert preview.overrides == [0]
     assert {e.kind for e in preview.lineage} >= {"from", "fact_source"}
+
+
+def test_preview_of_one_mapping_of_everything_equals_the_preview_in_context() -> None:
+    """Wolf's asset page maps the extraction once and shows each asset's part of it."""
+    rules = parse_rules("overrides:\n  - {asset: SALES.V_ORDERS, table_name: orders}\n")
+    everything = [*sales_space(), load_flow()]
+    whole = map_assets(everything, rules, env="dog", spaces=[Space(name="SALES", label="Sales")])
+    for asset in everything:
+        alone = map_asset_preview(asset, rules, "dog", others=everything, spaces=[Space(name="SALES", label="Sales")])
+        assert preview_from_result(asset, whole, rules) == alone, asset.key
+    assert preview_from_result(orders_view(), whole, rules).table is not None
 
 
 def test_preview_of_a_flow_explains_it_is_lineage() -> None:

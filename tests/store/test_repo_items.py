@@ -222,3 +222,31 @@ def test_concurrent_checkpoints_from_threads_all_land(store: Store, run_id: str)
         t.join(timeout=60)
     assert errors == []
     assert _count(store, RunItemRow) == _count(store, AuditRow) == _count(store, AssetStateRow) == 60
+
+
+def test_a_page_of_items_and_the_glue_diffs_of_its_objects(store: Store, run_id: str) -> None:
+    """What Wolf's run views read of a large run: a page of items (changed ones only, or by
+    status) and the diffs of those objects' Glue writes — the newest write of each wins."""
+    from datetime import timedelta
+
+    actions = [ItemAction.CREATE, ItemAction.NOOP, ItemAction.UPDATE, ItemAction.NOOP, ItemAction.FAIL]
+    with store.session() as s:
+        for i, action in enumerate(actions):
+            status = ItemStatus.FAILED if action is ItemAction.FAIL else ItemStatus.DONE
+            repo.record_item(session=s, run_id=run_id, asset_key=f"S.T{i}", action=action, status=status,
+                             detail={"object": f"s.t{i}"}, now=T0 + timedelta(seconds=i))
+        for n, obj in enumerate(["s.t0", "s.t2", "s.t2", "s.other"]):
+            repo.record_audit(session=s, entry=AuditIn(
+                ts=T0 + timedelta(seconds=n), actor="test", run_id=run_id, system=AuditSystem.GLUE, object=obj,
+                action="UpdateTable", details={"diffs": [{"field": "Description", "n": n}]}))
+        repo.record_audit(session=s, entry=AuditIn(actor="test", run_id=run_id, system=AuditSystem.DATASPHERE,
+                                                   object="s.t0", action="read", details={"diffs": ["no"]}))
+    with store.session(readonly=True) as s:
+        keys = [i.asset_key for i in repo.list_run_items(session=s, run_id=run_id, limit=2, offset=1)]
+        assert keys == ["S.T1", "S.T2"]
+        changed = repo.list_run_items(session=s, run_id=run_id, changed_only=True)
+        assert [i.asset_key for i in changed] == ["S.T0", "S.T2", "S.T4"]
+        assert [i.asset_key for i in repo.list_run_items(session=s, run_id=run_id, changed_only=True, offset=2)] == [
+            "S.T4"]
+        diffs = repo.glue_diffs(session=s, run_id=run_id, objects=["s.t0", "s.t2", "s.t1", "s.t0"])
+    assert diffs == {"s.t0": [{"field": "Description", "n": 0}], "s.t2": [{"field": "Description", "n": 2}]}

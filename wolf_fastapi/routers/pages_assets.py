@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from core.catalog import CatalogSnapshot, CatalogWarming, find_asset, search
+from core.catalog import AssetCatalog, CatalogSnapshot, CatalogWarming, find_asset
 from core.errors import NotFound
-from core.mapping.preview import map_asset_preview
+from core.mapping.preview import preview_from_result
 from core.models import Asset
 from wolf_fastapi.deps import ServicesDep
 from wolf_fastapi.ui import is_htmx, page_window, render
@@ -25,14 +25,13 @@ router = APIRouter(tags=["dashboard"], include_in_schema=False)
 PAGE_SIZE = 50
 
 
-def _rows(snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
+def _rows(catalog: AssetCatalog, snapshot: CatalogSnapshot, *, query: str, space: str, page: int) -> dict[str, Any]:
     if space and space not in {s.name for s in snapshot.spaces}:
         known = ", ".join(sorted(s.name for s in snapshot.spaces)) or "(none)"
         raise NotFound(f"no space {space!r} in the tenant", hint=f"Known spaces: {known}.")
     if query:
-        hits = search(snapshot.assets, query, limit=100_000)
-        order = {(h.space, h.name): i for i, h in enumerate(hits) if not space or h.space == space}
-        assets = sorted((a for a in snapshot.assets if (a.space, a.name) in order), key=lambda a: order[(a.space, a.name)])
+        # Ranked from the snapshot's search index (built once), not by scoring every asset.
+        assets = [a for a, _, _ in catalog.search_in(snapshot, query, lambda a: not space or a.space == space)]
     else:
         assets = [a for a in snapshot.assets if not space or a.space == space]
     page, pages, offset = page_window(len(assets), page, PAGE_SIZE)
@@ -63,23 +62,17 @@ def assets_page(
         snapshot = services.catalog().ready_snapshot()
     except CatalogWarming:
         return _warming(request)
-    rows = _rows(snapshot, query=q.strip(), space=space.strip(), page=page)
+    rows = _rows(services.catalog(), snapshot, query=q.strip(), space=space.strip(), page=page)
     template = "wolf/assets/_rows.html" if is_htmx(request) else "wolf/assets/index.html"
     return render(request, template, {"snapshot": snapshot, "by_space": snapshot.by_space(), **rows}, active="assets")
 
 
-def _downstream(asset: Asset, others: list[Asset]) -> list[tuple[Asset, str]]:
-    """Assets that read ``asset`` (a dependency, an association or a flow source)."""
-    out: list[tuple[Asset, str]] = []
-    for other in others:
-        if other.key == asset.key:
-            continue
-        how = next((d.kind.value for d in other.upstream if (d.ref.space, d.ref.name) == (asset.space, asset.name)), None)
-        if how is None and any((a.target.space, a.target.name) == (asset.space, asset.name) for a in other.associations):
-            how = "association"
-        if how is not None:
-            out.append((other, how.replace("_", " ")))
-    return out
+def _downstream(catalog: AssetCatalog, snapshot: CatalogSnapshot, asset: Asset) -> list[tuple[Asset, str]]:
+    """Assets that read ``asset`` (a dependency, an association or a flow source), from the
+    snapshot's reverse index (built once, not a scan of the tenant per page)."""
+    return [(other, how.replace("_", " "))
+            for other, how in catalog.readers(snapshot).get((asset.space, asset.name), [])
+            if other.key != asset.key]
 
 
 @router.get("/assets/{space}/{name:path}", response_class=HTMLResponse)
@@ -89,7 +82,8 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
     except CatalogWarming:
         return _warming(request)
     found = find_asset(snapshot, space, name)
-    preview = map_asset_preview(found, services.rules(), services.settings.env, others=snapshot.assets, spaces=snapshot.spaces)
+    # The mapping of the whole extraction, made once per snapshot (not the tenant per request).
+    preview = preview_from_result(found, services.catalog().mapping(snapshot), services.rules())
     glue_by_source: dict[str, Any] = {}
     if preview.table is not None:
         for col in [*preview.table.columns, *preview.table.partition_keys]:
@@ -101,7 +95,7 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
         {"asset": found, "preview": preview, "glue_by_source": glue_by_source,
          "table_input": preview.table.to_table_input() if preview.table else None,
          "measures": measures, "dimensions": dimensions,
-         "downstream": _downstream(found, snapshot.assets),
-         "known": {(a.space, a.name) for a in snapshot.assets}},
+         "downstream": _downstream(services.catalog(), snapshot, found),
+         "known": services.catalog().by_name(snapshot)},
         active="assets",
     )

@@ -35,6 +35,7 @@ from core.store.repo.assets import (
 )
 from core.store.repo.audit import (
     export_audit,
+    glue_diffs,
     list_security_events,
     query_audit,
     record_audit,
@@ -65,6 +66,7 @@ __all__ = [
     "get_asset_states",
     "get_run",
     "get_schedule_state",
+    "glue_diffs",
     "heartbeat_run",
     "latest_interrupted_run",
     "lineage_graph",

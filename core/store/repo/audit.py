@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from core.store.schemas import (
     AuditFormat,
     AuditIn,
     AuditOut,
+    AuditSystem,
     SecurityEventIn,
     SecurityEventOut,
 )
@@ -106,6 +108,24 @@ def query_audit(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [AuditOut.model_validate(row) for row in session.scalars(stmt)]
+
+
+def glue_diffs(*, session: Session, run_id: str, objects: list[str]) -> dict[str, list[Any]]:
+    """``details.diffs`` of the run's Glue writes to ``objects`` (the newest write of each
+    object wins): what a run page shows for the items it lists, without reading every write
+    of a 10,000-table run."""
+    out: dict[str, list[Any]] = {}
+    wanted = sorted(set(objects))
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(AuditRow.object, AuditRow.details)
+            .where(AuditRow.run_id == run_id, AuditRow.system == AuditSystem.GLUE.value,
+                   AuditRow.object.in_(wanted[start:start + 500]))
+            .order_by(AuditRow.ts, AuditRow.id)
+        )
+        for obj, details in rows:
+            out[obj] = list((details or {}).get("diffs") or [])
+    return out
 
 
 def export_audit(

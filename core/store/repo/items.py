@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -98,11 +98,17 @@ def completed_items(*, session: Session, run_id: str, include_resumed: bool = Tr
 
 
 def list_run_items(
-    *, session: Session, run_id: str, status: ItemStatus | None = None
+    *, session: Session, run_id: str, status: ItemStatus | None = None, limit: int | None = None,
+    offset: int = 0, changed_only: bool = False,
 ) -> list[RunItemOut]:
-    """Items of a run in the order they finished."""
+    """Items of a run in the order they finished (``limit`` of them from ``offset``);
+    ``changed_only``: those that changed something or failed (not the no-ops)."""
     stmt = select(RunItemRow).where(RunItemRow.run_id == run_id)
     if status is not None:
         stmt = stmt.where(RunItemRow.status == ItemStatus(status).value)
-    stmt = stmt.order_by(RunItemRow.finished_at, RunItemRow.id)
+    if changed_only:
+        stmt = stmt.where(or_(RunItemRow.action != ItemAction.NOOP.value, RunItemRow.status == ItemStatus.FAILED.value))
+    stmt = stmt.order_by(RunItemRow.finished_at, RunItemRow.id).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return [RunItemOut.model_validate(row) for row in session.scalars(stmt)]

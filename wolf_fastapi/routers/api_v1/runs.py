@@ -12,8 +12,6 @@ from pydantic import BaseModel, Field
 from core.errors import NotFound
 from core.store import repo
 from core.store.schemas import (
-    AuditFilter,
-    AuditSystem,
     ItemStatus,
     RunItemOut,
     RunKind,
@@ -94,10 +92,10 @@ async def get_run(
             if detail is None or detail.env != services.settings.env:
                 raise NotFound(f"no run {run_id!r} in environment {services.settings.env}",
                                hint="Use an id that GET /api/v1/runs lists.")
-            items = repo.list_run_items(session=session, run_id=run_id, status=item_status)[:items_limit + 1]
-            writes = repo.query_audit(session=session, limit=None, newest_first=False,
-                                      filters=AuditFilter(run_id=run_id, system=AuditSystem.GLUE))
-        diffs = {w.object: w.details.get("diffs") or [] for w in writes}
+            items = repo.list_run_items(session=session, run_id=run_id, status=item_status, limit=items_limit + 1)
+            # The diffs of the items shown only (a full run has a write per table).
+            diffs = repo.glue_diffs(session=session, run_id=run_id,
+                                    objects=[str(i.detail.get("object")) for i in items[:items_limit]])
         run = RunOut.model_validate(detail.model_dump(include=set(RunOut.model_fields)))
         view = RunView.of(run, now=utcnow(), stale_after_s=float(services.settings.schedule.lease_ttl_s))
         return RunDetailV1(
