@@ -298,11 +298,18 @@ def test_one_asset_and_a_404_with_a_hint(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("params", "field"),
     [({"limit": 0}, "limit"), ({"limit": 501}, "limit"), ({"cursor": "bm9wZQ"}, "cursor"),
-     ({"cursor": "o-1"}, "cursor"), ({"kind": "spreadsheet"}, "kind"), ({"offset": -1}, "offset")],
+     ({"cursor": "o-1"}, "cursor"), ({"kind": "spreadsheet"}, "kind"), ({"offset": -1}, "offset"),
+     ({"spce": "SALES"}, "spce")],  # a misspelt filter is refused, not ignored
 )
 def test_bad_listing_parameters_are_422_naming_the_field(client: TestClient, params: dict[str, Any], field: str) -> None:
     error = assert_error(client.get("/api/v1/assets", params=params), 422, "invalid_request")
     assert field in error["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/connectivity", "/api/v1/runs", "/api/v1/status", "/metrics"])
+def test_an_unknown_query_parameter_is_422_naming_it(client: TestClient, path: str) -> None:
+    error = assert_error(client.get(path, params={"verbose": "1"}), 422, "invalid_request")
+    assert "verbose" in error["message"]
 
 
 def test_lineage_of_a_view_reaches_its_sources_and_glue_table(client: TestClient) -> None:

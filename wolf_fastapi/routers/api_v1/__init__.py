@@ -34,7 +34,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Security
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from core.connectivity import ConnectivityMonitor
 from core.jobs import JobExecutor, JobService, ThreadExecutor
@@ -49,6 +51,31 @@ COMMON_ERRORS = error_responses(400, 401, 403, 422, 503)
 #: Role checks of the routes (viewer reads; operator starts jobs).
 VIEWER: list[Any] = [Security(bearer_scheme), Depends(require_viewer), Depends(require_csrf)]
 OPERATOR: list[Any] = [Security(bearer_scheme), Depends(require_operator), Depends(require_csrf)]
+
+
+def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not declare (422, each named): a misspelt
+    filter (``?spce=SALES``) must not silently return everything."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    declared: set[str] = set()
+    pending = [dependant]
+    while pending:  # the route's own query parameters and those of its dependencies
+        current = pending.pop()
+        for param in current.query_params:
+            annotation = param.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                return  # a query model (e.g. the audit filters) checks its own fields
+            declared.add(param.alias)
+        pending.extend(current.dependencies)
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        raise RequestValidationError([
+            {"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown query parameter",
+             "input": request.query_params.get(name)} for name in unknown
+        ])
 
 
 def include(app: FastAPI) -> None:
@@ -66,13 +93,13 @@ def include(app: FastAPI) -> None:
     )
     from wolf_fastapi.routers.api_v1 import config as config_routes
 
-    router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
+    router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS, dependencies=[Depends(known_query_only)])
     for module in (connectivity, assets, lineage, jobs, runs, validations, metrics, status):
         router.include_router(module.router)
     router.include_router(governance.router)  # gov-web
     router.include_router(config_routes.router)
     app.include_router(router)
-    app.include_router(metrics.prometheus, responses=COMMON_ERRORS)
+    app.include_router(metrics.prometheus, responses=COMMON_ERRORS, dependencies=[Depends(known_query_only)])
 
 
 def start(app: FastAPI, services: Services, executor: JobExecutor | None = None) -> None:
