@@ -5,25 +5,19 @@ made there; the request log lives and filters. Full-page screenshots go to tests
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
-from core.catalog import AssetCatalog
 from core.services import Services
 from dog_flask import doubles
-from dog_flask.app import create_app
 
-from .conftest import CSP_WATCH, own_embedded_services
+from .browser import chromium_page, serve_dog
+from .conftest import own_embedded_services
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dog"
 REGION = "us-west-1"  # its own moto backend in this process
 
@@ -38,42 +32,15 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def base_url(svc: Services) -> Iterator[str]:
-    app: Flask = create_app(services=svc, catalog=AssetCatalog(svc))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["dgsync.jobs"].shutdown()
+    with serve_dog(svc) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def page(base_url: str) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("DGSYNC_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and DGSYNC_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            pg = browser.new_page(viewport={"width": 1366, "height": 768})
-            pg.add_init_script(CSP_WATCH)
-            pg.errors = []  # type: ignore[attr-defined]
-            pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-            pg.on("console", lambda msg: pg.errors.append(msg.text) if msg.type == "error" else None)
-            pg.on("dialog", lambda dialog: dialog.accept())  # hx-confirm on remove / reset
-            yield pg
-        finally:
-            browser.close()
+    with chromium_page(accept_dialogs=True) as pg:
+        yield pg
 
 
 @pytest.fixture(autouse=True)

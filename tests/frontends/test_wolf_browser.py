@@ -6,7 +6,6 @@ tests/artifacts/wolf/ (git-ignored)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -27,7 +26,8 @@ from .conftest import CSP_WATCH, _clear_dgsync_env
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from processes import separate_systems
 
-CHROMIUM = "/usr/bin/chromium"
+from .browser import chromium_page
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "wolf"
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -82,27 +82,9 @@ def wolf(systems: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def page(wolf: tuple[str, Services]) -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("DGSYNC_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and DGSYNC_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
-        try:
-            pg = browser.new_page(viewport={"width": 1366, "height": 768})
-            pg.add_init_script(CSP_WATCH + "document.addEventListener('securitypolicyviolation', e => window.__csp.push('at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' ' + (e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : '')));")
-            pg.errors = []  # type: ignore[attr-defined]
-            pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-            pg.on("console", lambda msg: pg.errors.append(msg.text) if msg.type == "error" else None)
-            yield pg
-        finally:
-            browser.close()
+    with chromium_page(init_script="document.addEventListener('securitypolicyviolation', e => window.__csp.push('at ' + e.sourceFile + ':' + e.lineNumber + ':' + e.columnNumber + ' ' + (e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : '')));") as pg:
+        yield pg
 
 
 def _shot(page: Any, name: str) -> None:
