@@ -149,6 +149,10 @@ def test_guided_flow_plan_sync_validate_end_to_end(page: Any, wolf: tuple[str, S
     page.emulate_media(media="print")
     _shot(page, "validation-print")
     page.emulate_media(media="screen")
+    # The sync just made is charted on the performance page (one point per chart at least).
+    page.goto(url + "/performance")
+    assert page.locator("svg circle").count() > 0
+    _shot(page, "performance-with-runs")
     _clean(page)
 
 
