@@ -28,6 +28,7 @@ import platform
 import random
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,8 @@ def main() -> int:
     parser.add_argument("--postgres", metavar="URL", help="A PostgreSQL URL (an empty database) instead of SQLite.")
     parser.add_argument("--job-executor", choices=("process", "thread"), default="process",
                         help="Wolf's --job-executor (thread: the sync shares the server's GIL).")
+    parser.add_argument("--py-spy", metavar="FILE", dest="py_spy",
+                        help="Profile Wolf with py-spy (raw stacks to FILE) during the window under load.")
     parser.add_argument("--label", default="", help="Appended to the result file name.")
     parser.add_argument("--json", action="store_true", help="Print the JSON result instead of the table.")
     parser.add_argument("--markdown", nargs="+", metavar="JSON",
@@ -314,10 +317,18 @@ def main() -> int:
                 paths["page run (running sync)"] = f"/runs/{live['run_id']}"
                 break
             time.sleep(0.5)
+        spy = None
+        if args.py_spy:
+            spy = subprocess.Popen([str(BIN / "py-spy"), "record", "-p", str(wolf.pid), "-r", "100", "-f", "raw",
+                                    "--nonblocking", "-o", args.py_spy], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
         t1 = time.monotonic()
         during = under_load(base, viewer_key, paths, clients=args.clients, requests=args.requests,
                             window_s=args.window, job_running=running)
         window_s = time.monotonic() - t1
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(60)
         stop_watch.set()
         state = get(reader, f"/api/v1/jobs/{job_id}").json()
         result = {

@@ -10,20 +10,26 @@ from __future__ import annotations
 import re
 import threading
 import time
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from core import heap
 from core.errors import DgsyncError, NotFound, SourceUnavailable
 from core.log import get_logger
 from core.models import Asset, Space
 
 if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
+    from core.datasphere.extract_results import ExtractionResult
     from core.lineage import ColumnEdge, Edge, LineageGraph
+    from core.mapping.preview import MappingIndex
     from core.services import Services
     from core.specs import MappingResult
 
@@ -40,21 +46,66 @@ class CatalogWarming(SourceUnavailable):
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    """One extraction: assets, spaces and what went wrong."""
+    """One extraction: assets, spaces and what went wrong (read-only once made: the catalog's
+    indexes are built once per snapshot)."""
 
     assets: list[Asset]
     spaces: list[Space]
     skipped_spaces: dict[str, str] = field(default_factory=dict)
     errors: dict[str, ExtractionIssue] = field(default_factory=dict)
     extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: ``SPACE.NAME`` → ETag of the version read: the next refresh reads conditionally.
+    etags: dict[str, str] = field(default_factory=dict)
 
-    def by_space(self) -> dict[str, list[Asset]]:
+    @classmethod
+    def of(cls, result: ExtractionResult, assets: list[Asset] | None = None) -> CatalogSnapshot:
+        return cls(assets=list(result.assets if assets is None else assets), spaces=list(result.spaces),
+                   skipped_spaces=dict(result.skipped_spaces), errors=dict(result.errors),
+                   etags=dict(result.etags))
+
+    @cached_property
+    def _by_space(self) -> dict[str, list[Asset]]:
         out: dict[str, list[Asset]] = {s.name: [] for s in self.spaces}
         for asset in self.assets:
             out.setdefault(asset.space, []).append(asset)
         for assets in out.values():
             assets.sort(key=lambda a: (a.kind.value, a.name))
         return out
+
+    @cached_property
+    def _by_upper_key(self) -> dict[tuple[str, str], Asset]:
+        return {(a.space.upper(), a.name): a for a in self.assets}
+
+    def lookup(self, space: str, name: str) -> Asset | None:
+        """The asset ``space.name`` (case-sensitive name; space case-insensitive), or ``None``."""
+        return self._by_upper_key.get((space.upper(), name))
+
+    def by_space(self) -> dict[str, list[Asset]]:
+        """Space → its assets by kind and name (computed once; do not modify)."""
+        return self._by_space
+
+
+def refreshed(previous: CatalogSnapshot, result: ExtractionResult) -> CatalogSnapshot | None:
+    """The snapshot after a conditional extraction (``etags`` of ``previous``): the objects
+    answered ``304`` are taken from ``previous`` — the very same snapshot when nothing changed,
+    so its indexes stay valid. ``None`` when that would not be what a full extraction gives: an
+    unchanged object ``previous`` lacks, or an unchanged analytic model over a source that
+    changed or went away (its types come from its sources: it must be typed again).
+
+    As in a sync, an object's catalog entry (business name, URLs) is refreshed with its CSN:
+    a catalog-only edit shows once its object changes or the catalog is extracted anew."""
+    kept = {a.key: a for a in previous.assets}
+    if any(key not in kept for key in result.unchanged):
+        return None
+    reused = [kept[key] for key in result.unchanged]
+    changed = {a.key for a in result.assets} | (set(kept) - set(result.unchanged))
+    for asset in reused:
+        if asset.kind.value == "analytic_model" and any(str(d.ref) in changed for d in asset.upstream):
+            return None
+    if not result.assets and len(reused) == len(kept) and result.errors == previous.errors \
+            and result.skipped_spaces == previous.skipped_spaces and result.spaces == previous.spaces:
+        return previous
+    return CatalogSnapshot.of(result, sorted([*result.assets, *reused], key=lambda a: (a.space, a.name)))
 
 
 class AssetHit(BaseModel):
@@ -160,31 +211,76 @@ def _score_fields(f: _Fields, word: str) -> tuple[int, list[str]]:
 Ranked = tuple[Asset, int, list[str]]
 
 
+#: Searches remembered per snapshot (paging through results, htmx search-as-you-type).
+SEARCH_CACHE_SIZE = 128
+
+
 @dataclass
 class _SearchIndex:
-    """Per snapshot: the assets sorted by (space, name), and their lower-cased fields."""
+    """Per snapshot: the assets sorted by (space, name), their lower-cased fields, and every
+    asset's searchable text in one string (``text``; asset ``i`` starts at ``starts[i]``, each
+    ends with a NUL, which no search word holds) — a word is found with ``str.find`` jumping
+    from one matching asset to the next, not tested against each asset in turn."""
 
     ordered: list[Asset]
     fields: list[_Fields]
-    haystacks: list[str]
+    text: str
+    starts: list[int]
+    _ranked: OrderedDict[tuple[str, ...], list[Ranked]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def of(cls, snapshot: CatalogSnapshot) -> _SearchIndex:
         ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
         fields = [_Fields.of(a) for a in ordered]
-        hay = ["\n".join((f.key, f.label, f.description, f.kind, f.kind_spaced, f.columns)) for f in fields]
-        return cls(ordered=ordered, fields=fields, haystacks=hay)
+        parts = ["\n".join((f.key, f.label, f.description, f.kind, f.kind_spaced, f.columns)) + "\0" for f in fields]
+        starts, offset = [], 0
+        for part in parts:
+            starts.append(offset)
+            offset += len(part)
+        return cls(ordered=ordered, fields=fields, text="".join(parts), starts=starts)
+
+    def containing(self, word: str) -> list[int]:
+        """The indices (ascending) of the assets whose text contains ``word``."""
+        out: list[int] = []
+        text, starts, last = self.text, self.starts, len(self.starts) - 1
+        pos = text.find(word)
+        while pos >= 0:
+            i = bisect_right(starts, pos) - 1
+            out.append(i)
+            if i >= last:
+                break
+            pos = text.find(word, starts[i + 1])
+        return out
 
     def rank(self, query: str, keep: Callable[[Asset], bool]) -> list[Ranked]:
         """Like :func:`search` (every word must match; same scores and order), over the
         assets ``keep`` accepts, without building a result object per asset."""
-        words = [w.lower() for w in _WORD.findall(query)]
+        words = tuple(w.lower() for w in _WORD.findall(query))
         if not words:
             return []
+        with self._lock:
+            ranked = self._ranked.get(words)
+            if ranked is not None:
+                self._ranked.move_to_end(words)
+        if ranked is None:
+            ranked = self._rank(words)
+            with self._lock:
+                self._ranked[words] = ranked
+                while len(self._ranked) > SEARCH_CACHE_SIZE:
+                    self._ranked.popitem(last=False)
+        return [r for r in ranked if keep(r[0])]
+
+    def _rank(self, words: tuple[str, ...]) -> list[Ranked]:
+        candidates = self.containing(words[0])
+        for word in words[1:]:
+            if not candidates:
+                break
+            found = set(self.containing(word))
+            candidates = [i for i in candidates if i in found]
         out: list[Ranked] = []
-        for asset, fields, hay in zip(self.ordered, self.fields, self.haystacks, strict=True):
-            if not all(w in hay for w in words) or not keep(asset):
-                continue
+        for i in candidates:
+            fields = self.fields[i]
             total, matched = 0, set()
             for word in words:
                 score, where = _score_fields(fields, word)
@@ -193,7 +289,7 @@ class _SearchIndex:
                 total += score
                 matched.update(where)
             else:
-                out.append((asset, total, sorted(matched)))
+                out.append((self.ordered[i], total, sorted(matched)))
         out.sort(key=lambda r: (-r[1], r[0].space, r[0].name))
         return out
 
@@ -212,6 +308,7 @@ class AssetCatalog:
         self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
         self._graph_lock = threading.Lock()
         self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
+        self._mapping_index: tuple[CatalogSnapshot, MappingIndex] | None = None
         self._by_name: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
         self._readers: tuple[CatalogSnapshot, dict[tuple[str, str], list[tuple[Asset, str]]]] | None = None
         self._search_index: tuple[CatalogSnapshot, _SearchIndex] | None = None
@@ -223,16 +320,22 @@ class AssetCatalog:
         with self._lock:
             fresh = self._snapshot is not None and time.monotonic() - self._loaded_at < self.ttl_s
             if refresh or not fresh:
-                result = self.services.extractor().extract()
-                self._snapshot = CatalogSnapshot(
-                    assets=list(result.assets),
-                    spaces=list(result.spaces),
-                    skipped_spaces=dict(result.skipped_spaces),
-                    errors=dict(result.errors),
-                )
+                self._snapshot = self._extract(self._snapshot)
                 self._loaded_at = time.monotonic()
+                heap.settle()
             assert self._snapshot is not None
             return self._snapshot
+
+    def _extract(self, previous: CatalogSnapshot | None) -> CatalogSnapshot:
+        """A new extraction: conditional when there is a previous one (an unchanged tenant
+        costs its listings and one ``304`` per object, and keeps the snapshot and its indexes)."""
+        extractor = self.services.extractor()
+        if previous is not None and previous.etags:
+            made = refreshed(previous, extractor.extract(etags=previous.etags))
+            if made is not None:
+                return made
+            log.info("catalog refresh: an analytic model's sources changed; extracting everything again")
+        return CatalogSnapshot.of(extractor.extract())
 
     def invalidate(self) -> None:
         """Forget the extraction: the next :meth:`snapshot` extracts again (after the tenant
@@ -264,8 +367,16 @@ class AssetCatalog:
     def _refresh(self) -> None:
         try:
             snapshot = self.snapshot(refresh=True)
-            self.index(snapshot)  # the search index and the lineage graph, before a request needs them
+            # The indexes before a request needs them, then all of it out of the collector's
+            # way (core/heap.py: a full collection of this heap stops every request for seconds).
+            self.index(snapshot)
             self.lineage_graph(snapshot)
+            self.mapping_index(snapshot)
+            self.by_name(snapshot)
+            self.readers(snapshot)
+            snapshot.by_space()
+            snapshot.lookup("", "")
+            heap.settle()
         except DgsyncError as exc:
             log.warning("background catalog extraction failed", extra={"error": exc.message})
             with self._lock:
@@ -290,6 +401,17 @@ class AssetCatalog:
         page shows its asset's part of it: :func:`core.mapping.preview.preview_of`)."""
         with self._graph_lock:
             return self._mapping_locked(snapshot)
+
+    def mapping_index(self, snapshot: CatalogSnapshot) -> MappingIndex:
+        """:meth:`mapping` looked up per asset (``preview_from_result`` takes it), once per snapshot."""
+        from core.mapping.preview import MappingIndex
+
+        with self._graph_lock:
+            cached = self._mapping_index
+            if cached is None or cached[0] is not snapshot:
+                cached = (snapshot, MappingIndex.of(self._mapping_locked(snapshot)))
+                self._mapping_index = cached
+            return cached[1]
 
     def _mapping_locked(self, snapshot: CatalogSnapshot) -> MappingResult:
         from core.mapping.mapper import map_assets
@@ -416,9 +538,9 @@ class _LineageIndex:
 
 def find_asset(snapshot: CatalogSnapshot, space: str, name: str) -> Asset:
     """The asset ``space.name`` of ``snapshot`` (case-sensitive name; space case-insensitive)."""
-    for asset in snapshot.assets:
-        if asset.space.upper() == space.upper() and asset.name == name:
-            return asset
+    found = snapshot.lookup(space, name)
+    if found is not None:
+        return found
     raise NotFound(
         f"no asset {space}.{name} in the extracted catalog",
         hint="Names are case-sensitive; search for it first, or refresh the catalog.",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import heap
 from core.glue.stats import is_write
 from core.perf import Histogram, RunPerf, upper_bound
 
@@ -289,6 +290,16 @@ class DgsyncCollector:
             latency = stats["datasphere"].latency.snapshot()
             hist.add_metric([env, "datasphere"], _cumulative(latency), sum_value=latency.sum_s)
         yield from (calls, hist)
+        pauses = heap.pauses()
+        if pauses:
+            gc_hist = HistogramMetricFamily(
+                "dgsync_process_gc_pause_seconds",
+                "Pauses of this process's cyclic garbage collector (every thread waits), per generation.",
+                labels=["generation"])
+            for generation, recorder in sorted(pauses.items()):
+                seen = recorder.snapshot()
+                gc_hist.add_metric([str(generation)], _cumulative(seen), sum_value=seen.sum_s)
+            yield gc_hist
 
 
 def prometheus_text(store: Store, *, env: str | None = None, services: Services | None = None) -> str:

@@ -198,7 +198,7 @@ class Services:
             if self._catalog is None:
                 from core.catalog import AssetCatalog
 
-                self._catalog = AssetCatalog(self)
+                self._catalog = AssetCatalog(self, ttl_s=self.settings.web.catalog_ttl_s)
             return self._catalog
 
     def scheduler(self, **options: Any) -> Scheduler:

@@ -225,6 +225,9 @@ class WebSettings(_Section):
     api_key_pepper: SecretStr | None = None
     #: Accept OIDC/JWT bearer tokens too (empty: API keys only).
     oidc: OidcSettings | None = None
+    #: How long the browsing catalog (asset pages, search, lineage) is served before it is
+    #: read again in the background — conditionally: an unchanged object costs one ``304``.
+    catalog_ttl_s: float = Field(default=300.0, ge=5.0, le=86_400.0)
 
 
 AlertKind = Literal[

@@ -11,7 +11,7 @@ from flask import current_app
 
 from core.catalog import CatalogSnapshot
 from core.mapping.mapper import map_assets
-from core.mapping.preview import AssetPreview, preview_from_result
+from core.mapping.preview import AssetPreview, MappingIndex, preview_from_result
 from core.models import Asset
 from core.specs import MappingResult
 from dog_flask.extension import services
@@ -55,4 +55,6 @@ def snapshot_mapping(snapshot: CatalogSnapshot) -> MappingResult:
 
 def preview(asset: Asset, snapshot: CatalogSnapshot) -> AssetPreview:
     """How ``asset`` maps, in the context of the whole snapshot."""
-    return preview_from_result(asset, snapshot_mapping(snapshot), services().rules())
+    rules = services().rules()
+    index = cache().get(snapshot, rules, "mapping_index", lambda: MappingIndex.of(snapshot_mapping(snapshot)))
+    return preview_from_result(asset, index, rules)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Security
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from core import heap
 from core.governance import hooks as governance_hooks
 from core.jobs import JobExecutor
 from core.services import Services, build_services
@@ -70,6 +71,7 @@ def create_app(
         # Security signals of this process (Datasphere 401/403, Glue AccessDenied...) go to
         # the state store from now on (opened on the first signal): core.governance.hooks.
         stop_governance = governance_hooks.startup(current_services)
+        heap.watch()  # GC pauses on /metrics (the catalog's heap is kept out of the collector's way)
         api_v1.start(app, current_services, job_executor)
         try:
             yield

@@ -33,7 +33,7 @@ def _rows(catalog: AssetCatalog, snapshot: CatalogSnapshot, *, query: str, space
         # Ranked from the snapshot's search index (built once), not by scoring every asset.
         assets = [a for a, _, _ in catalog.search_in(snapshot, query, lambda a: not space or a.space == space)]
     else:
-        assets = [a for a in snapshot.assets if not space or a.space == space]
+        assets = snapshot.by_space().get(space, []) if space else catalog.ordered(snapshot)
     page, pages, offset = page_window(len(assets), page, PAGE_SIZE)
     return {"assets": assets[offset:offset + PAGE_SIZE], "query": query, "space": space, "page": page,
             "pages": pages, "total": len(assets)}
@@ -83,7 +83,7 @@ def asset_page(request: Request, space: str, name: str, services: ServicesDep) -
         return _warming(request)
     found = find_asset(snapshot, space, name)
     # The mapping of the whole extraction, made once per snapshot (not the tenant per request).
-    preview = preview_from_result(found, services.catalog().mapping(snapshot), services.rules())
+    preview = preview_from_result(found, services.catalog().mapping_index(snapshot), services.rules())
     glue_by_source: dict[str, Any] = {}
     if preview.table is not None:
         for col in [*preview.table.columns, *preview.table.partition_keys]:

@@ -1,0 +1,65 @@
+"""Keeping a long-lived heap out of the cyclic garbage collector's way, and timing its pauses.
+
+A web process (Wolf, Dog, the MCP server) holds the extracted catalog in memory: at 10,000
+assets about three million container objects (assets, columns, their dicts and lists), plus
+the per-snapshot indexes. CPython's cyclic collector stops every thread of the process while it
+walks its oldest generation, and that walk grows with the heap: **3.4 s** for 3.1 M objects was
+measured in Wolf during ``benchmarks/wolf_read_bench.py`` — every request in flight waited for it.
+
+:func:`settle` moves everything alive now into the permanent generation (``gc.freeze()``): a
+catalog snapshot and its indexes are kept until the next snapshot replaces them, so the
+collector has nothing to find in them. They are still freed by reference counting when dropped
+(a snapshot holds no reference cycles: ``tests/frontends/test_heap.py`` checks it), only a
+cycle among frozen objects would wait for the next :func:`settle`-free collection, i.e. the
+process's end. Called by :class:`core.catalog.AssetCatalog` after each snapshot is built.
+
+:func:`watch` times every collection (``gc.callbacks``) into one :class:`core.perf.LatencyRecorder`
+per generation; ``/metrics`` exposes them as ``dgsync_process_gc_pause_seconds``.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from typing import Any
+
+from core.perf import LatencyRecorder
+
+_lock = threading.Lock()
+_pauses: dict[int, LatencyRecorder] = {}
+_started: dict[int, float] = {}
+_watching = False
+
+
+def settle() -> int:
+    """Freeze what is alive now (see the module docstring); the number of frozen objects."""
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+def _on_gc(phase: str, info: dict[str, Any]) -> None:
+    ident = threading.get_ident()  # the collecting thread (a collection never overlaps another)
+    if phase == "start":
+        _started[ident] = time.perf_counter()
+        return
+    began = _started.pop(ident, None)
+    if began is not None:
+        _pauses[int(info.get("generation", 0))].observe(time.perf_counter() - began)
+
+
+def watch() -> None:
+    """Start timing collections in this process (idempotent)."""
+    global _watching
+    with _lock:
+        if _watching:
+            return
+        for generation in range(3):
+            _pauses.setdefault(generation, LatencyRecorder())
+        gc.callbacks.append(_on_gc)
+        _watching = True
+
+
+def pauses() -> dict[int, LatencyRecorder]:
+    """Per generation, the pauses timed since :func:`watch` (empty when not watching)."""
+    return dict(_pauses) if _watching else {}
