@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from core.specs import MappingResult
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 DEFAULT_TTL_S = 300.0
 
@@ -56,6 +57,18 @@ class CatalogSnapshot:
     extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: ``SPACE.NAME`` → ETag of the version read: the next refresh reads conditionally.
     etags: dict[str, str] = field(default_factory=dict)
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _derive_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+
+    def derived(self, name: str, make: Callable[[], T]) -> T:
+        """A value made from this snapshot once (an index, the mapping, the lineage graph) and
+        kept with it: two snapshots' values live side by side while requests still read the
+        older one; concurrent callers wait for the one being made."""
+        with self._derive_lock:
+            if name not in self._derived:
+                self._derived[name] = make()
+            value: T = self._derived[name]
+            return value
 
     @classmethod
     def of(cls, result: ExtractionResult, assets: list[Asset] | None = None) -> CatalogSnapshot:
@@ -226,7 +239,10 @@ class _SearchIndex:
     fields: list[_Fields]
     text: str
     starts: list[int]
-    _ranked: OrderedDict[tuple[str, ...], list[Ranked]] = field(default_factory=OrderedDict)
+    #: Query words → ``(asset index, score, matched)``: ints and tuples of strings, which the
+    #: cyclic collector stops tracking — a remembered ranking of 10,000 hits costs it one list.
+    _ranked: OrderedDict[tuple[str, ...], list[tuple[int, int, tuple[str, ...]]]] = field(
+        default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -269,16 +285,17 @@ class _SearchIndex:
                 self._ranked[words] = ranked
                 while len(self._ranked) > SEARCH_CACHE_SIZE:
                     self._ranked.popitem(last=False)
-        return [r for r in ranked if keep(r[0])]
+        ordered = self.ordered
+        return [(ordered[i], score, list(matched)) for i, score, matched in ranked if keep(ordered[i])]
 
-    def _rank(self, words: tuple[str, ...]) -> list[Ranked]:
+    def _rank(self, words: tuple[str, ...]) -> list[tuple[int, int, tuple[str, ...]]]:
         candidates = self.containing(words[0])
         for word in words[1:]:
             if not candidates:
                 break
             found = set(self.containing(word))
             candidates = [i for i in candidates if i in found]
-        out: list[Ranked] = []
+        out: list[tuple[int, int, tuple[str, ...]]] = []
         for i in candidates:
             fields = self.fields[i]
             total, matched = 0, set()
@@ -289,8 +306,8 @@ class _SearchIndex:
                 total += score
                 matched.update(where)
             else:
-                out.append((self.ordered[i], total, sorted(matched)))
-        out.sort(key=lambda r: (-r[1], r[0].space, r[0].name))
+                out.append((i, total, tuple(sorted(matched))))
+        out.sort(key=lambda r: (-r[1], r[0]))  # assets are in (space, name) order: the index breaks ties
         return out
 
 
@@ -301,41 +318,60 @@ class AssetCatalog:
         self.services = services
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        self._extracting = threading.Lock()
+        #: Extractions so far by outcome (``kept``, ``incremental``, ``full``) and the last one's seconds.
+        self.extractions: dict[str, int] = {}
+        self.last_extraction_s: float | None = None
         self._snapshot: CatalogSnapshot | None = None
         self._loaded_at = 0.0
         self._refreshing: threading.Thread | None = None
         self._refresh_error: DgsyncError | None = None
-        self._graph: tuple[CatalogSnapshot, LineageGraph] | None = None
-        self._graph_lock = threading.Lock()
-        self._mapping: tuple[CatalogSnapshot, MappingResult] | None = None
-        self._mapping_index: tuple[CatalogSnapshot, MappingIndex] | None = None
-        self._by_name: tuple[CatalogSnapshot, dict[tuple[str, str], Asset]] | None = None
-        self._readers: tuple[CatalogSnapshot, dict[tuple[str, str], list[tuple[Asset, str]]]] | None = None
-        self._search_index: tuple[CatalogSnapshot, _SearchIndex] | None = None
-        self._index_lock = threading.Lock()
-        self._lineage_index: tuple[LineageGraph, _LineageIndex] | None = None
 
-    def snapshot(self, *, refresh: bool = False) -> CatalogSnapshot:
-        """The current extraction, made now when missing, stale or ``refresh``."""
+    def snapshot(self, *, refresh: bool = False, prepare: bool = False) -> CatalogSnapshot:
+        """The current extraction, made now when missing, stale or ``refresh``.
+
+        One extraction at a time (concurrent callers wait for the one in flight); the state
+        lock is held only to read or swap the snapshot, never during an extraction, so
+        :meth:`ready_snapshot` answers from the current one meanwhile. ``prepare``: a new
+        snapshot's indexes are built before it replaces the current one (:meth:`prepare`)."""
         with self._lock:
-            fresh = self._snapshot is not None and time.monotonic() - self._loaded_at < self.ttl_s
-            if refresh or not fresh:
-                self._snapshot = self._extract(self._snapshot)
-                self._loaded_at = time.monotonic()
-                heap.settle()
-            assert self._snapshot is not None
-            return self._snapshot
+            current, loaded_at = self._snapshot, self._loaded_at
+        if current is not None and not refresh and time.monotonic() - loaded_at < self.ttl_s:
+            return current
+        with self._extracting:
+            with self._lock:
+                made_meanwhile = self._snapshot is not None and self._loaded_at != loaded_at
+                if made_meanwhile and not refresh and time.monotonic() - self._loaded_at < self.ttl_s:
+                    assert self._snapshot is not None
+                    return self._snapshot
+                previous = self._snapshot
+            started = time.monotonic()
+            made, outcome = self._extract(previous)
+            if prepare and made is not previous:
+                self.prepare(made)
+            with self._lock:
+                self._snapshot, self._loaded_at = made, time.monotonic()
+                self.extractions[outcome] = self.extractions.get(outcome, 0) + 1
+                self.last_extraction_s = round(self._loaded_at - started, 3)
+            heap.settle()
+            return made
 
-    def _extract(self, previous: CatalogSnapshot | None) -> CatalogSnapshot:
-        """A new extraction: conditional when there is a previous one (an unchanged tenant
-        costs its listings and one ``304`` per object, and keeps the snapshot and its indexes)."""
+    def _extract(self, previous: CatalogSnapshot | None) -> tuple[CatalogSnapshot, str]:
+        """A new extraction and how it went (``kept``, ``incremental``, ``full``): conditional
+        when there is a previous one (an unchanged tenant costs its listings and one ``304``
+        per object, and keeps the snapshot and its indexes)."""
         extractor = self.services.extractor()
         if previous is not None and previous.etags:
             made = refreshed(previous, extractor.extract(etags=previous.etags))
             if made is not None:
-                return made
+                return made, "kept" if made is previous else "incremental"
             log.info("catalog refresh: an analytic model's sources changed; extracting everything again")
-        return CatalogSnapshot.of(extractor.extract())
+        return CatalogSnapshot.of(extractor.extract()), "full"
+
+    def age_s(self) -> float | None:
+        """Seconds since the current snapshot was made or confirmed (``None``: none yet)."""
+        with self._lock:
+            return None if self._snapshot is None else round(time.monotonic() - self._loaded_at, 3)
 
     def invalidate(self) -> None:
         """Forget the extraction: the next :meth:`snapshot` extracts again (after the tenant
@@ -366,63 +402,50 @@ class AssetCatalog:
 
     def _refresh(self) -> None:
         try:
-            snapshot = self.snapshot(refresh=True)
-            # The indexes before a request needs them, then all of it out of the collector's
-            # way (core/heap.py: a full collection of this heap stops every request for seconds).
-            self.index(snapshot)
-            self.lineage_graph(snapshot)
-            self.mapping_index(snapshot)
-            self.by_name(snapshot)
-            self.readers(snapshot)
-            snapshot.by_space()
-            snapshot.lookup("", "")
-            heap.settle()
+            self.snapshot(refresh=True, prepare=True)
         except DgsyncError as exc:
             log.warning("background catalog extraction failed", extra={"error": exc.message})
             with self._lock:
                 self._refresh_error = exc
+
+    def prepare(self, snapshot: CatalogSnapshot) -> None:
+        """Build every index a request reads (search, mapping and previews, lineage, names,
+        readers), then move it all out of the collector's way (core/heap.py: a full collection
+        of this heap stops every request for seconds)."""
+        self.index(snapshot)
+        self.mapping_index(snapshot)
+        self.lineage_index(snapshot)
+        self.by_name(snapshot)
+        self.readers(snapshot)
+        snapshot.by_space()
+        snapshot.lookup("", "")
+        heap.settle()
 
     def lineage_graph(self, snapshot: CatalogSnapshot | None = None) -> LineageGraph:
         """The end-to-end lineage graph of a snapshot (its assets and the Glue tables they map
         to under the configured rules), built once per snapshot."""
         from core.lineage_export import graph_from_assets
 
-        snapshot = snapshot or self.snapshot()
-        with self._graph_lock:  # concurrent callers wait for the one build
-            cached = self._graph
-            if cached is not None and cached[0] is snapshot:
-                return cached[1]
-            graph = graph_from_assets(snapshot.assets, self._mapping_locked(snapshot))
-            self._graph = (snapshot, graph)
-            return graph
+        made = snapshot or self.snapshot()
+        return made.derived("lineage_graph", lambda: graph_from_assets(made.assets, self.mapping(made)))
 
     def mapping(self, snapshot: CatalogSnapshot) -> MappingResult:
         """The whole snapshot mapped under the configured rules, once per snapshot (an asset
         page shows its asset's part of it: :func:`core.mapping.preview.preview_of`)."""
-        with self._graph_lock:
-            return self._mapping_locked(snapshot)
+        from core.mapping.mapper import map_assets
+
+        return snapshot.derived("mapping", lambda: map_assets(
+            snapshot.assets, self.services.rules(), env=self.services.settings.env, spaces=snapshot.spaces))
 
     def mapping_index(self, snapshot: CatalogSnapshot) -> MappingIndex:
         """:meth:`mapping` looked up per asset (``preview_from_result`` takes it), once per snapshot."""
         from core.mapping.preview import MappingIndex
 
-        with self._graph_lock:
-            cached = self._mapping_index
-            if cached is None or cached[0] is not snapshot:
-                cached = (snapshot, MappingIndex.of(self._mapping_locked(snapshot)))
-                self._mapping_index = cached
-            return cached[1]
+        return snapshot.derived("mapping_index", lambda: MappingIndex.of(self.mapping(snapshot)))
 
-    def _mapping_locked(self, snapshot: CatalogSnapshot) -> MappingResult:
-        from core.mapping.mapper import map_assets
-
-        cached = self._mapping
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        result = map_assets(snapshot.assets, self.services.rules(), env=self.services.settings.env,
-                            spaces=snapshot.spaces)
-        self._mapping = (snapshot, result)
-        return result
+    def lineage_index(self, snapshot: CatalogSnapshot) -> _LineageIndex:
+        """Adjacency both ways and the edges per node of :meth:`lineage_graph`, once per snapshot."""
+        return snapshot.derived("lineage_index", lambda: _LineageIndex.of(self.lineage_graph(snapshot)))
 
     def neighbourhood(
         self, snapshot: CatalogSnapshot, key: str, *, direction: str = "both", depth: int = 1
@@ -432,11 +455,7 @@ class AssetCatalog:
         from core.lineage import LineageGraph, within_depth
 
         graph = self.lineage_graph(snapshot)
-        cached = self._lineage_index
-        if cached is None or cached[0] is not graph:
-            cached = (graph, _LineageIndex.of(graph))
-            self._lineage_index = cached
-        index = cached[1]
+        index = self.lineage_index(snapshot)
         keep: set[str] = {key}
         if direction in ("downstream", "both"):
             keep |= set(within_depth(index.down, key, depth))
@@ -454,43 +473,17 @@ class AssetCatalog:
     def by_name(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], Asset]:
         """``(space, name)`` → asset (exact names), built once per snapshot (an asset page
         asks which of the names it links are in the extraction)."""
-        cached = self._by_name
-        if cached is None or cached[0] is not snapshot:
-            cached = (snapshot, {(a.space, a.name): a for a in snapshot.assets})
-            self._by_name = cached
-        return cached[1]
+        return snapshot.derived("by_name", lambda: {(a.space, a.name): a for a in snapshot.assets})
 
     def readers(self, snapshot: CatalogSnapshot) -> dict[tuple[str, str], list[tuple[Asset, str]]]:
         """Per ``(space, name)``: the assets that read it and how (a dependency kind, or
         ``association``), built once per snapshot (an asset page lists its readers)."""
-        cached = self._readers
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        out: dict[tuple[str, str], list[tuple[Asset, str]]] = {}
-        for other in snapshot.assets:
-            seen: set[tuple[str, str]] = set()
-            for dep in other.upstream:
-                target = (dep.ref.space, dep.ref.name)
-                if target not in seen and target != (other.space, other.name):
-                    seen.add(target)
-                    out.setdefault(target, []).append((other, dep.kind.value))
-            for assoc in other.associations:
-                target = (assoc.target.space, assoc.target.name)
-                if target not in seen and target != (other.space, other.name):
-                    seen.add(target)
-                    out.setdefault(target, []).append((other, "association"))
-        self._readers = (snapshot, out)
-        return out
+        return snapshot.derived("readers", lambda: _readers_of(snapshot))
 
     def index(self, snapshot: CatalogSnapshot) -> _SearchIndex:
         """The sorted, lower-cased view of a snapshot that listings and searches use (built
         once per snapshot)."""
-        with self._index_lock:
-            cached = self._search_index
-            if cached is None or cached[0] is not snapshot:
-                cached = (snapshot, _SearchIndex.of(snapshot))
-                self._search_index = cached
-            return cached[1]
+        return snapshot.derived("search_index", lambda: _SearchIndex.of(snapshot))
 
     def ordered(self, snapshot: CatalogSnapshot) -> list[Asset]:
         """The snapshot's assets sorted by space and name."""
@@ -509,6 +502,23 @@ class AssetCatalog:
     def get(self, space: str, name: str) -> Asset:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive)."""
         return find_asset(self.snapshot(), space, name)
+
+
+def _readers_of(snapshot: CatalogSnapshot) -> dict[tuple[str, str], list[tuple[Asset, str]]]:
+    out: dict[tuple[str, str], list[tuple[Asset, str]]] = {}
+    for other in snapshot.assets:
+        seen: set[tuple[str, str]] = set()
+        for dep in other.upstream:
+            target = (dep.ref.space, dep.ref.name)
+            if target not in seen and target != (other.space, other.name):
+                seen.add(target)
+                out.setdefault(target, []).append((other, dep.kind.value))
+        for assoc in other.associations:
+            target = (assoc.target.space, assoc.target.name)
+            if target not in seen and target != (other.space, other.name):
+                seen.add(target)
+                out.setdefault(target, []).append((other, "association"))
+    return out
 
 
 @dataclass

@@ -270,7 +270,11 @@ class DgsyncCollector:
         yield from (in_sync, tables, stamp)
 
     def _live(self, services: Services) -> Iterable[Metric]:
-        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
 
         env = services.settings.env
         stats = services.built_client_stats()
@@ -290,6 +294,19 @@ class DgsyncCollector:
             latency = stats["datasphere"].latency.snapshot()
             hist.add_metric([env, "datasphere"], _cumulative(latency), sum_value=latency.sum_s)
         yield from (calls, hist)
+        catalog = services.built_catalog()
+        if catalog is not None:
+            extractions = CounterMetricFamily(
+                "dgsync_catalog_extractions", "Extractions of the browsing catalog by outcome (kept: the tenant "
+                "was unchanged; incremental: changed objects read; full).", labels=["env", "outcome"])
+            for outcome, n in sorted(catalog.extractions.items()):
+                extractions.add_metric([env, outcome], n)
+            age = GaugeMetricFamily("dgsync_catalog_age_seconds",
+                                    "Seconds since the browsing catalog was extracted or confirmed.", labels=["env"])
+            seconds = catalog.age_s()
+            if seconds is not None:
+                age.add_metric([env], seconds)
+            yield from (extractions, age)
         pauses = heap.pauses()
         if pauses:
             gc_hist = HistogramMetricFamily(

@@ -164,6 +164,11 @@ class Services:
                 out["datasphere"] = self._datasphere_client.stats
             return out
 
+    def built_catalog(self) -> AssetCatalog | None:
+        """The browsing catalog if one was built (a metrics scrape never builds one)."""
+        with self._lock:
+            return self._catalog
+
     # -- Store and rules ----------------------------------------------------------------
     def store(self) -> Store:
         with self._lock:

@@ -225,9 +225,9 @@ def status_overview(services: Services, *, now: datetime | None = None, recent: 
             if state is not None:
                 states[p.value] = state
             if state is not None and state.last_run_id:
-                detail = repo.get_run(session=session, run_id=state.last_run_id, failed_limit=0)
-                if detail is not None:
-                    last_runs[p.value] = RunOut.model_validate(detail.model_dump(include=set(RunOut.model_fields)))
+                last = repo.run_out(session=session, run_id=state.last_run_id)
+                if last is not None:
+                    last_runs[p.value] = last
         counts = repo.asset_status_counts(session=session, env=env)
         open_conflicts = int(
             session.scalar(select(func.count()).select_from(ConflictRow).where(ConflictRow.resolved_at.is_(None)))

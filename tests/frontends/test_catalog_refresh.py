@@ -7,6 +7,8 @@ Against the embedded tenant (emulator + moto), each module its own tenant (it is
 from __future__ import annotations
 
 import gc
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -169,5 +171,44 @@ def test_settling_freezes_the_heap_and_collections_are_timed(svc: Services) -> N
         assert heap.settle() > 0 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+    svc.catalog().snapshot()
+    svc.catalog().snapshot(refresh=True)
     text = prometheus_text(svc.store(), env=svc.settings.env, services=svc)
     assert 'dgsync_process_gc_pause_seconds_count{generation="2"}' in text
+    assert 'dgsync_catalog_extractions_total{env="dog",outcome="full"} 1.0' in text
+    assert 'dgsync_catalog_extractions_total{env="dog",outcome="kept"} 1.0' in text
+    assert 'dgsync_catalog_age_seconds{env="dog"}' in text
+
+
+def test_a_refresh_in_flight_never_blocks_a_reader_and_publishes_a_prepared_snapshot(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = AssetCatalog(svc, ttl_s=3600)
+    first = catalog.snapshot()
+    doubles.mutate(svc, count=1, seed=6, space="SALES", operations=("add_asset",))
+    release, entered = threading.Event(), threading.Event()
+    real = Extractor.extract
+
+    def slow(self: Extractor, *args: Any, **kwargs: Any) -> ExtractionResult:
+        entered.set()
+        assert release.wait(30)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Extractor, "extract", slow)
+    refresher = threading.Thread(target=catalog.snapshot, kwargs={"refresh": True, "prepare": True})
+    refresher.start()
+    try:
+        assert entered.wait(30)
+        started = time.monotonic()
+        assert catalog.ready_snapshot() is first and catalog.snapshot() is first  # not waiting for it
+        assert catalog.search_in(first, "orders")  # nor for its indexes
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        refresher.join(60)
+    new = catalog.ready_snapshot()
+    assert new is not first
+    # Published with its indexes built: the first request after a refresh does not build them.
+    assert {"search_index", "mapping", "mapping_index", "lineage_graph", "lineage_index", "by_name",
+            "readers"} <= set(new._derived)
+    assert catalog.extractions == {"full": 1, "incremental": 1}

@@ -378,7 +378,15 @@ def test_a_sync_job_records_a_run_whose_items_carry_diffs(client: TestClient) ->
     assert [i["asset_key"] for i in one["items"]] == [first_item["asset_key"]]
     assert one["items"][0]["diffs"] == first_item["diffs"]
     assert one["items_truncated"] is (body["items_total"] > 1) and one["items_total"] == body["items_total"]
-    same_status = client.get(f"/api/v1/runs/{run_id}", params={"items_limit": 500,
+    # Paging: page after page gives every item once, in the same order as one big page.
+    paged, offset = [], 0
+    while offset is not None:
+        page = client.get(f"/api/v1/runs/{run_id}", params={"items_limit": 2, "items_offset": offset}).json()
+        assert page["items_offset"] == offset and len(page["items"]) <= 2
+        paged += [i["asset_key"] for i in page["items"]]
+        offset = page["next_items_offset"]
+    assert paged == [i["asset_key"] for i in body["items"]]
+    same_status = client.get(f"/api/v1/runs/{run_id}", params={"items_limit": 1000,
                                                                  "item_status": edited[0]["status"]}).json()
     assert all(i["status"] == edited[0]["status"] for i in same_status["items"])
     assert [i["diffs"] for i in same_status["items"] if i["asset_key"] == edited[0]["asset_key"]] == [

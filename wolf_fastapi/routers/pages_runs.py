@@ -32,7 +32,7 @@ def runs_page(
 
 
 #: Objects per page of a run page (a full sync of a 10,000-asset tenant has ~9,000).
-ITEMS_PAGE = 200
+ITEMS_PAGE = 100
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)

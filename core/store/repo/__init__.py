@@ -52,6 +52,7 @@ from core.store.repo.runs import (
     latest_interrupted_run,
     list_runs,
     mark_stale_runs_interrupted,
+    run_out,
     start_run,
 )
 from core.store.repo.schedule import get_schedule_state, list_schedule_states, set_schedule_state
@@ -84,6 +85,7 @@ __all__ = [
     "record_security_event",
     "replace_lineage",
     "resolve_conflict",
+    "run_out",
     "set_glue_versions",
     "set_schedule_state",
     "start_run",

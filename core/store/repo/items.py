@@ -19,7 +19,7 @@ from core.store.schemas import AssetStateIn, AuditIn, ItemAction, ItemStatus, Ru
 from core.store.tables import RunItemRow, RunRow
 
 _MAX_RESUME_CHAIN = 1000
-_ITEM_COLUMNS = [getattr(RunItemRow, name) for name in RunItemOut.model_fields]
+_ITEM_COLUMNS = [RunItemRow.__table__.c[name] for name in RunItemOut.model_fields]
 
 
 def record_item(
@@ -106,12 +106,13 @@ def list_run_items(
     ``changed_only``: those that changed something or failed (not the no-ops)."""
     # Columns, not ORM objects: a run detail reads hundreds of items, and an ORM instance per
     # row cost most of the request (identity map, instance state) for nothing to update.
-    stmt = select(*_ITEM_COLUMNS).where(RunItemRow.run_id == run_id)
+    c = RunItemRow.__table__.c
+    stmt = select(*_ITEM_COLUMNS).where(c.run_id == run_id)
     if status is not None:
-        stmt = stmt.where(RunItemRow.status == ItemStatus(status).value)
+        stmt = stmt.where(c.status == ItemStatus(status).value)
     if changed_only:
-        stmt = stmt.where(or_(RunItemRow.action != ItemAction.NOOP.value, RunItemRow.status == ItemStatus.FAILED.value))
-    stmt = stmt.order_by(RunItemRow.finished_at, RunItemRow.id).offset(offset)
+        stmt = stmt.where(or_(c.action != ItemAction.NOOP.value, c.status == ItemStatus.FAILED.value))
+    stmt = stmt.order_by(c.finished_at, c.id).offset(offset)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [RunItemOut.model_validate(dict(row)) for row in session.execute(stmt).mappings()]
+    return [RunItemOut.model_validate(dict(row)) for row in session.connection().execute(stmt).mappings()]
