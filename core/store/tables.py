@@ -204,7 +204,9 @@ class RunItemRow(Base):
     hint: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("run_id", "asset_key"),)
+    # (run, finished, id): a run page reads its first items in the order they finished
+    # without sorting a 10,000-item run.
+    __table_args__ = (UniqueConstraint("run_id", "asset_key"), Index(None, "run_id", "finished_at", "id"))
 
 
 class ConflictRow(Base):
