@@ -1,8 +1,14 @@
-"""An in-memory view of the extracted assets for browsing and search (Dog and MCP).
+"""An in-memory view of the extracted assets for browsing and search (Dog, Wolf, MCP).
 
-Framework-free: it only calls :meth:`core.services.Services.extractor`. One extraction is kept
-for ``ttl_s`` seconds (an extraction reads every object of the tenant); ``refresh=True`` forces
-a new one. Thread-safe: concurrent callers wait for the one extraction in flight.
+Framework-free: it only calls :meth:`core.services.Services.extractor`. One extraction (a
+:class:`CatalogSnapshot`) is served for ``ttl_s`` seconds; ``refresh=True`` forces a new one.
+After the first, extractions are conditional (the snapshot's ETags): an unchanged object costs
+one ``304`` and is reused, an unchanged tenant keeps the very same snapshot (:func:`refreshed`).
+Thread-safe: concurrent callers wait for the one extraction in flight, while web requests
+(:meth:`AssetCatalog.ready_snapshot`) keep reading the current snapshot. Indexes (search,
+mapping, lineage, names, readers) are made once per snapshot and kept with it
+(:meth:`CatalogSnapshot.derived`); a background refresh publishes a snapshot with its indexes
+built and frozen out of the garbage collector's way (:mod:`core.heap`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -76,7 +81,10 @@ class CatalogSnapshot:
                    skipped_spaces=dict(result.skipped_spaces), errors=dict(result.errors),
                    etags=dict(result.etags))
 
-    @cached_property
+    def by_space(self) -> dict[str, list[Asset]]:
+        """Space → its assets by kind and name (made once; do not modify)."""
+        return self.derived("by_space", self._by_space)
+
     def _by_space(self) -> dict[str, list[Asset]]:
         out: dict[str, list[Asset]] = {s.name: [] for s in self.spaces}
         for asset in self.assets:
@@ -85,17 +93,10 @@ class CatalogSnapshot:
             assets.sort(key=lambda a: (a.kind.value, a.name))
         return out
 
-    @cached_property
-    def _by_upper_key(self) -> dict[tuple[str, str], Asset]:
-        return {(a.space.upper(), a.name): a for a in self.assets}
-
     def lookup(self, space: str, name: str) -> Asset | None:
         """The asset ``space.name`` (case-sensitive name; space case-insensitive), or ``None``."""
-        return self._by_upper_key.get((space.upper(), name))
-
-    def by_space(self) -> dict[str, list[Asset]]:
-        """Space → its assets by kind and name (computed once; do not modify)."""
-        return self._by_space
+        keys = self.derived("by_upper_key", lambda: {(a.space.upper(), a.name): a for a in self.assets})
+        return keys.get((space.upper(), name))
 
 
 def refreshed(previous: CatalogSnapshot, result: ExtractionResult) -> CatalogSnapshot | None:
@@ -353,7 +354,8 @@ class AssetCatalog:
                 self._snapshot, self._loaded_at = made, time.monotonic()
                 self.extractions[outcome] = self.extractions.get(outcome, 0) + 1
                 self.last_extraction_s = round(self._loaded_at - started, 3)
-            heap.settle()
+            if made is not previous:
+                heap.settle()
             return made
 
     def _extract(self, previous: CatalogSnapshot | None) -> tuple[CatalogSnapshot, str]:
@@ -407,6 +409,12 @@ class AssetCatalog:
             log.warning("background catalog extraction failed", extra={"error": exc.message})
             with self._lock:
                 self._refresh_error = exc
+        except Exception as exc:  # a thread must not die silently (e.g. the client closed at shutdown)
+            log.warning("background catalog extraction failed", exc_info=True)
+            with self._lock:
+                self._refresh_error = SourceUnavailable(
+                    f"the catalog extraction failed ({type(exc).__name__})",
+                    hint="The server log has the details; the next request tries again.")
 
     def prepare(self, snapshot: CatalogSnapshot) -> None:
         """Build every index a request reads (search, mapping and previews, lineage, names,

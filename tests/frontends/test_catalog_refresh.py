@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from core import heap
-from core.catalog import AssetCatalog, CatalogSnapshot, refreshed, search
+from core.catalog import AssetCatalog, CatalogSnapshot, CatalogWarming, refreshed, search
 from core.datasphere.extract import Extractor
 from core.datasphere.extract_results import ExtractionResult
+from core.errors import SourceUnavailable
 from core.mapping.preview import MappingIndex, map_asset_preview, preview_from_result
 from core.metrics import prometheus_text
 from core.models import AssetKind
@@ -212,3 +213,22 @@ def test_a_refresh_in_flight_never_blocks_a_reader_and_publishes_a_prepared_snap
     assert {"search_index", "mapping", "mapping_index", "lineage_graph", "lineage_index", "by_name",
             "readers"} <= set(new._derived)
     assert catalog.extractions == {"full": 1, "incremental": 1}
+
+
+def test_an_unexpected_failure_of_a_background_refresh_is_reported_not_lost(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Extractor, *args: Any, **kwargs: Any) -> ExtractionResult:
+        raise RuntimeError("Cannot send a request, as the client has been closed.")
+
+    monkeypatch.setattr(Extractor, "extract", broken)
+    catalog = AssetCatalog(svc)
+    with pytest.raises(CatalogWarming):
+        catalog.ready_snapshot()
+    assert catalog._refreshing is not None
+    catalog._refreshing.join(30)
+    with pytest.raises(SourceUnavailable, match=r"RuntimeError") as failed:
+        catalog.ready_snapshot()  # the thread did not die with it: the request is told
+    assert "client has been closed" not in failed.value.message  # the exception text stays in the log
+    with pytest.raises(CatalogWarming):
+        catalog.ready_snapshot()  # once: the next request tries again

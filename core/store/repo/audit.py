@@ -116,12 +116,12 @@ def glue_diffs(*, session: Session, run_id: str, objects: list[str]) -> dict[str
     of a 10,000-table run."""
     out: dict[str, list[Any]] = {}
     wanted = sorted(set(objects))
+    c = AuditRow.__table__.c  # Core rows: no ORM loading for a page of records
     for start in range(0, len(wanted), 500):
-        rows = session.execute(
-            select(AuditRow.object, AuditRow.details)
-            .where(AuditRow.run_id == run_id, AuditRow.system == AuditSystem.GLUE.value,
-                   AuditRow.object.in_(wanted[start:start + 500]))
-            .order_by(AuditRow.ts, AuditRow.id)
+        rows = session.connection().execute(
+            select(c.object, c.details)
+            .where(c.run_id == run_id, c.system == AuditSystem.GLUE.value, c.object.in_(wanted[start:start + 500]))
+            .order_by(c.ts, c.id)
         )
         for obj, details in rows:
             out[obj] = list((details or {}).get("diffs") or [])
