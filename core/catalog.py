@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from core import heap
 from core.errors import DgsyncError, NotFound, SourceUnavailable
 from core.log import get_logger
-from core.models import Asset, Space
+from core.models import Asset, AssetKind, Space
 
 if TYPE_CHECKING:
     from core.datasphere.extract import ExtractionIssue
@@ -425,6 +425,7 @@ class AssetCatalog:
         self.lineage_index(snapshot)
         self.by_name(snapshot)
         self.readers(snapshot)
+        self.filtered(snapshot, kind=AssetKind.VIEW)
         snapshot.by_space()
         snapshot.lookup("", "")
         heap.settle()
@@ -492,6 +493,23 @@ class AssetCatalog:
         """The sorted, lower-cased view of a snapshot that listings and searches use (built
         once per snapshot)."""
         return snapshot.derived("search_index", lambda: _SearchIndex.of(snapshot))
+
+    def filtered(self, snapshot: CatalogSnapshot, *, space: str | None = None,
+                 kind: AssetKind | None = None) -> list[Asset]:
+        """The snapshot's assets of ``space`` (case-insensitive) and/or ``kind``, sorted by
+        space and name, from an index made once per snapshot (do not modify the list)."""
+        if space is None and kind is None:
+            return self.ordered(snapshot)
+
+        def make() -> dict[tuple[str | None, AssetKind | None], list[Asset]]:
+            out: dict[tuple[str | None, AssetKind | None], list[Asset]] = {}
+            for asset in self.ordered(snapshot):
+                for key in ((asset.space.upper(), None), (asset.space.upper(), asset.kind), (None, asset.kind)):
+                    out.setdefault(key, []).append(asset)
+            return out
+
+        groups = snapshot.derived("by_space_kind", make)
+        return groups.get((space.upper() if space is not None else None, kind), [])
 
     def ordered(self, snapshot: CatalogSnapshot) -> list[Asset]:
         """The snapshot's assets sorted by space and name."""

@@ -232,3 +232,17 @@ def test_an_unexpected_failure_of_a_background_refresh_is_reported_not_lost(
     assert "client has been closed" not in failed.value.message  # the exception text stays in the log
     with pytest.raises(CatalogWarming):
         catalog.ready_snapshot()  # once: the next request tries again
+
+
+def test_filtered_listings_equal_a_filter_of_every_asset(svc: Services) -> None:
+    catalog = AssetCatalog(svc)
+    snapshot = catalog.snapshot()
+    ordered = sorted(snapshot.assets, key=lambda a: (a.space, a.name))
+    spaces = sorted({a.space for a in snapshot.assets})
+    for space in [None, *spaces, "hr", "NOT_A_SPACE"]:
+        for kind in [None, *AssetKind]:
+            expected = [a for a in ordered if (space is None or a.space.upper() == space.upper())
+                        and (kind is None or a.kind is kind)]
+            assert catalog.filtered(snapshot, space=space, kind=kind) == expected, (space, kind)
+    assert catalog.filtered(snapshot, space="HR") and catalog.filtered(snapshot, space="hr") == catalog.filtered(
+        snapshot, space="HR")

@@ -81,8 +81,7 @@ def listing(
         total = len(ranked)
         items = [_summary(asset, score, matched) for asset, score, matched in ranked[start:end]]
     else:
-        ordered = catalog.ordered(snapshot)
-        chosen = ordered if wanted_space is None and kind is None else [a for a in ordered if keep(a)]
+        chosen = catalog.filtered(snapshot, space=space, kind=kind)
         total = len(chosen)
         items = [_summary(a) for a in chosen[start:end]]
     return AssetPage(items=items, total=total, limit=limit, offset=start,
@@ -103,8 +102,12 @@ async def list_assets(
 ) -> AssetPage:
     """Extracted assets, sorted by space and name (by relevance with `q`), one page."""
     start = page_start(offset, cursor)
-    snapshot = await anyio.to_thread.run_sync(catalog.ready_snapshot)
-    return listing(catalog, snapshot, q=q, space=space, kind=kind, start=start, limit=limit)
+
+    def read() -> AssetPage:  # off the event loop: a search ranks thousands of assets
+        snapshot = catalog.ready_snapshot()
+        return listing(catalog, snapshot, q=q, space=space, kind=kind, start=start, limit=limit)
+
+    return await anyio.to_thread.run_sync(read)
 
 
 @router.get("/assets/{space}/{name}", response_model=Asset, responses=error_responses(404))
