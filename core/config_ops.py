@@ -58,21 +58,22 @@ def edited(base: cv.EffectiveConfig, *, rules: str | None = None,
 
 
 def check(services: Services, config: cv.EffectiveConfig, *, plan: bool = True,
-          rules_source: str = "rules.yaml") -> cv.Validation:
+          rules_source: str = "rules.yaml", progress: Any = None) -> cv.Validation:
     """Validate ``config`` as this environment would run it (with ``plan``: the dry-run plan
-    of what a sync would change under it)."""
+    of what a sync would change under it — long on a large tenant: a web frontend runs it as
+    a job, :mod:`core.config_jobs`)."""
     return cv.validate(config, base=services.settings, services=services if plan else None,
-                       dry_run=plan, rules_source=rules_source)
+                       dry_run=plan, rules_source=rules_source, progress=progress)
 
 
 def validate_and_apply(
     services: Services, config: cv.EffectiveConfig, *, action: str, author: str,
     comment: str | None = None, plan: bool = True, rules_source: str = "rules.yaml",
-    source_id: int | None = None,
+    source_id: int | None = None, progress: Any = None,
 ) -> tuple[cv.Validation, ConfigVersionOut | None]:
     """Validate, then store ``config`` as the new applied version when valid (``None``
     version when invalid: show the validation, then ``validation.raise_for_errors()``)."""
-    result = check(services, config, plan=plan, rules_source=rules_source)
+    result = check(services, config, plan=plan, rules_source=rules_source, progress=progress)
     if not result.ok:
         return result, None
     version = cv.apply(services.store(), config, result, author=author, comment=comment,

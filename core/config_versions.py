@@ -212,9 +212,11 @@ def validate(
     services: Services | None = None,
     dry_run: bool = True,
     rules_source: str = "rules.yaml",
+    progress: Any = None,
 ) -> Validation:
     """Check ``config`` as ``base``'s environment would run it: rules (every problem with its
-    line), settings, and — with ``services`` and ``dry_run`` — the plan a sync would make."""
+    line), settings, and — with ``services`` and ``dry_run`` — the plan a sync would make
+    (``progress``: the engine's progress callback, e.g. a job's)."""
     from core.mapping.rules import check_rules
 
     result = Validation(env=config.env, hash=config.hash)
@@ -232,7 +234,7 @@ def validate(
             result.notes.append("no dry-run plan: run validate in the target environment")
         return result
     try:
-        report = services.with_settings(candidate).engine().dry_run()
+        report = services.with_settings(candidate).engine(progress=progress).dry_run()
     except DgsyncError as exc:
         result.errors.append(f"dry-run plan failed: {exc.message} ({exc.hint})")
         return result

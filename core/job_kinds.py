@@ -1,4 +1,5 @@
-"""The job kinds of :mod:`core.jobs`: a plan (dry run), a sync, a validation.
+"""The job kinds of :mod:`core.jobs`: a plan (dry run), a sync, a validation; and the
+configuration checks of :mod:`core.config_jobs` (``config_validate``, ``config_apply``).
 
 Each is a :data:`core.jobs.Runner`: ``(services, scope, actor, progress) → (status, result,
 run id)``; a core error it raises fails the job with its code, message and hint.
@@ -98,4 +99,7 @@ def run_validate(services: Services, scope: JobScope, actor: str, tracker: JobPr
 
 
 def default_runners() -> dict[JobKind, Runner]:
-    return {JobKind.PLAN: run_plan, JobKind.SYNC: run_sync, JobKind.VALIDATE: run_validate}
+    from core.config_jobs import run_config_apply, run_config_validate
+
+    return {JobKind.PLAN: run_plan, JobKind.SYNC: run_sync, JobKind.VALIDATE: run_validate,
+            JobKind.CONFIG_VALIDATE: run_config_validate, JobKind.CONFIG_APPLY: run_config_apply}

@@ -1,4 +1,4 @@
-"""Background jobs: plans, syncs and validations that outlive the request that started them.
+"""Background jobs: plans, syncs, validations, configuration checks — work that outlives a request.
 
 A web request must never block on long work (a plan of a slow tenant takes longer than API
 Gateway's 29 s), so the web API *submits* a job and the client polls it (or follows its event
@@ -62,6 +62,8 @@ class JobKind(StrEnum):
     PLAN = "plan"
     SYNC = "sync"
     VALIDATE = "validate"
+    CONFIG_VALIDATE = "config_validate"  # a candidate configuration checked with its dry-run plan
+    CONFIG_APPLY = "config_apply"  # …then stored as the applied version (apply, promote, rollback)
 
 
 class JobStatus(StrEnum):
@@ -103,13 +105,14 @@ class Job(BaseModel):
     kind: JobKind
     scope: JobScope
     status: JobStatus
-    phase: str | None = Field(description="extract, read_live, map, apply, validate, … or finished.")
+    phase: str | None = Field(description="check, extract, read_live, map, apply, validate, … or finished.")
     done: int
     total: int | None
     eta_s: float | None = Field(description="Seconds left in this phase, from its rate so far.")
     percent: int | None
     result: dict[str, Any] | None = Field(
-        description="When over: the run report (sync), the plan report (plan) or the validation summary.")
+        description="When over: the run report (sync), the plan report (plan), the validation summary "
+        "(validate), or {action, validation, version} (config_validate, config_apply).")
     error: JobError | None
     actor: str
     executor: str
@@ -214,6 +217,7 @@ class _Tracker:
         self.run_id: str | None = None
         self.engine: Any = None
         self.config_version: int | None = None  # the applied configuration version it runs
+        self.payload: dict[str, Any] | None = None  # the job's payload (configuration jobs)
         self._phase_started = time.monotonic()
         self._lock = threading.Lock()
         self._dirty = threading.Event()
@@ -286,6 +290,7 @@ class JobProgress(Protocol):
     engine: Any
     run_id: str | None
     config_version: int | None
+    payload: dict[str, Any] | None
 
     def __call__(self, phase: str, done: int, total: int | None) -> None: ...
 
@@ -333,8 +338,9 @@ class JobService:
         return self.services.settings.env
 
     # -- submit --------------------------------------------------------------------------
-    def submit(self, kind: JobKind | str, scope: JobScope | Mapping[str, Any] | None, actor: str) -> Job:
-        """Queue a job and hand it to the executor; returns at once (``queued``).
+    def submit(self, kind: JobKind | str, scope: JobScope | Mapping[str, Any] | None, actor: str,
+               payload: Mapping[str, Any] | None = None) -> Job:
+        """Queue a job (``payload``: a config job's candidate), dispatch it; returns at once.
 
         Raises :class:`ScopeHeld` for a sync whose scope another sync holds or has queued.
         """
@@ -347,7 +353,7 @@ class JobService:
         record = repo.JobIn(
             id=new_run_id(), env=self.env, kind=kind.value, scope=scope.model_dump(mode="json"), actor=actor,
             executor=self.executor.name, worker=liveness.Owner.current("submit").encode(),
-        )
+            payload=dict(payload) if payload is not None else None)
         if kind is JobKind.SYNC:
             with liveness.scope_mutex(self.store):
                 self._refuse_overlap(scope)
@@ -405,6 +411,7 @@ class JobService:
         job = self._view(record)
         tracker = _Tracker(self, job_id, persist_s=self.persist_interval_s,
                            heartbeat_s=self.heartbeat_interval_s)
+        tracker.payload = record.payload
         with self._lock:
             self._live[job_id] = tracker
         tracker.start()
@@ -413,8 +420,8 @@ class JobService:
         try:
             services, tracker.config_version = self.reloader.for_next_run()
             status, result, run_id = self.runners[job.kind](services, job.scope, job.actor, tracker)
-        except DgsyncError as exc:
-            error = exc
+        except DgsyncError as exc:  # a failure may carry a result (an invalid configuration's validation)
+            error, result = exc, getattr(exc, "result", None)  # core.config_jobs.InvalidConfig
         except Exception as exc:  # a bug: the job must still end, with a hint
             log.exception("job crashed", extra={"job": job_id})
             error = DgsyncError(f"the job crashed: {type(exc).__name__}",

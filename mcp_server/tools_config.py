@@ -6,20 +6,32 @@ A *change* is new mapping-rules text (the whole file), a partial settings docume
 into the environment's configuration (``{"sync": {"deletion_policy": "deprecate"}}``), or both.
 Secrets and the process fields (``env``, ``database_url``, ``state_dir``) cannot be changed
 here: versions never hold a secret.
+
+With ``plan`` (a dry-run plan of the change: it reads the whole tenant, a minute on a large
+one), validate_config_change, apply_config, promote_config and rollback_config run the check
+as a configuration job (:mod:`core.config_jobs`: ``config_validate`` / ``config_apply``, the
+same jobs Wolf's ``/api/v1/config`` starts; they show in ``GET /api/v1/jobs``). The tool waits
+for the job and sends MCP progress notifications (phase, done/total) every
+:data:`JOB_POLL_S` while it runs, so the call never sits silent; the answer names the job
+(``job_id``).
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from core import config_jobs
 from core import config_versions as cv
-from core.errors import InputError
+from core.errors import DgsyncError, InputError
+from core.jobs import Job, JobService, ThreadExecutor
 from core.log import redact
-from mcp_server.context import McpContext, call, cut, require_write, state, tool
+from mcp_server.context import McpContext, call, caller, cut, require_write, state, tool, tool_error
 
 if TYPE_CHECKING:
     from core.config_versions import EffectiveConfig
@@ -27,6 +39,8 @@ if TYPE_CHECKING:
 Env = Literal["dog", "wolf", "bear"]
 MAX_RULES_CHARS = 40_000
 MAX_DIFF_CHARS = 30_000
+#: How often a tool looks at its configuration job and reports progress (seconds).
+JOB_POLL_S = 0.5
 
 
 class ConfigView(BaseModel):
@@ -68,6 +82,8 @@ class ChangeValidation(BaseModel):
     plan_counts: dict[str, int]
     plan_changes: list[dict[str, Any]]
     notes: list[str]
+    job_id: str | None = Field(default=None, description="The configuration job that made the dry-run plan "
+                                                         "(GET /api/v1/jobs/{id} in Wolf).")
 
 
 class TableInputDiff(BaseModel):
@@ -114,6 +130,7 @@ class AppliedVersion(BaseModel):
     created_at: str
     validation: ChangeValidation
     audit_id: int | None = None  # the config_change audit record governance wrote
+    job_id: str | None = None  # the config_apply job (with plan)
 
 
 # ------------------------------------------------------------------------ candidate
@@ -192,6 +209,59 @@ def _check(st: McpContext, config: EffectiveConfig, *, plan: bool, source: str) 
     return ChangeValidation(env=result.env, ok=result.ok, hash=result.hash, errors=[redact(e) for e in result.errors],
                             planned=result.planned, plan_counts=result.plan_counts, plan_changes=changes,
                             notes=result.notes), result
+
+
+def _validation_of(raw: dict[str, Any], job_id: str | None = None) -> ChangeValidation:
+    changes, _ = cut(list(raw.get("plan_changes") or []), 100, "changes")
+    return ChangeValidation(env=raw["env"], ok=bool(raw["ok"]), hash=raw["hash"],
+                            errors=[redact(e) for e in raw.get("errors") or []], planned=bool(raw.get("planned")),
+                            plan_counts=dict(raw.get("plan_counts") or {}), plan_changes=changes,
+                            notes=list(raw.get("notes") or []), job_id=job_id)
+
+
+# ------------------------------------------------------------------------ configuration jobs
+
+
+def job_service(st: McpContext) -> JobService:
+    """The job service of this server's context (jobs run in threads of this process)."""
+    found = st.cache.get("jobs")
+    if not isinstance(found, JobService):
+        found = st.cache["jobs"] = JobService(st.services, ThreadExecutor())
+    return found
+
+
+async def run_config_job(ctx: Context, st: McpContext, config: EffectiveConfig, *, actor: str, action: str,
+                         **options: Any) -> tuple[Job, ChangeValidation]:
+    """Submit the configuration job of ``config``, report its progress until it is over,
+    and return it with its validation (a tool error when it failed without one)."""
+    jobs = job_service(st)
+    job = await call(lambda: config_jobs.submit(jobs, config, actor=actor, action=action, **options))
+    while not job.finished:
+        step = f" {job.done}/{job.total}" if job.total else ""
+        await ctx.report_progress(job.percent or 0, 100,
+                                  f"{job.kind.value} job {job.id}: {(job.phase or 'queued').replace('_', ' ')}{step}")
+        await anyio.sleep(JOB_POLL_S)
+        job = await call(partial(jobs.get, job.id))
+    await ctx.report_progress(100, 100, f"{job.kind.value} job {job.id}: {job.status.value}")
+    raw = (job.result or {}).get("validation")
+    if not isinstance(raw, dict):
+        error = job.error
+        raise tool_error(DgsyncError(f"{job.kind.value} job {job.id} failed: {error.message if error else job.status}",
+                                     hint=error.hint if error else "See the server log."))
+    return job, _validation_of(raw, job.id)
+
+
+async def apply_as_job(ctx: Context, st: McpContext, who: Any, config: EffectiveConfig, *, action: str,
+                       comment: str | None, source: str, source_id: int | None = None) -> AppliedVersion:
+    """Validate (with the dry-run plan) and store ``config`` through a ``config_apply`` job."""
+    job, validation = await run_config_job(ctx, st, config, actor=who.actor, action=action, comment=comment,
+                                           rules_source=source, source_id=source_id)
+    version = (job.result or {}).get("version")
+    if not validation.ok or not version:
+        raise tool_error(InputError("the configuration is invalid, nothing was applied: " + "; ".join(validation.errors),
+                                    hint="Fix what is named (validate_config_change shows it), then apply again."))
+    applied = await call(lambda: _audit_and_summarise(st, cv.get(st.services.store(), version["id"]), validation))
+    return applied.model_copy(update={"job_id": job.id})
 
 
 # ------------------------------------------------------------------------ rules test
@@ -342,12 +412,16 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
     ) -> ChangeValidation:
         """Check a proposed configuration change without applying it: rules problems with
         their line numbers, settings problems with the setting's name, and (with plan) what
-        a sync under the candidate would write."""
+        a sync under the candidate would write — then it runs as a config_validate job and
+        the call sends progress notifications until it is done."""
         st = state(ctx)
+        if plan:  # the dry-run plan reads the tenant: a config_validate job, with progress
+            _base, new, _v = await call(lambda: candidate(st, rules, settings))
+            return (await run_config_job(ctx, st, new, actor=caller(ctx).actor, action="validate"))[1]
 
         def run() -> ChangeValidation:
             _base, new, _v = candidate(st, rules, settings)
-            return check(st, new, plan=plan)
+            return check(st, new, plan=False)
 
         return await call(run)
 
@@ -412,14 +486,17 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
         st = state(ctx)
         who = require_write(ctx)
 
-        def run() -> AppliedVersion:
+        def make() -> EffectiveConfig:
             base, new, version = candidate(st, rules, settings)
             if version is not None and new.hash == base.hash:
                 raise InputError("the change equals the applied configuration", hint="Nothing to apply.")
-            return _apply(st, who, base if version else None, new, action="apply", comment=comment, plan=plan,
-                          source="proposed rules")
+            return new
 
-        return await call(run)
+        new = await call(make)
+        if plan:
+            return await apply_as_job(ctx, st, who, new, action="apply", comment=comment, source="proposed rules")
+        return await call(lambda: _apply(st, who, None, new, action="apply", comment=comment, plan=False,
+                                         source="proposed rules"))
 
     @tool(server, write=True)
     async def promote_config(
@@ -433,20 +510,23 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
         st = state(ctx)
         who = require_write(ctx)
 
-        def run() -> AppliedVersion:
+        def make() -> tuple[EffectiveConfig, int]:
             if from_env == st.settings.env:
                 raise InputError("from_env is this environment", hint="Promote from another environment (dog → wolf → bear).")
             source = cv.active(st.services.store(), from_env)
             if source is None:
                 raise InputError(f"{from_env} has no applied configuration version",
                                  hint=f"Apply one in {from_env} first (dgsync --env {from_env} config apply).")
-            base, version = current(st)
-            new = cv.promoted(cv.from_version(source), base)
-            return _apply(st, who, base if version else None, new, action="promote",
-                          comment=comment or f"promoted from {from_env} version {source.id}", plan=plan,
-                          source=f"{from_env} rules", source_id=source.id)
+            base, _version = current(st)
+            return cv.promoted(cv.from_version(source), base), source.id
 
-        return await call(run)
+        new, source_id = await call(make)
+        why = comment or f"promoted from {from_env} version {source_id}"
+        if plan:
+            return await apply_as_job(ctx, st, who, new, action="promote", comment=why, source=f"{from_env} rules",
+                                      source_id=source_id)
+        return await call(lambda: _apply(st, who, None, new, action="promote", comment=why, plan=False,
+                                         source=f"{from_env} rules", source_id=source_id))
 
     @tool(server, write=True)
     async def rollback_config(
@@ -460,11 +540,11 @@ def register(server: MCPServer[McpContext], *, allow_write: bool) -> None:
         st = state(ctx)
         who = require_write(ctx)
 
-        def run() -> AppliedVersion:
-            target = cv.rollback_target(st.services.store(), st.settings.env, version_id)
-            base, version = current(st)
-            return _apply(st, who, base if version else None, cv.from_version(target), action="rollback",
-                          comment=comment or f"rollback to version {version_id}", plan=plan,
-                          source=f"version {version_id} rules", source_id=version_id)
-
-        return await call(run)
+        target = cv.from_version(await call(lambda: cv.rollback_target(st.services.store(), st.settings.env,
+                                                                        version_id)))
+        why, source = comment or f"rollback to version {version_id}", f"version {version_id} rules"
+        if plan:
+            return await apply_as_job(ctx, st, who, target, action="rollback", comment=why, source=source,
+                                      source_id=version_id)
+        return await call(lambda: _apply(st, who, None, target, action="rollback", comment=why, plan=False,
+                                         source=source, source_id=version_id))

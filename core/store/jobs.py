@@ -33,6 +33,7 @@ class JobIn(BaseModel):
     executor: str
     worker: str | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)
+    payload: dict[str, Any] | None = None
 
 
 class JobRecord(BaseModel):
@@ -61,6 +62,7 @@ class JobRecord(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    payload: dict[str, Any] | None = None
 
 
 def add_job(*, session: Session, job: JobIn) -> JobRecord:
@@ -86,8 +88,8 @@ def list_jobs(
     with_result: bool = True,
 ) -> list[JobRecord]:
     """Newest first (ids are ULIDs); ``before``: only jobs older than that id (a cursor).
-    ``with_result=False`` leaves the (possibly large) results unread (``result`` is ``None``)."""
-    columns = [c for c in JobRow.__table__.c if with_result or c.name != "result"]
+    ``with_result=False`` leaves the (possibly large) results and payloads unread (``None``)."""
+    columns = [c for c in JobRow.__table__.c if with_result or c.name not in ("result", "payload")]
     stmt = select(*columns).where(JobRow.env == env).order_by(JobRow.id.desc()).limit(limit)
     if before is not None:
         stmt = stmt.where(JobRow.id < before)
@@ -95,7 +97,7 @@ def list_jobs(
         stmt = stmt.where(JobRow.status == status)
     if kind is not None:
         stmt = stmt.where(JobRow.kind == kind)
-    return [JobRecord.model_validate({"result": None, **row._mapping}) for row in session.execute(stmt)]
+    return [JobRecord.model_validate({"result": None, "payload": None, **row._mapping}) for row in session.execute(stmt)]
 
 
 def active_jobs(*, session: Session, env: str, kind: str | None = None) -> list[JobRecord]:

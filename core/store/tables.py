@@ -20,7 +20,7 @@ Tables:
 * ``alerts``, ``alert_notifications``, ``alert_mutes``  alerts, their deliveries, silences
 * ``api_keys``        API keys of the web/MCP frontends: name, role, HMAC of the key (0006)
 * ``validations``     validation reports (Glue vs Datasphere), the report zlib-compressed JSON
-* ``jobs``            background plan/sync/validate jobs of the web API, with their progress
+* ``jobs``            background plan/sync/validate/config jobs of the web API, with their progress
 * ``connectivity_samples``  the bounded history of connectivity checks (Wolf's panel)
 
 Timestamps are timezone-aware UTC on every backend (see :class:`UTCDateTime`). Enumerated
@@ -536,6 +536,8 @@ class JobRow(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    #: What a configuration job checks or applies (:mod:`core.config_jobs`); null for others.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     __table_args__ = (Index(None, "env", "id"), Index(None, "status"))
 

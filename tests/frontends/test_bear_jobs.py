@@ -89,3 +89,37 @@ def test_an_api_job_is_queued_by_the_api_and_run_by_a_worker(work_queue: tuple[A
     assert bear.worker_handler(event, LambdaContext()) == {"batchItemFailures": []}
     status, again, _ = api("GET", f"/api/v1/jobs/{job['id']}")
     assert again["status"] == done["status"] and again.get("finished_at") == done.get("finished_at")
+
+
+RULES = "version: 1\ndatabases:\n  template: '{prefix}{space}'\n  env_prefix: {bear: bj_}\n"
+
+
+def run_queued(sqs: Any, url: str, job_id: str) -> None:
+    """Deliver the queued job message to the worker Lambda as a real SQS event."""
+    [message] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(message["Body"]) == {"job_id": job_id}
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert bear.worker_handler(sqs_event([message], queue_arn=arn, region=REGION), LambdaContext()) == {
+        "batchItemFailures": []}
+
+
+def test_a_config_check_with_a_plan_is_a_job_the_worker_runs(work_queue: tuple[Any, str]) -> None:
+    """POST /api/v1/config/validate (and apply) with the dry-run plan answer 202 through API
+    Gateway; the plan runs in the worker Lambda (it would pass API Gateway's 29 s in the API)."""
+    sqs, url = work_queue
+    status, job, headers = api("POST", "/api/v1/config/validate", {"rules": RULES})
+    assert status == 202 and job["kind"] == "config_validate", job
+    assert headers["location"] == f"/api/v1/jobs/{job['id']}"
+    assert api("GET", f"/api/v1/jobs/{job['id']}")[1]["status"] == "queued"  # the API did not run it
+    run_queued(sqs, url, job["id"])
+    status, done, _ = api("GET", f"/api/v1/jobs/{job['id']}")
+    assert done["status"] == "succeeded", done
+    validation = done["result"]["validation"]
+    assert validation["ok"] and validation["planned"] and any(c["object"].startswith("bj_") for c in validation["plan_changes"])
+
+    status, job, _ = api("POST", "/api/v1/config/apply", {"rules": RULES, "comment": "from bear"})
+    assert status == 202 and job["kind"] == "config_apply", job
+    run_queued(sqs, url, job["id"])
+    status, done, _ = api("GET", f"/api/v1/jobs/{job['id']}")
+    assert done["status"] == "succeeded" and done["result"]["version"]["comment"] == "from bear", done
+    assert api("GET", "/api/v1/config")[1]["version"]["id"] == done["result"]["version"]["id"]

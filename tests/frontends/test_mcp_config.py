@@ -127,3 +127,66 @@ def test_a_viewer_caller_cannot_write_even_on_a_write_server(dog_settings: Setti
     server = create_server(dog_settings, allow_write=True, caller=Caller(actor="key:v/viewer", role="viewer"))
     result = run(lambda: call(server, "apply_config", {"rules": RULES, "plan": False}))
     assert_clear_error(result, "key:v/viewer", "operator")
+
+
+# ------------------------------------------------------------------ with the dry-run plan: jobs
+
+PLAN_REGION = "ap-southeast-4"  # its own moto backend in this process
+
+
+@pytest.fixture(scope="module")
+def tenant() -> Iterator[Services]:
+    """Embedded services with a tenant (the emulator): a dry-run plan has something to read."""
+    import tempfile
+    from pathlib import Path
+
+    from .conftest import own_embedded_services
+
+    with tempfile.TemporaryDirectory() as root, own_embedded_services(Path(root), PLAN_REGION) as services:
+        yield services
+
+
+def call_with_progress(server: Any, tool: str, arguments: dict[str, Any]) -> tuple[Any, list[tuple[float, str]]]:
+    """Call a tool through the SDK's client, collecting its progress notifications."""
+    seen: list[tuple[float, str]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, message or ""))
+
+    async def main() -> Any:
+        from mcp import Client
+
+        async with Client(server) as client:
+            return await client.call_tool(tool, arguments, progress_callback=on_progress)
+
+    return run(main), seen
+
+
+def test_checks_with_a_plan_run_as_jobs_and_report_progress(tenant: Services) -> None:
+    """validate_config_change / apply_config with plan: a config job, waited for with MCP
+    progress notifications; invalid → ok false (validate) or a clear error and nothing stored."""
+    from core.jobs import JobService
+
+    server = create_server(services=tenant, allow_write=True, caller=TESTER)
+    result, progress = call_with_progress(server, "validate_config_change", {"rules": RULES, "plan": True})
+    assert not result.is_error, text_of(result)
+    checked = result.structured_content
+    assert checked["ok"] and checked["planned"] and checked["job_id"], checked
+    assert checked["plan_counts"] and progress and progress[-1] == (100, f"config_validate job {checked['job_id']}: succeeded")
+    jobs = JobService(tenant)
+    job = jobs.get(checked["job_id"])
+    assert (job.kind.value, job.status.value, job.actor) == ("config_validate", "succeeded", "mcp:tester")
+    bad = ok(server, "validate_config_change", {"rules": "version: 1\nnope: 1\n", "plan": True})
+    assert bad["ok"] is False and any("line 2" in e for e in bad["errors"]) and bad["job_id"]
+    assert jobs.get(bad["job_id"]).status.value == "failed"
+
+    refused = run(lambda: call(server, "apply_config", {"rules": "version: 1\nnope: 1\n", "plan": True}))
+    assert_clear_error(refused, "line 2", "nothing was applied")
+    assert cv.active(tenant.store(), "dog") is None
+    applied, progress = call_with_progress(server, "apply_config", {"rules": RULES, "comment": "planned", "plan": True})
+    assert not applied.is_error, text_of(applied)
+    version = applied.structured_content
+    assert (version["author"], version["action"], version["comment"]) == ("mcp:tester", "apply", "planned")
+    assert version["validation"]["planned"] and version["job_id"] and version["audit_id"]
+    assert cv.active(tenant.store(), "dog").id == version["id"]
+    assert jobs.get(version["job_id"]).kind.value == "config_apply" and any("config_apply job" in m for _, m in progress)

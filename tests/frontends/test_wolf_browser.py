@@ -385,8 +385,10 @@ def test_governance_pages_show_alerts_audit_security_and_configuration_versions(
     assert "retention_days: 365" in page.locator("#config-diff").inner_text()
     _shot(page, "gov-config-diff")
     page.fill("#config-rules", "version: 1\nexclude: 12\n")
-    page.click("button:has-text('Validate'):not(.primary)")
-    page.wait_for_load_state("networkidle")
+    page.click("button:has-text('Validate'):not(.primary)")  # with the dry-run plan: a config_validate job
+    page.wait_for_selector('.config-job[data-status="failed"] #validation-result', timeout=60_000)
+    assert "/configuration?job=" in page.url
     assert "line 2" in page.locator("#validation-result").inner_text()
+    assert page.input_value("#config-rules") == "version: 1\nexclude: 12\n"  # the form keeps the candidate
     _shot(page, "gov-config-invalid")
     _clean(page, ("status of 422",))

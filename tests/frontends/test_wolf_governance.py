@@ -125,6 +125,18 @@ def wait_job(client: TestClient, job_id: str, timeout_s: float = 90.0) -> dict[s
     raise AssertionError(f"job {job_id} did not finish")
 
 
+def wait_fragment(browser: TestClient, path: str, timeout_s: float = 90.0) -> str:
+    """Poll a job fragment as htmx does until the job is over (it stops polling itself)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page = browser.get(path)
+        assert page.status_code == 200, page.text
+        if "hx-get" not in page.text:
+            return page.text
+        time.sleep(0.1)
+    raise AssertionError(f"{path} still running")
+
+
 def run_job(client: TestClient, kind: str, scope: dict[str, Any]) -> dict[str, Any]:
     response = client.post("/api/v1/jobs", json={"kind": kind, "scope": scope})
     assert response.status_code == 202, response.text
@@ -280,9 +292,14 @@ def test_config_is_redacted_and_validate_reports_rule_errors_with_lines(client: 
     assert client.get("/api/v1/config/versions").json() == []
     secret_edit = client.post("/api/v1/config/apply", json={"settings": {"datasphere": {"base_url": "x"}}})
     assert secret_edit.status_code == 422 and "cannot be changed" in secret_edit.json()["error"]["message"]
-    planned = client.post("/api/v1/config/validate", json={"rules": RULES_V1}).json()
-    assert planned["ok"] and planned["planned"], planned
-    assert any(c["object"].startswith("gv1_") for c in planned["plan_changes"])
+    # With the dry-run plan (the default): a config_validate job, polled until done.
+    accepted = client.post("/api/v1/config/validate", json={"rules": RULES_V1})
+    assert accepted.status_code == 202, accepted.text
+    planned = wait_job(client, accepted.json()["id"])
+    assert planned["status"] == "succeeded" and planned["kind"] == "config_validate", planned
+    validation = planned["result"]["validation"]
+    assert validation["ok"] and validation["planned"], planned
+    assert any(c["object"].startswith("gv1_") for c in validation["plan_changes"])
 
 
 def test_config_apply_then_the_next_job_uses_the_new_version_without_restart(
@@ -301,11 +318,14 @@ def test_config_apply_then_the_next_job_uses_the_new_version_without_restart(
     run = client.get(f"/api/v1/runs/{job['run_id']}").json()
     assert run["config_version"] == v1["id"]
     assert run["items"] and all(i["detail"]["object"].startswith("gv1_") for i in run["items"])
-    # A new version applied while Wolf runs: the next job takes it, no restart.
+    # A new version applied while Wolf runs (with the plan: a config_apply job): the next job
+    # takes it, no restart.
     second = client.post("/api/v1/config/apply", headers=keys["admin"], json={"rules": RULES_V2, "plan": True})
-    assert second.status_code == 201, second.text
-    v2 = second.json()["version"]
-    assert second.json()["validation"]["planned"] is True
+    assert second.status_code == 202, second.text
+    applied = wait_job(client, second.json()["id"])
+    assert applied["status"] == "succeeded" and applied["actor"] == "key:qa-admin/admin", applied
+    v2 = applied["result"]["version"]
+    assert applied["result"]["validation"]["planned"] is True and v2["author"] == "key:qa-admin/admin"
     job2 = run_job(client, "sync", scope)
     run2 = client.get(f"/api/v1/runs/{job2['run_id']}").json()
     assert job2["result"]["config_version"] == run2["config_version"] == v2["id"]
@@ -337,6 +357,66 @@ def test_config_apply_then_the_next_job_uses_the_new_version_without_restart(
     assert client.post("/api/v1/config/rollback", json={"to": 9999, "plan": False}).status_code == 404
     no_source = client.post("/api/v1/config/promote", json={"from": "dog", "plan": False})
     assert no_source.status_code == 404 and "dog has no applied" in no_source.json()["error"]["message"]
+
+
+def test_config_checks_with_a_plan_are_jobs_polled_until_done(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    """validate/apply/rollback with the dry-run plan answer 202 with a job (never the plan in
+    the request); its result is the validation and the stored version; an invalid candidate
+    fails the job with every error and stores nothing; the roles stay what they were."""
+    services = services_of(client)
+    broken = "version: 1\ndatabases:\n  template: '{space}'\nexclude: 12\n"
+    # Roles: a viewer may not validate, an operator may not apply (before any job is made).
+    assert client.post("/api/v1/config/validate", headers=keys["viewer"], json={"rules": RULES_V1}).status_code == 403
+    assert client.post("/api/v1/config/apply", headers=keys["operator"], json={"rules": RULES_V1}).status_code == 403
+    assert client.get("/api/v1/jobs").json()["items"] == []
+    # A valid candidate, validated by an operator: 202 like POST /api/v1/jobs (Location).
+    started = client.post("/api/v1/config/validate", headers=keys["operator"], json={"rules": RULES_V1})
+    assert started.status_code == 202, started.text
+    assert started.headers["Location"] == f"/api/v1/jobs/{started.json()['id']}"
+    assert started.json()["status"] in ("queued", "running", "succeeded")
+    done = wait_job(client, started.json()["id"])
+    assert done["status"] == "succeeded" and done["actor"] == "key:qa-operator/operator", done
+    assert done["result"]["action"] == "validate" and done["result"]["version"] is None
+    assert done["result"]["validation"]["ok"] and done["result"]["validation"]["planned"]
+    assert done["phase"] not in (None, "starting", "check") and done["total"], done  # the plan's progress is the job's
+    # An invalid candidate: the job fails with invalid_config and keeps the validation.
+    bad = wait_job(client, client.post("/api/v1/config/validate", json={"rules": broken}).json()["id"])
+    assert bad["status"] == "failed" and bad["error"]["code"] == "invalid_config", bad
+    assert bad["result"]["validation"]["ok"] is False
+    assert any("line 4" in e for e in bad["result"]["validation"]["errors"]) and "line 4" in bad["error"]["message"]
+    # Apply an invalid candidate: failed, nothing stored.
+    refused = client.post("/api/v1/config/apply", headers=keys["admin"], json={"rules": broken, "comment": "bad"})
+    assert refused.status_code == 202, refused.text
+    failed = wait_job(client, refused.json()["id"])
+    assert failed["status"] == "failed" and failed["kind"] == "config_apply" and failed["error"]["code"] == "invalid_config"
+    assert failed["result"]["version"] is None and "nothing was stored" in failed["error"]["message"]
+    assert client.get("/api/v1/config/versions").json() == []
+    # Apply a valid one: stored by the caller, the job's result names the version.
+    ok = wait_job(client, client.post("/api/v1/config/apply", headers=keys["admin"],
+                                      json={"rules": RULES_V1, "comment": "by job"}).json()["id"])
+    assert ok["status"] == "succeeded", ok
+    version = ok["result"]["version"]
+    assert version["author"] == "key:qa-admin/admin" and version["comment"] == "by job" and version["action"] == "apply"
+    assert client.get("/api/v1/config").json()["version"]["id"] == version["id"]
+    with services.store().session(readonly=True) as s:
+        changes = repo.query_audit(session=s, filters=AuditFilter(action="config_change"))
+    assert [c.actor for c in changes] == ["key:qa-admin/admin"]
+    # Rollback with the plan: a config_apply job with action rollback.
+    v2 = client.post("/api/v1/config/apply", headers=keys["admin"], json={"rules": RULES_V2, "plan": False}).json()
+    back = wait_job(client, client.post("/api/v1/config/rollback", headers=keys["admin"],
+                                        json={"to": version["id"]}).json()["id"])
+    assert back["status"] == "succeeded", back
+    assert back["result"]["version"]["action"] == "rollback" and back["result"]["version"]["source_id"] == version["id"]
+    assert back["result"]["version"]["hash"] == version["hash"] != v2["version"]["hash"]
+    # A malformed candidate is still refused at once (no job); configuration jobs are not
+    # submitted through POST /api/v1/jobs (it would skip the role and the candidate).
+    assert client.post("/api/v1/config/validate", json={"settings": {"datasphere": {"x": 1}}}).status_code == 422
+    assert client.post("/api/v1/config/rollback", headers=keys["admin"], json={"to": 9999}).status_code == 404
+    assert client.post("/api/v1/jobs", json={"kind": "config_apply"}).status_code == 422
+    kinds = [j["kind"] for j in client.get("/api/v1/jobs", params={"limit": 50}).json()["items"]]
+    assert kinds.count("config_apply") == 3 and kinds.count("config_validate") == 2
 
 
 # ------------------------------------------------------------------ pages and forms
@@ -382,6 +462,29 @@ def test_pages_show_governance_and_forms_need_csrf_and_role(client: TestClient, 
                                                              "comment": "from the page"}, follow_redirects=True)
         assert applied.status_code == 200 and 'id="applied-version">1<' in applied.text
         assert "from the page" in applied.text and "key:qa-admin/admin" in applied.text
+        # With the dry-run plan: a job; the page shows its progress, then its result.
+        started = browser.post("/configuration/validate", data={"csrf_token": token, "rules": RULES_V2, "plan": "on"},
+                               follow_redirects=False)
+        assert started.status_code == 303 and "/configuration?job=" in started.headers["location"]
+        job_id = started.headers["location"].split("job=")[1]
+        page = browser.get(f"/configuration?job={job_id}")
+        assert f'id="job-{job_id}"' in page.text and "gv2_" in page.text  # the form keeps the candidate
+        fragment = wait_fragment(browser, f"/configuration/jobs/{job_id}")
+        assert 'data-status="succeeded"' in fragment and "The configuration is valid" in fragment
+        assert "Dry-run plan" in fragment and "hx-get" not in fragment  # over: it stops polling
+        started = browser.post("/configuration/apply", data={"csrf_token": token, "rules": RULES_V2, "plan": "on",
+                                                             "comment": "planned"}, follow_redirects=False)
+        job_id = started.headers["location"].split("job=")[1]
+        fragment = wait_fragment(browser, f"/configuration/jobs/{job_id}")
+        assert 'id="config-applied"' in fragment and "planned" in fragment, fragment
+        assert 'id="applied-version">2<' in browser.get("/configuration").text
+        assert f'href="/configuration?job={job_id}"' in browser.get("/flow").text  # listed with the jobs
+        bad = browser.post("/configuration/validate", data={"csrf_token": token, "rules": "version: 1\nexclude: 12\n",
+                                                           "plan": "on"}, follow_redirects=True)
+        assert bad.status_code == 200 and 'class="job config-job"' in bad.text
+        job_id = str(bad.url).split("job=")[1]
+        fragment = wait_fragment(browser, f"/configuration/jobs/{job_id}")
+        assert 'data-status="failed"' in fragment and "line 2" in fragment and "invalid_config" in fragment
     # A viewer sees the pages with the buttons disabled.
     viewer = client.get("/alerts", params={"status": "all"}, headers=keys["viewer"])
     assert 'disabled title="needs the operator role"' in viewer.text

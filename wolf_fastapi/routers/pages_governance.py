@@ -2,7 +2,10 @@
 (``/alerts``: open/acked/resolved, escalation level, notifications sent; ack and mute for
 operators), **Security** (``/security``: security events) and **Configuration**
 (``/configuration``: the applied version, history, a diff of two versions; validate for
-operators, apply and rollback for admins).
+operators, apply and rollback for admins). With the dry-run plan checked, validate, apply and
+roll back start a configuration job (:mod:`core.config_jobs`: the plan reads the whole tenant,
+too long for a request) and go to ``/configuration?job=ID``, whose job fragment polls itself
+(htmx, every second) until the validation — and the stored version — is there.
 
 Thin: the same core services as ``/api/v1`` (wolf_fastapi/routers/api_v1/governance.py and
 config.py) and the CLI. Forms post with the CSRF token; each write route requires its role
@@ -18,14 +21,16 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from core import config_ops
+from core import config_jobs, config_ops
 from core import config_versions as cv
 from core.errors import ConfigError, DgsyncError, InputError
+from core.jobs import Job
 from core.store import repo
 from core.store.governance import count_audit
 from core.store.schemas import AuditFilter, AuditSystem, utcnow
 from wolf_fastapi.auth import require_admin, require_operator
 from wolf_fastapi.deps import ServicesDep
+from wolf_fastapi.jobs_ui import jobs_of
 from wolf_fastapi.routers.api_v1.config import version_or_404
 from wolf_fastapi.routers.api_v1.governance import (
     ack_alert,
@@ -180,12 +185,38 @@ def _config_context(services: Any, *, old: int | None = None, new: int | None = 
     return context
 
 
+def _config_job(request: Request, job_id: str) -> Job:
+    job = jobs_of(request).get(job_id)
+    if job.kind not in config_jobs.CONFIG_KINDS:
+        raise InputError(f"job {job_id} is a {job.kind.value} job, not a configuration job",
+                         hint="Open the configuration page without `job`.")
+    return job
+
+
 @router.get("/configuration", response_class=HTMLResponse)
 def config_page(request: Request, services: ServicesDep,
                 old: Annotated[int | None, Query(alias="from", ge=1)] = None,
-                new: Annotated[int | None, Query(alias="to", ge=1)] = None) -> HTMLResponse:
-    return render(request, "wolf/governance/config.html", _config_context(services, old=old, new=new),
-                  active="configuration")
+                new: Annotated[int | None, Query(alias="to", ge=1)] = None,
+                job: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9A-Za-z]+$")] = None) -> HTMLResponse:
+    context = _config_context(services, old=old, new=new)
+    if job:  # a configuration job: its progress, then its result; the form keeps its candidate
+        context["job"] = _config_job(request, job)
+        payload = config_jobs.stored_payload(services.store(), job) or {}
+        if payload.get("action") in ("validate", "apply"):
+            context["draft"] = (payload.get("config") or {}).get("rules", "")
+    return render(request, "wolf/governance/config.html", context, active="configuration")
+
+
+@router.get("/configuration/jobs/{job_id}", response_class=HTMLResponse)
+def config_job_fragment(request: Request, job_id: str) -> HTMLResponse:
+    """A configuration job: its progress (the fragment polls itself), then its result."""
+    return render(request, "wolf/governance/_config_job.html", {"job": _config_job(request, job_id)})
+
+
+def _start(request: Request, config: cv.EffectiveConfig, action: str, **options: Any) -> Response:
+    """Start the configuration job of ``config`` and show it on the page (303)."""
+    job = config_jobs.submit(jobs_of(request), config, actor=actor_of(request), action=action, **options)
+    return _back(request, "/configuration", job=job.id)
 
 
 def _validation_page(request: Request, services: ServicesDep, result: cv.Validation | None, *,
@@ -197,11 +228,13 @@ def _validation_page(request: Request, services: ServicesDep, result: cv.Validat
 
 
 @router.post("/configuration/validate", dependencies=operator, response_class=HTMLResponse)
-def config_validate(request: Request, services: ServicesDep, posted: FormDep) -> HTMLResponse:
+def config_validate(request: Request, services: ServicesDep, posted: FormDep) -> Response:
     rules = posted.get("rules", "")
     try:
         candidate = config_ops.edited(config_ops.applied_or_current(services)[0], rules=rules)
-        result = config_ops.check(services, candidate, plan=posted.get("plan") == "on")
+        if posted.get("plan") == "on":  # the dry-run plan reads the tenant: a job
+            return _start(request, candidate, "validate")
+        result = config_ops.check(services, candidate, plan=False)
     except ConfigError as exc:
         return _validation_page(request, services, None, rules=rules, error=exc, status_code=422)
     return _validation_page(request, services, result, rules=rules, status_code=200 if result.ok else 422)
@@ -212,9 +245,11 @@ def config_apply(request: Request, services: ServicesDep, posted: FormDep) -> Re
     rules = posted.get("rules", "")
     try:
         candidate = config_ops.edited(config_ops.applied_or_current(services)[0], rules=rules)
+        if posted.get("plan") == "on":
+            return _start(request, candidate, "apply", comment=posted.get("comment") or None)
         result, version = config_ops.validate_and_apply(
             services, candidate, action="apply", author=actor_of(request), comment=posted.get("comment") or None,
-            plan=posted.get("plan") == "on")
+            plan=False)
     except ConfigError as exc:
         return _validation_page(request, services, None, rules=rules, error=exc, status_code=422)
     if version is None:
@@ -229,11 +264,15 @@ def config_rollback(request: Request, services: ServicesDep, posted: FormDep) ->
     except ValueError:
         raise InputError("pick the version to roll back to", hint="Choose one in the history.") from None
     version_or_404(services, target)
+    comment = posted.get("comment") or f"rollback to version {target}"
     try:
+        if posted.get("plan") == "on":
+            return _start(request, config_ops.rollback_candidate(services, target), "rollback", comment=comment,
+                          source_id=target, rules_source=f"version {target} rules")
         result, version = config_ops.validate_and_apply(
             services, config_ops.rollback_candidate(services, target), action="rollback",
-            author=actor_of(request), comment=posted.get("comment") or f"rollback to version {target}",
-            plan=posted.get("plan") == "on", source_id=target, rules_source=f"version {target} rules")
+            author=actor_of(request), comment=comment, plan=False, source_id=target,
+            rules_source=f"version {target} rules")
     except ConfigError as exc:
         return _validation_page(request, services, None, rules="", error=exc, status_code=422)
     if version is None:

@@ -3,11 +3,17 @@ validate; admin: apply, promote, rollback).
 
 The same core operations as ``dgsync config`` (:mod:`core.config_ops`,
 :mod:`core.config_versions`). A candidate is the applied version (else the configuration Wolf
-loaded) with the request's rules text and settings sections; every write is validated first
-(dry-run plan included unless ``plan`` is false), refused when invalid (422 with every error),
-stored as a new version attributed to the caller's actor and recorded (audit with a field diff,
-a ``config_changed`` security event). Running jobs keep their version; the next job takes the
-new one (no restart). Secrets are never in any answer: they are ``<redacted>``.
+loaded) with the request's rules text and settings sections; every write is validated first,
+refused when invalid, stored as a new version attributed to the caller's actor and recorded
+(audit with a field diff, a ``config_changed`` security event). Running jobs keep their
+version; the next job takes the new one (no restart). Secrets are never in any answer.
+
+With ``plan`` (the default) the check includes a dry-run plan, which reads the whole tenant —
+longer than a request may take (API Gateway: 29 s) — so validate/apply/promote/rollback answer
+**202** with a ``config_validate`` or ``config_apply`` job (:mod:`core.config_jobs`; poll
+``GET /api/v1/jobs/{id}``: its result is the validation and the stored version). The candidate
+is built in the request, so a malformed one is still refused at once (422). With ``plan``
+false (no tenant read) they answer synchronously: 200/201, or 422 with every error.
 """
 
 from __future__ import annotations
@@ -15,18 +21,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Query, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from core import config_ops
+from core import config_jobs, config_ops
 from core import config_versions as cv
 from core.errors import ConfigError, NotFound
 from core.http import error_body
+from core.jobs import Job, JobService
 from core.services import Services
 from core.store.configs import ConfigVersionOut
 from wolf_fastapi.auth import bearer_scheme, require_admin
-from wolf_fastapi.deps import ActorDep, ServicesDep
+from wolf_fastapi.deps import ActorDep, JobsDep, ServicesDep
 from wolf_fastapi.errors import error_responses
 from wolf_fastapi.routers.api_v1 import OPERATOR, VIEWER
 from wolf_fastapi.security import require_csrf
@@ -138,6 +145,30 @@ def version_or_404(services: Services, version_id: int) -> ConfigVersionOut:
                        hint="Use an id that GET /api/v1/config/versions lists.") from None
 
 
+#: The 202 answer of a write or validation with ``plan``: the job, as POST /api/v1/jobs answers.
+ACCEPTED: dict[int | str, dict[str, Any]] = {202: {
+    "model": Job, "description": "Accepted (`plan` true): a configuration job is queued; poll the `Location` "
+    "(GET /api/v1/jobs/{id}): its result is the validation (and the stored version).",
+    "headers": {"Location": {"description": "The job's URL.", "schema": {"type": "string"}}}}}
+
+
+def accepted(request: Request, job: Job) -> JSONResponse:
+    """202 with the job and its URL (``Location``), like POST /api/v1/jobs."""
+    location = f"{request.scope.get('root_path', '')}/api/v1/jobs/{job.id}"
+    return JSONResponse(job.model_dump(mode="json"), status_code=202, headers={"Location": location})
+
+
+async def _submit(jobs: JobService, make: Any, *, actor: str, action: str, **options: Any) -> Job | JSONResponse:
+    """Build the candidate (fast; 422 when malformed) and submit its configuration job."""
+    def run() -> Job:
+        return config_jobs.submit(jobs, make(), actor=actor, action=action, **options)
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    except ConfigError as exc:
+        return invalid(exc.message, exc.hint)
+
+
 def invalid(message: str, hint: str, validation: cv.Validation | None = None) -> JSONResponse:
     body = error_body("invalid_config", message, hint)
     if validation is not None:
@@ -204,11 +235,17 @@ def _candidate(services: Services, body: Candidate) -> cv.EffectiveConfig:
 
 
 @router.post("/config/validate", response_model=ValidationV1, dependencies=OPERATOR,
-             responses=error_responses(422))
-async def validate(body: Candidate, services: ServicesDep) -> ValidationV1 | JSONResponse:
+             responses={**ACCEPTED, **error_responses(422)})
+async def validate(body: Candidate, request: Request, services: ServicesDep, jobs: JobsDep,
+                   actor: ActorDep) -> ValidationV1 | JSONResponse:
     """Validate the applied configuration with these changes: rules (each error with its
     line), settings, and the dry-run plan of what a sync would change (`ok` false: the
-    errors say what to fix). Nothing is stored."""
+    errors say what to fix). Nothing is stored. With `plan` (the default): 202 and a
+    `config_validate` job (it fails with `invalid_config` when the candidate is invalid; its
+    result holds the validation either way); `plan` false: the validation at once."""
+    if body.plan:
+        job = await _submit(jobs, lambda: _candidate(services, body), actor=actor, action="validate")
+        return job if isinstance(job, JSONResponse) else accepted(request, job)
     try:
         result = await anyio.to_thread.run_sync(
             lambda: config_ops.check(services, _candidate(services, body), plan=body.plan))
@@ -218,7 +255,13 @@ async def validate(body: Candidate, services: ServicesDep) -> ValidationV1 | JSO
 
 
 async def _apply(services: Services, make: Any, *, action: str, actor: str, comment: str | None, plan: bool,
-                 source: str, source_id: int | None = None) -> Applied | JSONResponse:
+                 source: str, source_id: int | None = None, jobs: JobService | None = None,
+                 request: Request | None = None) -> Applied | JSONResponse:
+    if plan and jobs is not None and request is not None:  # the dry-run plan: a job
+        job = await _submit(jobs, make, actor=actor, action=action, comment=comment, rules_source=source,
+                            source_id=source_id)
+        return job if isinstance(job, JSONResponse) else accepted(request, job)
+
     def run() -> tuple[cv.Validation, ConfigVersionOut | None]:
         return config_ops.validate_and_apply(services, make(), action=action, author=actor, comment=comment,
                                              plan=plan, rules_source=source, source_id=source_id)
@@ -234,19 +277,22 @@ async def _apply(services: Services, make: Any, *, action: str, actor: str, comm
 
 
 @router.post("/config/apply", response_model=Applied, status_code=201, dependencies=ADMIN,
-             responses=error_responses(422))
-async def apply(body: ApplyRequest, services: ServicesDep, actor: ActorDep) -> Applied | JSONResponse:
+             responses={**ACCEPTED, **error_responses(422)})
+async def apply(body: ApplyRequest, request: Request, services: ServicesDep, jobs: JobsDep,
+                actor: ActorDep) -> Applied | JSONResponse:
     """Validate and store the applied configuration with these changes as a new version
-    (the next job uses it, no restart)."""
+    (the next job uses it, no restart). With `plan` (the default): 202 and a `config_apply`
+    job (poll it; an invalid candidate fails it with `invalid_config`, nothing stored)."""
     return await _apply(services, lambda: _candidate(services, body), action="apply", actor=actor,
-                        comment=body.comment, plan=body.plan, source="rules.yaml")
+                        comment=body.comment, plan=body.plan, source="rules.yaml", jobs=jobs, request=request)
 
 
 @router.post("/config/promote", response_model=Applied, status_code=201, dependencies=ADMIN,
-             responses=error_responses(404, 422))
-async def promote(body: PromoteRequest, services: ServicesDep, actor: ActorDep) -> Applied | JSONResponse:
+             responses={**ACCEPTED, **error_responses(404, 422)})
+async def promote(body: PromoteRequest, request: Request, services: ServicesDep, jobs: JobsDep,
+                  actor: ActorDep) -> Applied | JSONResponse:
     """Carry the rules and the sync/schedule settings of another environment's applied
-    version to this one (a new version)."""
+    version to this one (a new version; with `plan`: 202 and a `config_apply` job)."""
     holder: dict[str, int] = {}
 
     def make() -> cv.EffectiveConfig:
@@ -263,14 +309,17 @@ async def promote(body: PromoteRequest, services: ServicesDep, actor: ActorDep) 
         return invalid(exc.message, exc.hint)
     return await _apply(services, lambda: candidate, action="promote", actor=actor,
                         comment=body.comment or f"promoted from {body.source_env} version {holder['source']}",
-                        plan=body.plan, source=f"{body.source_env} rules", source_id=holder["source"])
+                        plan=body.plan, source=f"{body.source_env} rules", source_id=holder["source"],
+                        jobs=jobs, request=request)
 
 
 @router.post("/config/rollback", response_model=Applied, status_code=201, dependencies=ADMIN,
-             responses=error_responses(404, 422))
-async def rollback(body: RollbackRequest, services: ServicesDep, actor: ActorDep) -> Applied | JSONResponse:
-    """Apply exactly the configuration of an earlier version of this environment (as a new version)."""
+             responses={**ACCEPTED, **error_responses(404, 422)})
+async def rollback(body: RollbackRequest, request: Request, services: ServicesDep, jobs: JobsDep,
+                   actor: ActorDep) -> Applied | JSONResponse:
+    """Apply exactly the configuration of an earlier version of this environment (as a new
+    version; with `plan`: 202 and a `config_apply` job)."""
     await anyio.to_thread.run_sync(version_or_404, services, body.to)
     return await _apply(services, lambda: config_ops.rollback_candidate(services, body.to), action="rollback",
                         actor=actor, comment=body.comment or f"rollback to version {body.to}", plan=body.plan,
-                        source=f"version {body.to} rules", source_id=body.to)
+                        source=f"version {body.to} rules", source_id=body.to, jobs=jobs, request=request)

@@ -9,7 +9,7 @@ job, then closes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -33,11 +33,13 @@ _JOB_ID = Path(max_length=32, pattern=r"^[0-9A-Za-z]+$", description="The id POS
 
 
 class JobRequest(BaseModel):
-    """What to run: a plan (dry run), a sync, or a validation, over a scope."""
+    """What to run: a plan (dry run), a sync, or a validation, over a scope. (Configuration
+    jobs — `config_validate`, `config_apply` — are started by POST /api/v1/config/validate,
+    apply, promote and rollback, which check the role and build the candidate.)"""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: JobKind
+    kind: Literal["plan", "sync", "validate"]
     scope: JobScope = Field(default_factory=JobScope)
 
 
