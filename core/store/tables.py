@@ -205,7 +205,7 @@ class RunItemRow(Base):
     finished_at: Mapped[datetime]
 
     # A run page reads its items in the order they finished without sorting a 10,000-item run,
-    # and counts them by action and status from the index alone (migration 0010).
+    # and counts them by action and status from the index alone (migration 0011).
     __table_args__ = (UniqueConstraint("run_id", "asset_key"),
                       Index(None, "run_id", "finished_at", "id", "action", "status"))
 

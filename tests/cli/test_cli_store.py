@@ -53,12 +53,12 @@ def test_db_upgrade_creates_the_schema_and_current_reports_it(sqlite_url: str) -
     assert "no schema yet" in before.stdout
     up = _dgsync(sqlite_url, "db", "upgrade")
     assert up.exit_code == 0, up.output
-    assert "upgraded from empty to 0010" in up.stdout
+    assert "upgraded from empty to 0011" in up.stdout
     again = _dgsync(sqlite_url, "db", "upgrade")
-    assert "already at revision 0010" in again.stdout
+    assert "already at revision 0011" in again.stdout
     now = _dgsync(sqlite_url, "db", "current", "--check")
     assert now.exit_code == 0
-    assert "revision 0010 (head)" in now.stdout
+    assert "revision 0011 (head)" in now.stdout
 
 
 def test_db_upgrade_sql_prints_the_ddl_without_touching_the_database(sqlite_url: str) -> None:

@@ -27,7 +27,7 @@ def test_upgrade_from_empty_creates_every_table_at_head(empty_url: str) -> None:
     store = Store(make_engine(empty_url))
     assert store.current_revision() is None
     store.upgrade()
-    assert store.current_revision() == head_revision() == "0010"
+    assert store.current_revision() == head_revision() == "0011"
     tables = set(inspect(store.engine).get_table_names())
     assert set(ALL_TABLES) | {"alembic_version"} == tables
     store.dispose()

@@ -3,8 +3,8 @@ order they finished without sorting the whole run (a full sync of a 10,000-asset
 ~9,000), and its counts by action and status read from the index alone. SQLite, 9,000 items:
 the first page 2.07 → 0.12 ms, the counts 3.6 → 2.6 ms.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
