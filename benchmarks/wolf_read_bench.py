@@ -275,7 +275,7 @@ def markdown(result: dict[str, Any], before: dict[str, Any] | None = None) -> st
     """The docs/benchmarks.md table of a result (``before``: a column of an earlier result)."""
     head = "| endpoint | at rest p50 / p95 | n | p50 | p95 | max | p95 < 100 ms |"
     if before:
-        head += f" p95 before ({before.get('job_executor', 'thread')} executor) |"
+        head += f" p95 before ({before.get('label') or before.get('date', '?')}) |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, row in result["during_sync"].items():
         rest = result["at_rest"].get(name, {})
@@ -409,7 +409,7 @@ def main() -> int:
         result = {
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
             "assets": args.assets, "store": "postgresql" if args.postgres else "sqlite", "clients": args.clients,
-            "job_executor": args.job_executor,
+            "job_executor": args.job_executor, "label": args.label,
             "catalog_warm_s": round(warm_s, 1), "seed_sync": seed_job["status"], "window_s": round(window_s, 1),
             "sync": {"status": state["status"], "phase": state.get("phase"), "done": state.get("done"),
                      "total": state.get("total")},

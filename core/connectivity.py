@@ -31,6 +31,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from core import heap
 from core.errors import AccessDenied, DgsyncError
 from core.log import get_logger
 from core.store import jobs as samples
@@ -309,6 +310,7 @@ class ConnectivityMonitor:
                 update={"endpoint_url": self.services.glue_endpoint_url()})
             self._sts = make_session(settings).client(
                 "sts", endpoint_url=settings.endpoint_url, config=boto_config(settings))
+            heap.settle()  # its service model lives as long as the process (core/heap.py)
         return self._sts
 
     def store(self) -> StoreSection:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from core import heap
 from core.log import get_logger, register_secret
 from core.settings import DatasphereSettings, Settings
 
@@ -150,6 +151,9 @@ class Services:
                 # Close its connection pool before the embedded Glue stops (closers run newest
                 # first): no socket is left for the garbage collector to warn about.
                 self._closers.append(self._glue.boto_client.close)
+                # botocore's service model (~45,000 dicts) lives as long as the process: out
+                # of the garbage collector's way, like the catalog (core/heap.py).
+                heap.settle()
             return self._glue
 
     def built_client_stats(self) -> dict[str, Any]:
