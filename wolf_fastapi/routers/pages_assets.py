@@ -33,7 +33,7 @@ def _rows(catalog: AssetCatalog, snapshot: CatalogSnapshot, *, query: str, space
         # Ranked from the snapshot's search index (built once), not by scoring every asset.
         assets = [a for a, _, _ in catalog.search_in(snapshot, query, lambda a: not space or a.space == space)]
     else:
-        assets = snapshot.by_space().get(space, []) if space else catalog.ordered(snapshot)
+        assets = catalog.filtered(snapshot, space=space or None)
     page, pages, offset = page_window(len(assets), page, PAGE_SIZE)
     return {"assets": assets[offset:offset + PAGE_SIZE], "query": query, "space": space, "page": page,
             "pages": pages, "total": len(assets)}
