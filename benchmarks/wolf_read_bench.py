@@ -305,7 +305,8 @@ def main() -> int:
     parser.add_argument("--job-executor", choices=("process", "thread"), default="process",
                         help="Wolf's --job-executor (thread: the sync shares the server's GIL).")
     parser.add_argument("--py-spy", metavar="FILE", dest="py_spy",
-                        help="Profile Wolf with py-spy (raw stacks to FILE) during the window under load.")
+                        help="Profile Wolf with py-spy (raw stacks to FILE) during the window under load "
+                        "(not a dependency: `.venv/bin/pip install py-spy` first).")
     parser.add_argument("--label", default="", help="Appended to the result file name.")
     parser.add_argument("--json", action="store_true", help="Print the JSON result instead of the table.")
     parser.add_argument("--markdown", nargs="+", metavar="JSON",
