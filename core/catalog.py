@@ -18,7 +18,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -148,30 +148,21 @@ def search(assets: list[Asset], query: str, *, limit: int = 20) -> list[AssetHit
     """
     words = [w.lower() for w in _WORD.findall(query)]
     hits: list[AssetHit] = []
-    for asset in assets:
-        total = 0
-        matched: set[str] = set()
-        fields = _Fields.of(asset)
-        for word in words:
-            score, where = _score_fields(fields, word)
-            if not score:
-                break
-            total += score
-            matched.update(where)
-        else:
-            if words:
-                hits.append(
-                    AssetHit(
-                        space=asset.space,
-                        name=asset.name,
-                        kind=asset.kind.value,
-                        label=asset.label or asset.business.label,
-                        description=asset.business.description,
-                        columns=len(asset.columns),
-                        score=total,
-                        matched=sorted(matched),
-                    )
+    for asset in assets if words else ():
+        scored = _score_words(_Fields.of(asset), words)
+        if scored is not None:
+            hits.append(
+                AssetHit(
+                    space=asset.space,
+                    name=asset.name,
+                    kind=asset.kind.value,
+                    label=asset.label or asset.business.label,
+                    description=asset.business.description,
+                    columns=len(asset.columns),
+                    score=scored[0],
+                    matched=list(scored[1]),
                 )
+            )
     hits.sort(key=lambda h: (-h.score, h.space, h.name))
     return hits[:limit]
 
@@ -219,6 +210,19 @@ def _score_fields(f: _Fields, word: str) -> tuple[int, list[str]]:
     if word in f.columns:
         score, where = score + 5, [*where, "column"]
     return score, where
+
+
+def _score_words(fields: _Fields, words: Iterable[str]) -> tuple[int, tuple[str, ...]] | None:
+    """The score of every word together and where they matched (sorted); ``None`` when a word
+    does not match."""
+    total, matched = 0, set()
+    for word in words:
+        score, where = _score_fields(fields, word)
+        if not score:
+            return None
+        total += score
+        matched.update(where)
+    return total, tuple(sorted(matched))
 
 
 #: One ranked search result: the asset, its score and where the words matched.
@@ -298,16 +302,9 @@ class _SearchIndex:
             candidates = [i for i in candidates if i in found]
         out: list[tuple[int, int, tuple[str, ...]]] = []
         for i in candidates:
-            fields = self.fields[i]
-            total, matched = 0, set()
-            for word in words:
-                score, where = _score_fields(fields, word)
-                if not score:
-                    break
-                total += score
-                matched.update(where)
-            else:
-                out.append((i, total, tuple(sorted(matched))))
+            scored = _score_words(self.fields[i], words)
+            if scored is not None:
+                out.append((i, *scored))
         out.sort(key=lambda r: (-r[1], r[0]))  # assets are in (space, name) order: the index breaks ties
         return out
 
@@ -354,7 +351,7 @@ class AssetCatalog:
                 self._snapshot, self._loaded_at = made, time.monotonic()
                 self.extractions[outcome] = self.extractions.get(outcome, 0) + 1
                 self.last_extraction_s = round(self._loaded_at - started, 3)
-            if made is not previous:
+            if made is not previous and not prepare:  # prepare() has settled it
                 heap.settle()
             return made
 

@@ -26,13 +26,10 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @contextmanager
-def serve_dog(svc: Services) -> Iterator[str]:
-    """Dog over ``svc`` on a free loopback port (a real HTTP server); yields its base URL."""
+def serve_wsgi(app: Any) -> Iterator[str]:
+    """A WSGI app (Dog) on a free loopback port (a real, threaded HTTP server); yields its base URL."""
     from werkzeug.serving import make_server
 
-    from dog_flask.app import create_app
-
-    app = create_app(services=svc, catalog=AssetCatalog(svc))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -41,6 +38,18 @@ def serve_dog(svc: Services) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_dog(svc: Services) -> Iterator[str]:
+    """Dog over ``svc`` (its own catalog) on a free loopback port; yields its base URL."""
+    from dog_flask.app import create_app
+
+    app = create_app(services=svc, catalog=AssetCatalog(svc))
+    try:
+        with serve_wsgi(app) as url:
+            yield url
+    finally:
         app.extensions["dgsync.jobs"].shutdown()
 
 

@@ -155,6 +155,40 @@ def own_embedded_services(root: Path, region: str) -> Iterator[Services]:
         gc.collect()  # a socket the module leaked warns here, not in another module's test
 
 
+def systems_env(dog: Services) -> dict[str, str]:
+    """The environment a deployment would point at ``dog``'s Datasphere emulator and moto Glue
+    with (Wolf, Bear and schemathesis tests run against them as real systems)."""
+    ds = dog.datasphere_settings()
+    assert ds.client_secret is not None
+    return {
+        "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
+        "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
+        "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
+        "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
+        "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
+        "DGSYNC_GLUE__REGION": str(dog.settings.glue.region),
+    }
+
+
+@contextmanager
+def own_systems(root: Path, region: str) -> Iterator[dict[str, str]]:
+    """A module's own emulator and moto Glue (:func:`own_embedded_services`), as :func:`systems_env`."""
+    with own_embedded_services(root, region) as dog:
+        yield systems_env(dog)
+
+
+def wolf_settings_for(monkeypatch: pytest.MonkeyPatch, template: Path, systems: dict[str, str], *,
+                      pepper: str) -> Settings:
+    """Settings of a ``wolf`` deployment against ``systems`` (bootstrap token, key pepper), its
+    store migrated from the session template."""
+    for name, value in {"DGSYNC_ENV": "wolf", "DGSYNC_API_TOKEN": API_TOKEN, "DGSYNC_WEB__API_KEY_PEPPER": pepper,
+                        **systems}.items():
+        monkeypatch.setenv(name, value)
+    loaded = load_settings()
+    migrated_store(loaded, template)
+    return loaded
+
+
 @pytest.fixture(scope="session")
 def embedded_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """One dog Services (emulator + moto Glue + SQLite) for every test that needs them."""

@@ -16,7 +16,7 @@ import bear_lambda.handler as bear
 from bear_lambda.local import sqs_event
 from core.settings import load_settings
 
-from .conftest import API_TOKEN, migrated_store, own_embedded_services
+from .conftest import API_TOKEN, migrated_store, own_systems
 from .test_bear_lambda import LambdaContext, http_api_v2_event
 
 REGION = "sa-east-1"
@@ -26,18 +26,8 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 @pytest.fixture(scope="module")
 def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """This module's emulator and moto server (Glue, and SQS for the work queue)."""
-    root = tmp_path_factory.mktemp("bear-jobs")
-    with own_embedded_services(root, REGION) as dog:
-        ds = dog.datasphere_settings()
-        assert ds.client_secret is not None
-        yield {
-            "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
-            "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
-            "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
-            "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
-            "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
-            "DGSYNC_GLUE__REGION": REGION,
-        }
+    with own_systems(tmp_path_factory.mktemp("bear-jobs"), REGION) as env:
+        yield env
 
 
 @pytest.fixture

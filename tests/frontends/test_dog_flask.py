@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from core.catalog import AssetCatalog
 from core.errors import ConfigError
@@ -19,6 +17,7 @@ from core.settings import Settings, load_settings
 from dog_flask.app import create_app
 from dog_flask.extension import close_app
 
+from .browser import serve_wsgi
 from .conftest import CSP_WATCH, form_csrf_token, real_env, seed_runs
 
 CHROMIUM = "/usr/bin/chromium"
@@ -178,14 +177,8 @@ def _browser_or_skip() -> None:
 
 @pytest.fixture
 def served_dog(dog_app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, dog_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve_wsgi(dog_app) as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -24,7 +24,7 @@ from core.services import build_services
 from core.settings import load_settings
 from wolf_fastapi.app import create_app
 
-from .conftest import API_TOKEN, migrated_store, own_embedded_services
+from .conftest import API_TOKEN, migrated_store, own_embedded_services, systems_env
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 REGION = "ca-central-1"
@@ -46,8 +46,6 @@ class _Nowhere:
 def api_schema(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("wolf-schemathesis")
     with own_embedded_services(root / "systems", REGION) as dog, pytest.MonkeyPatch.context() as mp:
-        ds = dog.datasphere_settings()
-        assert ds.client_secret is not None
         for name in [n for n in __import__("os").environ if n.startswith("DGSYNC_")]:
             mp.delenv(name)
         env = {
@@ -56,12 +54,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
             "DGSYNC_WEB__API_KEY_PEPPER": "pepper-Hx4bV8nQ2mZ6tKc0Lw9Ry3Jd7Fs1Ea5G",
             "DGSYNC_STATE_DIR": str(root / "state"),
             "DGSYNC_DATABASE_URL": f"sqlite:///{root / 'state' / 'state.db'}",
-            "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
-            "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
-            "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
-            "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
-            "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
-            "DGSYNC_GLUE__REGION": REGION,
+            **systems_env(dog),
             # Schemathesis's in-process client sends `Host: testserver`.
             "DGSYNC_WEB__ALLOWED_HOSTS": '["testserver"]',
         }

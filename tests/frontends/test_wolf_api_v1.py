@@ -20,7 +20,7 @@ from core.store.leases import acquire_lease
 from core.sync.liveness import Owner, Scope
 from wolf_fastapi.app import create_app
 
-from .conftest import API_TOKEN, local_client, migrated_store, own_embedded_services
+from .conftest import API_TOKEN, local_client, migrated_store, own_systems, wolf_settings_for
 
 REGION = "ap-southeast-2"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -31,31 +31,14 @@ PEPPER = "pepper-Wq8z3NcT5vKm1RbY7xLd0sFh4Gj2Ua9E"
 def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """This module's Datasphere emulator and moto Glue (own region), as a tenant and an
     endpoint a wolf deployment would be configured with."""
-    root = tmp_path_factory.mktemp("wolf-api-v1")
-    with own_embedded_services(root, REGION) as dog:
-        ds = dog.datasphere_settings()
-        assert ds.client_secret is not None
-        yield {
-            "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
-            "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
-            "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
-            "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
-            "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
-            "DGSYNC_GLUE__REGION": REGION,
-        }
+    with own_systems(tmp_path_factory.mktemp("wolf-api-v1"), REGION) as env:
+        yield env
 
 
 @pytest.fixture
 def settings(state_env: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
              systems: dict[str, str]) -> Settings:
-    monkeypatch.setenv("DGSYNC_ENV", "wolf")
-    monkeypatch.setenv("DGSYNC_API_TOKEN", API_TOKEN)
-    monkeypatch.setenv("DGSYNC_WEB__API_KEY_PEPPER", PEPPER)
-    for name, value in systems.items():
-        monkeypatch.setenv(name, value)
-    loaded = load_settings()
-    migrated_store(loaded, migrated_template)
-    return loaded
+    return wolf_settings_for(monkeypatch, migrated_template, systems, pepper=PEPPER)
 
 
 @pytest.fixture

@@ -21,19 +21,13 @@ from fastapi.testclient import TestClient
 from core.apikeys import ApiKeys
 from core.governance.audit import record_action
 from core.services import Services
-from core.settings import Settings, load_settings
+from core.settings import Settings
 from core.store import governance as g
 from core.store import repo
 from core.store.schemas import AuditFilter
 from wolf_fastapi.app import create_app
 
-from .conftest import (
-    API_TOKEN,
-    form_csrf_token,
-    local_client,
-    migrated_store,
-    own_embedded_services,
-)
+from .conftest import API_TOKEN, form_csrf_token, local_client, own_systems, wolf_settings_for
 
 REGION = "me-south-1"  # its own moto backend in this process
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -43,31 +37,14 @@ ROLES = ("viewer", "operator", "admin")
 
 @pytest.fixture(scope="module")
 def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    root = tmp_path_factory.mktemp("wolf-governance")
-    with own_embedded_services(root, REGION) as dog:
-        ds = dog.datasphere_settings()
-        assert ds.client_secret is not None
-        yield {
-            "DGSYNC_DATASPHERE__BASE_URL": str(ds.base_url),
-            "DGSYNC_DATASPHERE__TOKEN_URL": str(ds.token_url),
-            "DGSYNC_DATASPHERE__CLIENT_ID": str(ds.client_id),
-            "DGSYNC_DATASPHERE__CLIENT_SECRET": ds.client_secret.get_secret_value(),
-            "DGSYNC_GLUE__ENDPOINT_URL": str(dog.glue_endpoint_url()),
-            "DGSYNC_GLUE__REGION": REGION,
-        }
+    with own_systems(tmp_path_factory.mktemp("wolf-governance"), REGION) as env:
+        yield env
 
 
 @pytest.fixture
 def settings(state_env: Path, monkeypatch: pytest.MonkeyPatch, migrated_template: Path,
              systems: dict[str, str]) -> Settings:
-    monkeypatch.setenv("DGSYNC_ENV", "wolf")
-    monkeypatch.setenv("DGSYNC_API_TOKEN", API_TOKEN)
-    monkeypatch.setenv("DGSYNC_WEB__API_KEY_PEPPER", PEPPER)
-    for name, value in systems.items():
-        monkeypatch.setenv(name, value)
-    loaded = load_settings()
-    migrated_store(loaded, migrated_template)
-    return loaded
+    return wolf_settings_for(monkeypatch, migrated_template, systems, pepper=PEPPER)
 
 
 @pytest.fixture
